@@ -1,0 +1,149 @@
+"""The one assembly step every normalizer ends with: raw segments -> a validated `Transcript`.
+
+It orders segments by start (stable, so the provider's order is kept for equal starts), repairs what can be
+repaired without losing a word (reversed or negative times, ends beyond the duration) and records each repair
+in `Transcript.warnings`, computes the duration and the speaker summary, and validates the strict model.
+Times given here are SECONDS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pydantic
+
+from mavi_mcp.errors import ResultError
+from mavi_mcp.transcript import (
+    Extras,
+    Kind,
+    Provider,
+    Segment,
+    Source,
+    Transcript,
+    new_transcript_id,
+    summarize_speakers,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the caller knows about a result that the body does not say: ids, input, sandbox."""
+
+    asset_id: str | None = None
+    audio_url: str | None = None
+    task_id: str | None = None
+    sandbox: bool = False
+    transcript_id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
+class RawWord:
+    text: str
+    start: float
+    end: float
+    confidence: float | None = None
+
+
+@dataclass
+class RawSegment:
+    start: float
+    end: float
+    speaker: str | None
+    text: str
+    words: list[RawWord] | None = None
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+def _finite(value: float, what: str) -> float:
+    if not isinstance(value, int | float) or not math.isfinite(value):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ResultError(f"The provider's answer has {what} that is not a finite number ({value!r}).")
+    return float(value)
+
+
+def _repair_span(start: float, end: float, what: str, warnings: list[str]) -> tuple[float, float]:
+    start = _finite(start, f"{what} start")
+    end = _finite(end, f"{what} end")
+    if start < 0 or end < 0:
+        warnings.append(f"{what} had a negative time ({start}..{end} s); clamped to 0.")
+        start, end = max(start, 0.0), max(end, 0.0)
+    if end < start:
+        warnings.append(f"{what} ended ({end} s) before it started ({start} s); start and end swapped.")
+        start, end = end, start
+    return start, end
+
+
+def assemble(
+    raw_segments: list[RawSegment],
+    *,
+    provider: Provider,
+    endpoint: str,
+    model: str | None,
+    context: Context,
+    kind: Kind = "transcript",
+    language: str | None = None,
+    duration: float | None = None,
+    extras: Extras | None = None,
+    names: dict[str, str] | None = None,
+) -> Transcript:
+    """Validate and assemble `raw_segments` (SECONDS) into a `Transcript`.
+
+    Raises:
+        ResultError: a time that is not a finite number, or a shape the strict model rejects.
+    """
+    warnings: list[str] = []
+    segments: list[dict[str, Any]] = []
+    for index, raw in enumerate(raw_segments):
+        start, end = _repair_span(raw.start, raw.end, f"segment {index}", warnings)
+        words: list[dict[str, Any]] | None = None
+        if raw.words is not None:
+            words = []
+            for w_index, word in enumerate(raw.words):
+                w_start, w_end = _repair_span(word.start, word.end, f"word {w_index} of segment {index}", warnings)
+                confidence = word.confidence
+                if confidence is not None and not math.isfinite(confidence):
+                    confidence = None
+                words.append({"text": word.text, "start": w_start, "end": w_end, "confidence": confidence})
+        segments.append(
+            {"start": start, "end": end, "speaker": raw.speaker, "text": raw.text.strip(), "words": words}
+        )
+    segments.sort(key=lambda s: s["start"])
+
+    last_end = max((s["end"] for s in segments), default=0.0)
+    if duration is not None and (not math.isfinite(duration) or duration < 0):
+        warnings.append(f"The provider's duration ({duration!r}) is not usable; using the last segment's end.")
+        duration = None
+    total = max(duration or 0.0, last_end)
+
+    source = Source(
+        provider=provider,
+        endpoint=endpoint,
+        model=model,
+        asset_id=context.asset_id,
+        audio_url=context.audio_url,
+        task_id=context.task_id,
+        sandbox=context.sandbox,
+    )
+    try:
+        validated = [Segment.model_validate(s) for s in segments]
+        return Transcript(
+            id=context.transcript_id or new_transcript_id(),
+            kind=kind,
+            source=source,
+            language=language or None,
+            duration=round(total, 3),
+            segments=validated,
+            speakers=summarize_speakers(validated, names),
+            extras=extras or Extras(),
+            warnings=warnings,
+            created_at=context.created_at or utcnow(),
+        )
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise ResultError(
+            f"The provider's answer could not be normalized: {first['msg']} at {'.'.join(map(str, first['loc']))}."
+        ) from None

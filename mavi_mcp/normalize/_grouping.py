@@ -1,0 +1,65 @@
+"""Grouping a flat word list into sentence-sized segments (AssemblyAI without utterances, ElevenLabs).
+
+A new segment starts when the speaker changes, after a word that ends a sentence once the segment holds at
+least `MIN_SENTENCE_WORDS` words or `MIN_SENTENCE_SECONDS`, at a pause of `PAUSE_SECONDS` or more, and at
+`MAX_WORDS` words or `MAX_SECONDS` at the latest. Times are SECONDS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+PAUSE_SECONDS = 1.5
+MIN_SENTENCE_WORDS = 8
+MIN_SENTENCE_SECONDS = 2.0
+MAX_WORDS = 60
+MAX_SECONDS = 30.0
+_SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"', ".'", "?'", "!'", ".)", "。", "？", "！")
+
+
+@dataclass
+class Token:
+    """One unit of text with its time span; `text` is joined verbatim (ElevenLabs keeps its own spacing)."""
+
+    text: str
+    start: float
+    end: float
+    speaker: str | None
+    is_word: bool = True
+    confidence: float | None = None
+
+
+def ends_sentence(text: str) -> bool:
+    return text.rstrip().endswith(_SENTENCE_END)
+
+
+def group_tokens(tokens: Iterable[Token]) -> list[list[Token]]:
+    """Split `tokens` (in time order) into groups by the rules in the module docstring."""
+    groups: list[list[Token]] = []
+    current: list[Token] = []
+    words = 0
+    last_word: Token | None = None
+    for token in tokens:
+        if current and token.is_word:
+            start = current[0].start
+            pause = token.start - last_word.end if last_word is not None else 0.0
+            long_enough = words >= MIN_SENTENCE_WORDS or (last_word is not None and last_word.end - start >= MIN_SENTENCE_SECONDS)
+            if (
+                token.speaker != current[0].speaker
+                or pause >= PAUSE_SECONDS
+                or (last_word is not None and ends_sentence(last_word.text) and long_enough)
+                or words >= MAX_WORDS
+                or token.end - start > MAX_SECONDS
+            ):
+                groups.append(current)
+                current, words, last_word = [], 0, None
+        if not current and not token.is_word and not token.text.strip():
+            continue  # never start a segment with spacing
+        current.append(token)
+        if token.is_word:
+            words += 1
+            last_word = token
+    if current:
+        groups.append(current)
+    return groups

@@ -1,0 +1,92 @@
+"""AssemblyAI transcript (via MAVI `speech-to-text`) -> `Transcript`.
+
+Shape: 004_d5a1143acd9404eb.txt. Word and utterance `start`/`end` are MILLISECONDS and are converted to
+seconds here; `audio_duration` is seconds. With speaker labels, `utterances[]` become segments (each with its
+words); without, `words[]` are grouped into sentence-sized segments (`_grouping`).
+"""
+
+from __future__ import annotations
+
+from mavi_mcp.errors import ResultError
+from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
+from mavi_mcp.normalize._grouping import Token, group_tokens
+from mavi_mcp.transcript import Extras, Transcript
+from mavi_mcp.wire import AssemblyAITranscript, AssemblyAIWord
+
+MS = 1000.0
+
+
+def _word(w: AssemblyAIWord) -> RawWord:
+    return RawWord(text=w.text, start=w.start / MS, end=w.end / MS, confidence=w.confidence)
+
+
+def _label(speaker: str | None) -> str | None:
+    """AssemblyAI's "A", "B".. as `SPEAKER_A`..: unambiguous next to other labels, stable across pages."""
+    return f"SPEAKER_{speaker}" if speaker else None
+
+
+def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transcript:
+    """AssemblyAI `data` -> transcript (provider "assemblyai").
+
+    Raises:
+        ResultError: the provider reports `status: "error"` (its `error` text is in the message).
+    """
+    if data.status == "error":
+        raise ResultError(f"AssemblyAI could not transcribe this audio: {data.error or 'no reason given'}.")
+    words = data.words or []
+    raw: list[RawSegment]
+    if data.utterances:
+        raw = []
+        remaining = iter(words)
+        pending: AssemblyAIWord | None = next(remaining, None)
+        for utterance in data.utterances:
+            if utterance.words is not None:
+                own = [_word(w) for w in utterance.words]
+            else:  # take the flat words that fall inside this utterance
+                own = []
+                while pending is not None and pending.start < utterance.end:
+                    own.append(_word(pending))
+                    pending = next(remaining, None)
+            raw.append(
+                RawSegment(
+                    start=utterance.start / MS,
+                    end=utterance.end / MS,
+                    speaker=_label(utterance.speaker),
+                    text=utterance.text,
+                    words=own,
+                )
+            )
+    else:
+        tokens = [Token(w.text, w.start / MS, w.end / MS, _label(w.speaker), True, w.confidence) for w in words]
+        raw = [
+            RawSegment(
+                start=group[0].start,
+                end=max(t.end for t in group),
+                speaker=group[0].speaker,
+                text=" ".join(t.text for t in group),
+                words=[RawWord(t.text, t.start, t.end, t.confidence) for t in group],
+            )
+            for group in group_tokens(tokens)
+        ]
+        if not raw and data.text and data.text.strip():
+            raw = [RawSegment(start=0.0, end=data.audio_duration or 0.0, speaker=None, text=data.text)]
+    return assemble(
+        raw,
+        provider="assemblyai",
+        endpoint="speech-to-text",
+        model=data.speech_model_used or "universal-2",
+        context=context,
+        language=data.language_code,
+        duration=data.audio_duration,
+        extras=Extras(
+            summary=data.summary or None,
+            chapters=data.chapters or None,
+            entities=data.entities or None,
+            sentiment=data.sentiment_analysis_results or None,
+            highlights=data.auto_highlights_result or None,
+            iab_categories=data.iab_categories_result or None,
+            content_safety=data.content_safety_labels or None,
+            confidence=data.confidence,
+            provider_transcript_id=data.id,
+        ),
+    )

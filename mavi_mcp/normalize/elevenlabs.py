@@ -1,0 +1,58 @@
+"""ElevenLabs transcript (via MAVI `speech-to-text`) -> `Transcript`.
+
+Shape (../shared/mavi-api/README.md): `data.words[] {text, start, end, type: "word"|"spacing"|"audio_event",
+speaker_id, logprob}` in SECONDS. Items are grouped into segments at speaker changes, sentence ends and
+pauses (`_grouping`); a segment's text is its items' texts joined verbatim, so ElevenLabs' own spacing is
+kept. Audio events ("(laughter)") stay in the text and in the words. `confidence` is `exp(logprob)`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
+from mavi_mcp.normalize._grouping import Token, group_tokens
+from mavi_mcp.transcript import Extras, Transcript
+from mavi_mcp.wire import ElevenLabsTranscript
+
+
+def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context, *, model: str | None = None) -> Transcript:
+    """ElevenLabs `data` -> transcript (provider "elevenlabs"); `model` is the `model_id` that was asked for."""
+    tokens: list[Token] = []
+    untimed = False
+    for item in data.words:
+        if item.start is None or item.end is None:
+            untimed = True
+            break
+        confidence = math.exp(item.logprob) if item.logprob is not None and item.logprob <= 0 else None
+        tokens.append(Token(item.text, item.start, item.end, item.speaker_id, item.type != "spacing", confidence))
+    raw: list[RawSegment]
+    if untimed or (not tokens and data.text):
+        # timestamps_granularity "none": the text is all there is
+        raw = [RawSegment(start=0.0, end=data.audio_duration_secs or 0.0, speaker=None, text=data.text or "")]
+        raw = [r for r in raw if r.text.strip()]
+    else:
+        raw = []
+        for group in group_tokens(tokens):
+            words = [RawWord(t.text, t.start, t.end, t.confidence) for t in group if t.is_word]
+            if not words:
+                continue
+            raw.append(
+                RawSegment(
+                    start=words[0].start,
+                    end=max(w.end for w in words),
+                    speaker=group[0].speaker,
+                    text="".join(t.text for t in group),
+                    words=words,
+                )
+            )
+    return assemble(
+        raw,
+        provider="elevenlabs",
+        endpoint="speech-to-text",
+        model=model or "scribe_v2",
+        context=context,
+        language=data.language_code,
+        duration=data.audio_duration_secs,
+        extras=Extras(language_probability=data.language_probability, provider_transcript_id=data.transcription_id),
+    )

@@ -1,0 +1,182 @@
+"""One settings object for the server, with one precedence: CLI flag > environment > default.
+
+Nothing here runs at import time: `Settings()` reads the environment when it is built, and the CLI
+(`mavi_mcp.cli`) passes its flags as keyword arguments, which pydantic-settings ranks above the environment.
+
+Environment variables (the README's table is generated from the same names):
+
+| variable | meaning |
+| --- | --- |
+| `MAVI_API_KEY` | MAVI API key, sent as `Authorization: <key>` (no `Bearer`). Secret. |
+| `MAVI_BASE_URL` | API base, default `https://mavi-backend.memories.ai/serve/api/v2`. |
+| `MAVI_MCP_DATA_DIR` | where the SQLite store lives; default the platform's per-user data directory. |
+| `MAVI_MCP_ALLOWED_DIRS` | `os.pathsep`-separated roots `upload_media` may read; default the user's home. |
+| `MAVI_MCP_*` | every other field below, upper-cased. |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
+APP_NAME = "mavi-mcp"
+
+Transport = Literal["stdio", "sse", "streamable-http"]
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data directory for mavi-mcp (platformdirs), e.g. `~/.local/share/mavi-mcp`."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Server configuration. Build with `Settings()` (environment) or `Settings(field=value)` (CLI/tests).
+
+    Times are in seconds, sizes in bytes unless the name says otherwise.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="MAVI_API_KEY",
+        description="MAVI API key (memories.ai console -> API keys). Sent as the Authorization header.",
+    )
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL, validation_alias="MAVI_BASE_URL", description="MAVI API base URL."
+    )
+    data_dir: Path | None = Field(
+        default=None,
+        validation_alias="MAVI_MCP_DATA_DIR",
+        description="Directory of the SQLite store (transcripts, tasks, webhook deliveries).",
+    )
+    allowed_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: [Path.home()],
+        validation_alias="MAVI_MCP_ALLOWED_DIRS",
+        description="Roots that upload_media may read, os.pathsep-separated in the environment.",
+    )
+    sandbox: bool = Field(
+        default=False,
+        validation_alias="MAVI_MCP_SANDBOX",
+        description="Serve against the built-in MAVI simulator instead of the real API (no key, no network).",
+    )
+
+    transport: Transport = Field(default="stdio", validation_alias="MAVI_MCP_TRANSPORT")
+    host: str = Field(default="127.0.0.1", validation_alias="MAVI_MCP_HOST")
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias="MAVI_MCP_PORT")
+
+    rate_limit: float = Field(
+        default=1.0,
+        ge=0,
+        validation_alias="MAVI_MCP_RATE_LIMIT",
+        description="Requests per second per API key sent to MAVI (the vendor's limit is 1). 0 disables pacing.",
+    )
+    max_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        validation_alias="MAVI_MCP_MAX_ATTEMPTS",
+        description="Attempts per API request, first try included, for failures that are safe to retry.",
+    )
+    max_retry_wait: float = Field(
+        default=30.0,
+        ge=0,
+        validation_alias="MAVI_MCP_MAX_RETRY_WAIT",
+        description="Longest single wait between attempts, Retry-After included (seconds).",
+    )
+    connect_timeout: float = Field(default=10.0, gt=0, validation_alias="MAVI_MCP_CONNECT_TIMEOUT")
+    request_timeout: float = Field(
+        default=900.0,
+        gt=0,
+        validation_alias="MAVI_MCP_REQUEST_TIMEOUT",
+        description="Read timeout for one API request (seconds); sync transcription of long files is slow.",
+    )
+    max_upload_bytes: int = Field(
+        default=3 * 1024**3,
+        gt=0,
+        validation_alias="MAVI_MCP_MAX_UPLOAD_BYTES",
+        description="Largest file upload_media sends (bytes). Default 3 GB, the vendor's documented upload cap.",
+    )
+    download_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias="MAVI_MCP_DOWNLOAD_TIMEOUT",
+        description="Total time allowed to download a media URL before uploading it (seconds).",
+    )
+    page_tokens: int = Field(
+        default=6000,
+        ge=200,
+        le=20000,
+        validation_alias="MAVI_MCP_PAGE_TOKENS",
+        description="Default page budget of transcript text returned to the agent (estimated tokens).",
+    )
+    wait_seconds: float = Field(
+        default=40.0,
+        ge=0,
+        le=3600,
+        validation_alias="MAVI_MCP_WAIT_SECONDS",
+        description="How long a transcription tool waits for its job before answering with a task handle.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="MAVI_MCP_LOG_LEVEL"
+    )
+
+    @field_validator("allowed_dirs", mode="before")
+    @classmethod
+    def _split_pathsep(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            return value.strip()
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """`data_dir`, or the platform default when unset (not created here)."""
+        return self.data_dir if self.data_dir is not None else default_data_dir()
+
+    @property
+    def resolved_allowed_dirs(self) -> list[Path]:
+        """`allowed_dirs` with `~` expanded and symlinks resolved, so containment checks compare real paths."""
+        return [Path(os.path.expanduser(p)).resolve() for p in self.allowed_dirs]
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as display text with secrets masked (for `--check` and logs)."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                shown[name] = mask_secret(value.get_secret_value())
+            elif value is None:
+                shown[name] = "(unset)"
+            elif isinstance(value, list):
+                shown[name] = os.pathsep.join(str(v) for v in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+            else:
+                shown[name] = str(value)
+        return shown
+
+
+def mask_secret(secret: str) -> str:
+    """A secret as `sk-m…(40 chars)`: enough to recognise which key is set, never enough to use it."""
+    if not secret:
+        return "(unset)"
+    return f"{secret[:4]}…({len(secret)} chars)"
