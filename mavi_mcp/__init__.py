@@ -6,4 +6,3 @@ try:
     __version__ = version("mavi-mcp")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0"
-

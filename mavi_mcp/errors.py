@@ -25,7 +25,7 @@ API key (the client never puts it into one, and `redact()` is applied to anythin
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 LIMIT_MESSAGE = "Request has exceeded the limit."
 """The vendor's shared text for rate limiting AND several validation failures (003_7014b9b1b540d339.txt)."""
@@ -190,17 +190,15 @@ def error_for_response(
     code: Any = None
     api_message: str | None = None
     if isinstance(body, dict):
-        code = body.get("code")  # pyright: ignore[reportUnknownMemberType]
-        raw_msg = body.get("msg") or body.get("message")  # pyright: ignore[reportUnknownMemberType]
+        envelope = cast(dict[str, Any], body)
+        code = envelope.get("code")
+        raw_msg = envelope.get("msg") or envelope.get("message")
         api_message = redact(str(raw_msg))[:500] if raw_msg is not None else None
     elif isinstance(body, str) and body.strip():
         api_message = redact(body.strip())[:200]
 
     cls: type[APIError]
-    if status >= 500:
-        cls = ServerError
-    else:
-        cls = _STATUS_ERRORS.get(status, ValidationError)
+    cls = ServerError if status >= 500 else _STATUS_ERRORS.get(status, ValidationError)
     if status == 400 and api_message is not None:
         if api_message.strip() == LIMIT_MESSAGE:
             cls = AmbiguousLimitError

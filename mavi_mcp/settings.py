@@ -49,9 +49,7 @@ class Settings(BaseSettings):
         validation_alias="MAVI_API_KEY",
         description="MAVI API key (memories.ai console -> API keys). Sent as the Authorization header.",
     )
-    base_url: str = Field(
-        default=DEFAULT_BASE_URL, validation_alias="MAVI_BASE_URL", description="MAVI API base URL."
-    )
+    base_url: str = Field(default=DEFAULT_BASE_URL, validation_alias="MAVI_BASE_URL", description="MAVI API base URL.")
     data_dir: Path | None = Field(
         default=None,
         validation_alias="MAVI_MCP_DATA_DIR",

@@ -108,9 +108,7 @@ def assemble(
                 if confidence is not None and not math.isfinite(confidence):
                     confidence = None
                 words.append({"text": word.text, "start": w_start, "end": w_end, "confidence": confidence})
-        segments.append(
-            {"start": start, "end": end, "speaker": raw.speaker, "text": raw.text.strip(), "words": words}
-        )
+        segments.append({"start": start, "end": end, "speaker": raw.speaker, "text": raw.text.strip(), "words": words})
     segments.sort(key=lambda s: s["start"])
 
     last_end = max((s["end"] for s in segments), default=0.0)

@@ -44,7 +44,8 @@ def group_tokens(tokens: Iterable[Token]) -> list[list[Token]]:
         if current and token.is_word:
             start = current[0].start
             pause = token.start - last_word.end if last_word is not None else 0.0
-            long_enough = words >= MIN_SENTENCE_WORDS or (last_word is not None and last_word.end - start >= MIN_SENTENCE_SECONDS)
+            spoken = last_word.end - start if last_word is not None else 0.0
+            long_enough = words >= MIN_SENTENCE_WORDS or spoken >= MIN_SENTENCE_SECONDS
             if (
                 token.speaker != current[0].speaker
                 or pause >= PAUSE_SECONDS

@@ -40,6 +40,7 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
         remaining = iter(words)
         pending: AssemblyAIWord | None = next(remaining, None)
         for utterance in data.utterances:
+            own: list[RawWord]
             if utterance.words is not None:
                 own = [_word(w) for w in utterance.words]
             else:  # take the flat words that fall inside this utterance

@@ -1,0 +1,422 @@
+"""The MAVI API client: one `httpx2.AsyncClient` per server, paced, with one retry policy.
+
+- Auth: `Authorization: <key>` with no `Bearer` (../shared/mavi-api/README.md "Base, auth, envelope").
+- Envelopes: `code` 200 / "200" / "0000", `msg` or `message`, `success` / `failed` (`wire.Envelope`).
+- Pacing: at most `rate_limit` requests per second per API key, shared by every caller of this client
+  (the vendor allows 1 request/second per account). Each attempt, retries included, takes a slot.
+- Retries (`RetryPolicy`, the only place that decides): a request that never left (connect error, connect or
+  pool timeout), 429, 503 and the ambiguous 400 "Request has exceeded the limit." are retried, because the
+  answer proves nothing was processed. Other 5xx, read timeouts and connections dropped after sending are
+  retried only for requests that are free and idempotent (metadata), never for billed transcriptions: they
+  may have been processed and billed. Waits grow exponentially with jitter and honour `Retry-After`.
+
+Every method raises `mavi_mcp.errors.APIError` subclasses for API failures, `ConfigurationError` when no key
+is configured, and `ResultError` (with `.raw` holding the body) for a 2xx body of an unexpected shape.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Generic, TypeVar
+
+import anyio
+import httpx2
+import pydantic
+from aiolimiter import AsyncLimiter
+from pydantic import SecretStr
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
+
+from mavi_mcp import __version__
+from mavi_mcp.errors import (
+    AmbiguousLimitError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ConfigurationError,
+    NotFoundError,
+    RateLimitedError,
+    ResultError,
+    ServerError,
+    error_for_response,
+    redact,
+)
+from mavi_mcp.media import content_type
+from mavi_mcp.wire import (
+    AssemblyAITranscript,
+    AssetResource,
+    ElevenLabsTranscript,
+    Envelope,
+    MetadataData,
+    SpeakerData,
+    TaskData,
+    UploadData,
+    WhisperData,
+)
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+NO_KEY_MESSAGE = (
+    "No MAVI API key is configured. Set MAVI_API_KEY to your key from the memories.ai console "
+    '(API keys): in Claude Desktop add it under this server\'s "env" in claude_desktop_config.json, '
+    "in a shell `export MAVI_API_KEY=sk-...`, then restart the server. To try the tools without a key, "
+    "run `mavi-mcp --sandbox`."
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One API operation. `billed` requests are never resent once they may have been processed."""
+
+    name: str
+    method: str
+    path: str
+    billed: bool
+    idempotent: bool
+
+
+UPLOAD = Endpoint("upload", "POST", "/upload", billed=False, idempotent=False)
+METADATA = Endpoint("metadata", "GET", "/{asset_id}/metadata", billed=False, idempotent=True)
+SYNC_SPEAKER = Endpoint("sync-generate-speaker", "POST", "/transcriptions/sync-generate-speaker", True, False)
+SYNC_AUDIO = Endpoint("sync-generate-audio", "POST", "/transcriptions/sync-generate-audio", True, False)
+SPEECH_TO_TEXT = Endpoint("speech-to-text", "POST", "/transcriptions/speech-to-text", True, False)
+ASYNC_SPEAKER = Endpoint("async-generate-speaker", "POST", "/transcriptions/async-generate-speaker", True, False)
+ASYNC_AUDIO = Endpoint("async-generate-audio", "POST", "/transcriptions/async-generate-audio", True, False)
+ASYNC_MULTI_SPEAKER = Endpoint(
+    "async-generate-multi-speaker", "POST", "/transcriptions/async-generate-multi-speaker", True, False
+)
+ASYNC_ENDPOINTS = {e.name: e for e in (ASYNC_SPEAKER, ASYNC_AUDIO, ASYNC_MULTI_SPEAKER)}
+
+
+@dataclass(frozen=True)
+class Reply(Generic[M]):
+    """A successful answer: the typed `data`, the raw body as received (kept for paid results), the request id."""
+
+    data: M
+    raw: bytes
+    request_id: str | None
+
+
+class _Unsent(APIConnectionError):
+    """The request provably never reached the API (connect failure): safe to resend, billed or not."""
+
+
+class _DroppedAfterSend(APIConnectionError):
+    """The connection failed after the request was (maybe) sent: it may have been processed."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Which failures are retried, how many times, and how long to wait. See the module docstring."""
+
+    max_attempts: int = 4
+    max_wait: float = 30.0
+    initial_wait: float = 1.0
+    ambiguous_limit_attempts: int = 2
+
+    def should_retry(self, error: BaseException, endpoint: Endpoint, attempt: int) -> bool:
+        if isinstance(error, _Unsent):
+            return True
+        if isinstance(error, RateLimitedError):
+            return error.retry_after is None or error.retry_after <= self.max_wait
+        if isinstance(error, AmbiguousLimitError):
+            return attempt < self.ambiguous_limit_attempts
+        if isinstance(error, ServerError) and error.status == 503:
+            return error.retry_after is None or error.retry_after <= self.max_wait
+        safe = endpoint.idempotent and not endpoint.billed
+        return safe and isinstance(error, ServerError | APITimeoutError | _DroppedAfterSend)
+
+    def wait(self, error: BaseException | None, attempt: int, jitter: float) -> float:
+        """Seconds before attempt `attempt + 1`: `Retry-After` if given, else exponential with jitter."""
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after >= 0:
+            return min(float(retry_after), self.max_wait)
+        backoff = self.initial_wait * (2 ** (attempt - 1))
+        return min(backoff + jitter * self.initial_wait, self.max_wait)
+
+
+class Pacer:
+    """At most `rate` request starts per second per API key (keys are hashed, never kept in clear)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._limiters: dict[str, AsyncLimiter] = {}
+
+    async def acquire(self, key: str) -> None:
+        if self.rate <= 0:
+            return
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        limiter = self._limiters.get(digest)
+        if limiter is None:
+            # 10% margin: request starts measured here reach the API with network jitter between them
+            limiter = self._limiters[digest] = AsyncLimiter(1, 1.1 / self.rate)
+        await limiter.acquire()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds: delta-seconds or an HTTP date (RFC 9110 section 10.2.3); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-trace-id", "x-amzn-requestid")
+
+
+class MaviClient:
+    """Typed access to the MAVI v2 endpoints this server uses. One instance per server, opened in the lifespan.
+
+    Args:
+        http: the `httpx2.AsyncClient` (its `base_url` is the API base; its transport may be the sandbox's).
+        api_key: the configured key, or None (then every call raises `ConfigurationError`, unless a per-call
+            key is given).
+        rate_limit: requests per second per key (0 disables pacing).
+        policy: the retry policy.
+        sleep / jitter: injectable for tests (default `anyio.sleep`, uniform 0..1).
+    """
+
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        api_key: SecretStr | None,
+        *,
+        rate_limit: float = 1.0,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        jitter: Callable[[], float] | None = None,
+        no_key_message: str = NO_KEY_MESSAGE,
+    ) -> None:
+        import random
+
+        self.http = http
+        self._api_key = api_key
+        self.pacer = Pacer(rate_limit)
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep or anyio.sleep
+        self._jitter = jitter or random.random
+        self._no_key_message = no_key_message
+
+    @property
+    def has_key(self) -> bool:
+        return self._api_key is not None
+
+    def _key(self, override: str | None) -> str:
+        if override:
+            return override
+        if self._api_key is None:
+            raise ConfigurationError(self._no_key_message)
+        return self._api_key.get_secret_value()
+
+    # --- the one request path -------------------------------------------------------------------
+
+    async def _call(
+        self,
+        endpoint: Endpoint,
+        model: type[M],
+        *,
+        path_params: Mapping[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        files: Callable[[], dict[str, tuple[str, IO[bytes], str]]] | None = None,
+        api_key: str | None = None,
+    ) -> Reply[M]:
+        key = self._key(api_key)
+        path = endpoint.path.format(**(path_params or {}))
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.max_attempts),
+            retry=lambda state: self._retry_decision(state, endpoint),
+            wait=lambda state: self.policy.wait(
+                state.outcome.exception() if state.outcome else None, state.attempt_number, self._jitter()
+            ),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_once(endpoint, path, key, model, json=json, files=files)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _retry_decision(self, state: RetryCallState, endpoint: Endpoint) -> bool:
+        if state.outcome is None or not state.outcome.failed:
+            return False
+        error = state.outcome.exception()
+        retry = error is not None and self.policy.should_retry(error, endpoint, state.attempt_number)
+        if retry:
+            logger.info(
+                "MAVI %s attempt %d failed (%s); retrying", endpoint.name, state.attempt_number, type(error).__name__
+            )
+        return retry
+
+    async def _send_once(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        key: str,
+        model: type[M],
+        *,
+        json: dict[str, Any] | None,
+        files: Callable[[], dict[str, tuple[str, IO[bytes], str]]] | None,
+    ) -> Reply[M]:
+        await self.pacer.acquire(key)
+        headers = {"Authorization": key, "Accept": "application/json", "User-Agent": f"mavi-mcp/{__version__}"}
+        started = time.perf_counter()
+        opened: dict[str, tuple[str, IO[bytes], str]] = files() if files is not None else {}
+        try:
+            response = await self.http.request(endpoint.method, path, json=json, files=opened or None, headers=headers)
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+            raise _Unsent(
+                "Could not connect to the MAVI API.", endpoint=endpoint.name, api_message=_safe(exc, key)
+            ) from None
+        except httpx2.TimeoutException:
+            raise APITimeoutError("MAVI did not answer in time.", endpoint=endpoint.name) from None
+        except httpx2.TransportError as exc:
+            raise _DroppedAfterSend(
+                "The connection to MAVI failed while waiting for the answer.",
+                endpoint=endpoint.name,
+                api_message=_safe(exc, key),
+            ) from None
+        finally:
+            for _, handle, _ in opened.values():
+                handle.close()
+        elapsed = time.perf_counter() - started
+        request_id = next((response.headers[h] for h in _REQUEST_ID_HEADERS if h in response.headers), None)
+        logger.debug("MAVI %s %s -> %d in %.2fs", endpoint.method, path, response.status_code, elapsed)
+        return self._parse(endpoint, response, model, request_id, key)
+
+    def _parse(
+        self, endpoint: Endpoint, response: httpx2.Response, model: type[M], request_id: str | None, key: str
+    ) -> Reply[M]:
+        raw = response.content
+        body: Any
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            if body is None:
+                body = redact(response.text[:200], key)
+            raise error_for_response(
+                response.status_code,
+                body,
+                request_id=request_id,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                endpoint=endpoint.name,
+            )
+        if not isinstance(body, dict):
+            error = ResultError(
+                f"MAVI answered {endpoint.name} with HTTP {response.status_code} but the body is not a JSON "
+                "object; the raw answer was kept."
+            )
+            error.raw = raw  # type: ignore[attr-defined]
+            raise error
+        envelope = Envelope[Any].model_validate(body)
+        if not envelope.ok:
+            status = _status_from_code(envelope.code)
+            raise error_for_response(status, body, request_id=request_id, endpoint=endpoint.name)
+        try:
+            data = model.model_validate(envelope.data)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "data"
+            error = ResultError(
+                f"MAVI answered {endpoint.name} with a body this server does not recognise "
+                f"({first['msg']} at data.{where}); the raw answer was kept."
+            )
+            error.raw = raw  # type: ignore[attr-defined]
+            raise error from None
+        return Reply(data=data, raw=raw, request_id=request_id)
+
+    # --- endpoints --------------------------------------------------------------------------------
+
+    async def upload(self, path: Path, *, filename: str | None = None, api_key: str | None = None) -> str:
+        """`POST /upload` (multipart field `file`) -> `asset_id`. Free; storage is billed per GB-day.
+
+        The file is streamed from disk and reopened for each attempt.
+        """
+        name = filename or path.name
+
+        def files() -> dict[str, tuple[str, IO[bytes], str]]:
+            return {"file": (name, path.open("rb"), content_type(name))}
+
+        reply = await self._call(UPLOAD, UploadData, files=files, api_key=api_key)
+        return reply.data.asset_id
+
+    async def metadata(self, asset_id: str, *, api_key: str | None = None) -> AssetResource:
+        """`GET /{asset_id}/metadata` -> the asset's record (`upload_status` WAITING|UPLOADING|SUCCESS|FAILED).
+
+        Raises:
+            NotFoundError: the API lists no resource for this id.
+        """
+        reply = await self._call(METADATA, MetadataData, path_params={"asset_id": asset_id}, api_key=api_key)
+        for resource in reply.data.resource:
+            if resource.asset_id == asset_id:
+                return resource
+        if reply.data.resource:
+            return reply.data.resource[0]
+        raise NotFoundError("MAVI has no asset with this id.", endpoint=METADATA.name, api_message=asset_id)
+
+    async def generate_speaker(self, asset_id: str, *, api_key: str | None = None) -> Reply[SpeakerData]:
+        """`sync-generate-speaker`: pyannote speaker turns (SECONDS). $0.001/s of audio."""
+        return await self._call(SYNC_SPEAKER, SpeakerData, json={"asset_id": asset_id}, api_key=api_key)
+
+    async def generate_audio(
+        self, asset_id: str, *, speaker: bool = False, model: str = "whisper-1", api_key: str | None = None
+    ) -> Reply[WhisperData]:
+        """`sync-generate-audio`: Whisper segments (SECONDS). $0.001/s, $0.002/s with `speaker`."""
+        body = {"asset_id": asset_id, "model": model, "speaker": speaker}
+        return await self._call(SYNC_AUDIO, WhisperData, json=body, api_key=api_key)
+
+    async def speech_to_text_assemblyai(
+        self, body: dict[str, Any], *, api_key: str | None = None
+    ) -> Reply[AssemblyAITranscript]:
+        """`speech-to-text` with `provider: "assemblyai"` (004_*.txt). $0.15/hour. Times in MILLISECONDS."""
+        return await self._call(
+            SPEECH_TO_TEXT, AssemblyAITranscript, json={**body, "provider": "assemblyai"}, api_key=api_key
+        )
+
+    async def speech_to_text_elevenlabs(
+        self, body: dict[str, Any], *, api_key: str | None = None
+    ) -> Reply[ElevenLabsTranscript]:
+        """`speech-to-text` with `provider: "elevenlabs"`. $0.39/hour. Times in SECONDS."""
+        return await self._call(
+            SPEECH_TO_TEXT, ElevenLabsTranscript, json={**body, "provider": "elevenlabs"}, api_key=api_key
+        )
+
+    async def start_task(self, endpoint: Endpoint, body: dict[str, Any], *, api_key: str | None = None) -> str:
+        """Any async endpoint -> `task_id`; the result arrives later at the account's webhook."""
+        reply = await self._call(endpoint, TaskData, json=body, api_key=api_key)
+        return reply.data.task_id
+
+
+def _status_from_code(code: object) -> int:
+    """An envelope `code` as an HTTP-like status for a 2xx answer that reports failure (default 400)."""
+    try:
+        value = int(str(code))
+    except (TypeError, ValueError):
+        return 400
+    return value if 400 <= value <= 599 else 400
+
+
+def _safe(exc: BaseException, key: str) -> str:
+    return redact(f"{type(exc).__name__}: {exc}", key)[:200]
+
+
+__all__ = ["APIError", "MaviClient", "Reply", "RetryPolicy"]

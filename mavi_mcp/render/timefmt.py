@@ -1,0 +1,52 @@
+"""Timestamps for agents: whole seconds as `m:ss` (or `h:mm:ss` when the recording reaches an hour).
+
+Parsing accepts seconds (`754.5`) and clock forms (`12:34`, `1:02:03.5`), for the `start`/`end` filters.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def clock(seconds: float, *, hours: bool) -> str:
+    """`seconds` floored to whole seconds: `m:ss`, or `h:mm:ss` when `hours` (recording >= 1 h)."""
+    total = max(0, math.floor(seconds))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    if hours:
+        return f"{h}:{m:02d}:{s:02d}"
+    return f"{h * 60 + m}:{s:02d}"
+
+
+def clock_tenths(seconds: float, *, hours: bool) -> str:
+    """`seconds` to 0.1 s: `m:ss.s` or `h:mm:ss.s`."""
+    tenths = max(0, round(seconds * 10))
+    whole, frac = divmod(tenths, 10)
+    return f"{clock(whole, hours=hours)}.{frac}"
+
+
+def parse_time(value: str | float | int) -> float:
+    """Seconds from `754.5`, `"754.5"`, `"12:34"`, `"12:34.5"` or `"1:02:03"`.
+
+    Raises:
+        ValueError: anything else, negative values, or non-finite numbers.
+    """
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = value.strip()
+        parts = text.split(":")
+        if not 1 <= len(parts) <= 3 or any(not p.strip() for p in parts):
+            raise ValueError(f"{value!r} is not a time; use seconds (754.5) or hh:mm:ss (0:12:34)")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time; use seconds (754.5) or hh:mm:ss (0:12:34)") from None
+        if any(n < 0 for n in numbers) or any(n >= 60 for n in numbers[1:]):
+            raise ValueError(f"{value!r} is not a valid clock time (minutes and seconds are 0..59)")
+        seconds = 0.0
+        for number in numbers:
+            seconds = seconds * 60 + number
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{value!r} is not a time (it must be a finite number of seconds >= 0)")
+    return seconds

@@ -1,0 +1,152 @@
+"""What part of a transcript a reader asked for: a time window, some speakers, a format.
+
+`select()` turns a `Transcript` and a `View` into `Span`s: one per segment in view, with the range of the
+segment's words (whitespace-separated tokens of its text) that fall inside the window. Word times clip the
+window when the provider gave them aligned with the text; otherwise a segment is in or out as a whole.
+Times are SECONDS.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mavi_mcp.errors import InputError
+from mavi_mcp.transcript import Segment, Transcript
+
+Format = Literal["text", "json", "srt", "vtt", "rttm"]
+Timestamps = Literal["auto", "segments", "none"]
+FORMATS: tuple[Format, ...] = ("text", "json", "srt", "vtt", "rttm")
+
+
+@dataclass(frozen=True)
+class View:
+    """A reading of a transcript. `speakers` holds resolved LABELS; `start`/`end` are seconds or None."""
+
+    format: Format = "text"
+    start: float | None = None
+    end: float | None = None
+    speakers: tuple[str, ...] = ()
+    timestamps: Timestamps = "auto"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"f": self.format, "ts": self.timestamps}
+        if self.start is not None:
+            data["a"] = self.start
+        if self.end is not None:
+            data["b"] = self.end
+        if self.speakers:
+            data["sp"] = list(self.speakers)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> View:
+        try:
+            fmt = data.get("f", "text")
+            ts = data.get("ts", "auto")
+            if fmt not in FORMATS or ts not in ("auto", "segments", "none"):
+                raise ValueError
+            start = data.get("a")
+            end = data.get("b")
+            speakers = tuple(str(s) for s in data.get("sp", []))
+            return cls(
+                format=fmt,
+                start=float(start) if start is not None else None,
+                end=float(end) if end is not None else None,
+                speakers=speakers,
+                timestamps=ts,
+            )
+        except (TypeError, ValueError):
+            raise InputError("The cursor's view is not valid. Start again without a cursor.") from None
+
+
+@dataclass
+class Span:
+    """One segment in view: its index, its tokens, per-token times when aligned, and the token range shown."""
+
+    index: int
+    segment: Segment
+    tokens: list[str]
+    times: list[tuple[float, float]] | None
+    first: int
+    last: int
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
+
+    @property
+    def speaker(self) -> str | None:
+        return self.segment.speaker
+
+    def token_start(self, k: int) -> float:
+        """Start time of token `k` (its own when aligned; the segment's start otherwise)."""
+        if self.times is not None and k < len(self.times):
+            return self.times[k][0]
+        return self.segment.start
+
+    @property
+    def whole(self) -> bool:
+        return self.first == 0 and self.last == len(self.tokens)
+
+
+def _aligned_times(segment: Segment, tokens: list[str]) -> list[tuple[float, float]] | None:
+    words = segment.words
+    if not words or len(words) != len(tokens):
+        return None
+    return [(w.start, w.end) for w in words]
+
+
+def select(transcript: Transcript, view: View) -> list[Span]:
+    """The spans of `transcript` in `view`, in transcript order (see the module docstring)."""
+    wanted = set(view.speakers)
+    start = view.start if view.start is not None else float("-inf")
+    end = view.end if view.end is not None else float("inf")
+    spans: list[Span] = []
+    for index, segment in enumerate(transcript.segments):
+        if wanted and segment.speaker not in wanted:
+            continue
+        if segment.end < start or segment.start > end:
+            continue
+        if segment.end == start and segment.start < start:
+            continue
+        tokens = segment.text.split()
+        times = _aligned_times(segment, tokens)
+        first, last = 0, len(tokens)
+        if times is not None and (view.start is not None or view.end is not None):
+            inside = [k for k, (s, e) in enumerate(times) if e >= start and s <= end and not (e == start and s < start)]
+            if not inside:
+                continue
+            first, last = inside[0], inside[-1] + 1
+        spans.append(Span(index, segment, tokens, times, first, last))
+    return spans
+
+
+_ALIAS = re.compile(r"^(?:speaker)[_ ]?(\w+)$", re.IGNORECASE)
+
+
+def resolve_speakers(transcript: Transcript, names: dict[str, str], requested: list[str]) -> tuple[str, ...]:
+    """Labels for `requested` entries given as labels or names (provider or renamed), case-insensitively.
+
+    Raises:
+        InputError: an entry matches no speaker (the message lists the speakers there are).
+    """
+    lookup: dict[str, str] = {}
+    for speaker in transcript.speakers:
+        lookup[speaker.label.casefold()] = speaker.label
+        if speaker.name:
+            lookup[speaker.name.casefold()] = speaker.label
+    for label, name in names.items():
+        lookup[name.casefold()] = label
+    resolved: list[str] = []
+    for entry in requested:
+        label = lookup.get(entry.strip().casefold())
+        if label is None:
+            known = ", ".join(
+                f"{s.label} ({names.get(s.label) or s.name})" if names.get(s.label) or s.name else s.label
+                for s in transcript.speakers
+            )
+            raise InputError(
+                f"No speaker {entry!r} in transcript {transcript.id}. Speakers: {known or 'none (no speaker labels)'}."
+            )
+        if label not in resolved:
+            resolved.append(label)
+    return tuple(resolved)

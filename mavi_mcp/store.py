@@ -1,0 +1,376 @@
+"""The durable store: one SQLite file in the data directory, shared by every mavi-mcp process of a user.
+
+Tables:
+
+| table | holds |
+| --- | --- |
+| `transcripts` | every normalized `Transcript` (JSON), by id |
+| `speaker_names` | `rename_speakers` mappings, applied at render time |
+| `raw_results` | the raw body of every paid result, as received, so a result is never lost to a parser bug |
+| `tasks` | every transcription job (sync or async): status, timing, transcript id or error |
+| `deliveries` | every webhook body received, parsed or not |
+
+SQLite runs in WAL mode with `synchronous=FULL`, so a commit that returned is on disk: the webhook receiver
+acknowledges only after its commit. Several processes (stdio servers, a `mavi-mcp webhook` service) may open
+the same file; `busy_timeout` makes them wait for each other instead of failing.
+
+The `Store` methods are synchronous and fast; async code calls them through `AsyncStore`, which runs them in
+a worker thread so the event loop never blocks on the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, ParamSpec, TypeVar
+
+import anyio.to_thread
+
+from mavi_mcp.transcript import Transcript, utcnow
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SCHEMA_VERSION = 1
+DB_NAME = "mavi-mcp.sqlite3"
+
+TaskStatus = Literal["pending", "completed", "failed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS transcripts (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    asset_id TEXT,
+    task_id TEXT,
+    kind TEXT NOT NULL,
+    duration REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transcripts_created ON transcripts(created_at);
+CREATE TABLE IF NOT EXISTS speaker_names (
+    transcript_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (transcript_id, label)
+);
+CREATE TABLE IF NOT EXISTS raw_results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    task_id TEXT,
+    transcript_id TEXT,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    tool TEXT,
+    asset_id TEXT,
+    params TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    completed_at TEXT,
+    transcript_id TEXT,
+    error TEXT,
+    origin TEXT NOT NULL DEFAULT 'local'
+);
+CREATE INDEX IF NOT EXISTS tasks_created ON tasks(created_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT,
+    received_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    note TEXT,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_task ON deliveries(task_id);
+"""
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A row of `tasks`. Times are timezone-aware UTC; `params` never holds a key."""
+
+    task_id: str
+    mode: str
+    endpoint: str
+    tool: str | None
+    asset_id: str | None
+    params: dict[str, Any]
+    status: TaskStatus
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    transcript_id: str | None
+    error: str | None
+    origin: str
+
+
+@dataclass(frozen=True)
+class TranscriptSummary:
+    """A row of `transcripts` without its body, for listings."""
+
+    id: str
+    created_at: datetime
+    provider: str
+    endpoint: str
+    asset_id: str | None
+    kind: str
+    duration: float
+
+
+class Store:
+    """Synchronous access to the SQLite store at `path` (created with its parents if missing)."""
+
+    def __init__(self, path: Path, *, cache_size: int = 8) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._tx() as db:
+            # executescript() would commit on its own; run the statements inside this transaction instead
+            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._cache: OrderedDict[str, Transcript] = OrderedDict()
+        self._cache_size = cache_size
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> Store:
+        return cls(data_dir / DB_NAME)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Generator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: committed (durably, synchronous=FULL) when the block exits."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # --- transcripts ------------------------------------------------------------------------------
+
+    def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:
+        """Store `transcript` (and the raw provider body it came from, when given) in one transaction."""
+        body = transcript.model_dump_json(exclude_none=True)
+        now = utcnow().isoformat()
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO transcripts (id, created_at, provider, endpoint, asset_id, task_id, kind,"
+                " duration, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    transcript.id,
+                    transcript.created_at.isoformat(),
+                    transcript.source.provider,
+                    transcript.source.endpoint,
+                    transcript.source.asset_id,
+                    transcript.source.task_id,
+                    transcript.kind,
+                    transcript.duration,
+                    body,
+                ),
+            )
+            if raw is not None:
+                db.execute(
+                    "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (now, transcript.source.endpoint, transcript.source.task_id, transcript.id, raw),
+                )
+        self._remember(transcript)
+
+    def save_raw_result(self, endpoint: str, raw: bytes, *, task_id: str | None = None) -> None:
+        """Keep a paid body that could not be normalized, so it is not lost."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
+                " VALUES (?, ?, ?, NULL, ?)",
+                (utcnow().isoformat(), endpoint, task_id, raw),
+            )
+
+    def get_transcript(self, transcript_id: str) -> Transcript | None:
+        """The stored transcript, or None. Transcripts never change once stored, so they are cached."""
+        with self._lock:
+            cached = self._cache.get(transcript_id)
+            if cached is not None:
+                self._cache.move_to_end(transcript_id)
+                return cached
+        rows = self._query("SELECT body FROM transcripts WHERE id = ?", (transcript_id,))
+        if not rows:
+            return None
+        transcript = Transcript.model_validate_json(rows[0]["body"])
+        self._remember(transcript)
+        return transcript
+
+    def list_transcripts(self, limit: int = 20) -> list[TranscriptSummary]:
+        rows = self._query(
+            "SELECT id, created_at, provider, endpoint, asset_id, kind, duration FROM transcripts"
+            " ORDER BY created_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            TranscriptSummary(
+                id=r["id"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+                provider=r["provider"],
+                endpoint=r["endpoint"],
+                asset_id=r["asset_id"],
+                kind=r["kind"],
+                duration=r["duration"],
+            )
+            for r in rows
+        ]
+
+    def _remember(self, transcript: Transcript) -> None:
+        with self._lock:
+            self._cache[transcript.id] = transcript
+            self._cache.move_to_end(transcript.id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    # --- speaker names ----------------------------------------------------------------------------
+
+    def speaker_names(self, transcript_id: str) -> dict[str, str]:
+        """Label -> name set by `rename_speakers` for this transcript."""
+        rows = self._query("SELECT label, name FROM speaker_names WHERE transcript_id = ?", (transcript_id,))
+        return {r["label"]: r["name"] for r in rows}
+
+    def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]:
+        """Upsert label -> name (an empty name removes the rename); returns the names now in effect."""
+        with self._tx() as db:
+            for label, name in mapping.items():
+                if name.strip():
+                    db.execute(
+                        "INSERT INTO speaker_names (transcript_id, label, name) VALUES (?, ?, ?)"
+                        " ON CONFLICT(transcript_id, label) DO UPDATE SET name = excluded.name",
+                        (transcript_id, label, name.strip()),
+                    )
+                else:
+                    db.execute(
+                        "DELETE FROM speaker_names WHERE transcript_id = ? AND label = ?", (transcript_id, label)
+                    )
+        return self.speaker_names(transcript_id)
+
+    # --- tasks ------------------------------------------------------------------------------------
+
+    def create_task(
+        self,
+        task_id: str,
+        *,
+        mode: str,
+        endpoint: str,
+        tool: str | None,
+        asset_id: str | None,
+        params: Mapping[str, Any] | None = None,
+        origin: str = "local",
+    ) -> TaskRecord:
+        """Record a new pending task (idempotent: an existing row is kept and returned)."""
+        now = utcnow().isoformat()
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO tasks (task_id, mode, endpoint, tool, asset_id, params, status, created_at,"
+                " updated_at, origin) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                (task_id, mode, endpoint, tool, asset_id, json.dumps(dict(params or {})), now, now, origin),
+            )
+        record = self.get_task(task_id)
+        assert record is not None
+        return record
+
+    def finish_task(
+        self, task_id: str, status: TaskStatus, *, transcript_id: str | None = None, error: str | None = None
+    ) -> None:
+        """Mark a task completed (with its transcript) or failed (with the reason)."""
+        now = utcnow().isoformat()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, updated_at = ?, completed_at = ?"
+                " WHERE task_id = ?",
+                (status, transcript_id, error, now, now, task_id),
+            )
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        rows = self._query("SELECT * FROM tasks WHERE task_id = ?", (task_id,))
+        return _task(rows[0]) if rows else None
+
+    def list_tasks(self, status: TaskStatus | None = None, limit: int = 20) -> list[TaskRecord]:
+        if status is None:
+            rows = self._query("SELECT * FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,))
+        else:
+            rows = self._query(
+                "SELECT * FROM tasks WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", (status, limit)
+            )
+        return [_task(r) for r in rows]
+
+
+def _task(row: sqlite3.Row) -> TaskRecord:
+    def when(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    created = when(row["created_at"])
+    updated = when(row["updated_at"])
+    assert created is not None
+    assert updated is not None
+    return TaskRecord(
+        task_id=row["task_id"],
+        mode=row["mode"],
+        endpoint=row["endpoint"],
+        tool=row["tool"],
+        asset_id=row["asset_id"],
+        params=json.loads(row["params"] or "{}"),
+        status=row["status"],
+        created_at=created,
+        updated_at=updated,
+        completed_at=when(row["completed_at"]),
+        transcript_id=row["transcript_id"],
+        error=row["error"],
+        origin=row["origin"],
+    )
+
+
+class AsyncStore:
+    """`Store` for async code: every call runs in a worker thread (one at a time, like the connection)."""
+
+    def __init__(self, store: Store) -> None:
+        self.sync = store
+        self._limiter = anyio.CapacityLimiter(1)
+
+    async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter)
+
+    async def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:
+        await self.run(self.sync.save_transcript, transcript, raw=raw)
+
+    async def get_transcript(self, transcript_id: str) -> Transcript | None:
+        return await self.run(self.sync.get_transcript, transcript_id)
+
+    async def speaker_names(self, transcript_id: str) -> dict[str, str]:
+        return await self.run(self.sync.speaker_names, transcript_id)
+
+    def close(self) -> None:
+        self.sync.close()
