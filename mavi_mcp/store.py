@@ -21,6 +21,7 @@ a worker thread so the event loop never blocks on the disk.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -83,7 +84,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     completed_at TEXT,
     transcript_id TEXT,
     error TEXT,
-    origin TEXT NOT NULL DEFAULT 'local'
+    result TEXT,
+    origin TEXT NOT NULL DEFAULT 'local',
+    owner_pid INTEGER
 );
 CREATE INDEX IF NOT EXISTS tasks_created ON tasks(created_at);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -114,6 +117,7 @@ class TaskRecord:
     completed_at: datetime | None
     transcript_id: str | None
     error: str | None
+    result: dict[str, Any] | None
     origin: str
 
 
@@ -295,24 +299,59 @@ class Store:
         with self._tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO tasks (task_id, mode, endpoint, tool, asset_id, params, status, created_at,"
-                " updated_at, origin) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                (task_id, mode, endpoint, tool, asset_id, json.dumps(dict(params or {})), now, now, origin),
+                " updated_at, origin, owner_pid) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (
+                    task_id,
+                    mode,
+                    endpoint,
+                    tool,
+                    asset_id,
+                    json.dumps(dict(params or {})),
+                    now,
+                    now,
+                    origin,
+                    os.getpid(),
+                ),
             )
         record = self.get_task(task_id)
         assert record is not None
         return record
 
     def finish_task(
-        self, task_id: str, status: TaskStatus, *, transcript_id: str | None = None, error: str | None = None
+        self,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        transcript_id: str | None = None,
+        error: str | None = None,
+        result: Mapping[str, Any] | None = None,
     ) -> None:
-        """Mark a task completed (with its transcript) or failed (with the reason)."""
+        """Mark a task completed (with its transcript or result) or failed (with the reason)."""
         now = utcnow().isoformat()
         with self._tx() as db:
             db.execute(
-                "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, updated_at = ?, completed_at = ?"
-                " WHERE task_id = ?",
-                (status, transcript_id, error, now, now, task_id),
+                "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, result = ?, updated_at = ?,"
+                " completed_at = ? WHERE task_id = ?",
+                (status, transcript_id, error, json.dumps(dict(result)) if result else None, now, now, task_id),
             )
+
+    def fail_stale_jobs(self, reason: str) -> int:
+        """Mark local (mode "sync") jobs whose owning process is gone as failed; returns the count.
+
+        Several servers may share this store, so a pending job is stale only when the process that runs it
+        no longer exists (checked with signal 0 on its pid).
+        """
+        rows = self._query("SELECT task_id, owner_pid FROM tasks WHERE status = 'pending' AND mode = 'sync'")
+        stale = [r["task_id"] for r in rows if not _process_alive(r["owner_pid"])]
+        now = utcnow().isoformat()
+        with self._tx() as db:
+            for task_id in stale:
+                db.execute(
+                    "UPDATE tasks SET status = 'failed', error = ?, updated_at = ?, completed_at = ?"
+                    " WHERE task_id = ? AND status = 'pending'",
+                    (reason, now, now, task_id),
+                )
+        return len(stale)
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         rows = self._query("SELECT * FROM tasks WHERE task_id = ?", (task_id,))
@@ -326,6 +365,22 @@ class Store:
                 "SELECT * FROM tasks WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", (status, limit)
             )
         return [_task(r) for r in rows]
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def _task(row: sqlite3.Row) -> TaskRecord:
@@ -349,6 +404,7 @@ def _task(row: sqlite3.Row) -> TaskRecord:
         completed_at=when(row["completed_at"]),
         transcript_id=row["transcript_id"],
         error=row["error"],
+        result=json.loads(row["result"]) if row["result"] else None,
         origin=row["origin"],
     )
 
