@@ -321,12 +321,11 @@ class MaviClient:
                 endpoint=endpoint.name,
             )
         if not isinstance(body, dict):
-            error = ResultError(
+            raise ResultError(
                 f"MAVI answered {endpoint.name} with HTTP {response.status_code} but the body is not a JSON "
-                "object; the raw answer was kept."
+                "object; the raw answer was kept.",
+                raw=raw,
             )
-            error.raw = raw  # type: ignore[attr-defined]
-            raise error
         envelope = Envelope[Any].model_validate(body)
         if not envelope.ok:
             status = _status_from_code(envelope.code)
@@ -336,12 +335,11 @@ class MaviClient:
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "data"
-            error = ResultError(
+            raise ResultError(
                 f"MAVI answered {endpoint.name} with a body this server does not recognise "
-                f"({first['msg']} at data.{where}); the raw answer was kept."
-            )
-            error.raw = raw  # type: ignore[attr-defined]
-            raise error from None
+                f"({first['msg']} at data.{where}); the raw answer was kept.",
+                raw=raw,
+            ) from None
         return Reply(data=data, raw=raw, request_id=request_id)
 
     # --- endpoints --------------------------------------------------------------------------------

@@ -44,7 +44,14 @@ class InputError(MaviError):
 
 
 class ResultError(MaviError):
-    """The API answered with success but a body this server cannot read; the raw body is kept."""
+    """The API answered with success but a body this server cannot read.
+
+    `raw` holds the body as received (when there was one), so a paid result is stored, never lost.
+    """
+
+    def __init__(self, message: str, *, raw: bytes | None = None) -> None:
+        super().__init__(message)
+        self.raw = raw
 
 
 class APIError(MaviError):

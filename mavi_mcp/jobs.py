@@ -107,9 +107,8 @@ class Jobs:
                 self.store.sync.finish_task, task_id, "completed", transcript_id=transcript_id, result=outcome.result
             )
         except MaviError as exc:
-            raw = getattr(exc, "raw", None)
-            if isinstance(exc, ResultError) and isinstance(raw, bytes):
-                await self.store.run(self.store.sync.save_raw_result, "job", raw, task_id=task_id)
+            if isinstance(exc, ResultError) and exc.raw is not None:
+                await self.store.run(self.store.sync.save_raw_result, "job", exc.raw, task_id=task_id)
             await self.store.run(self.store.sync.finish_task, task_id, "failed", error=str(exc))
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):

@@ -1,0 +1,3 @@
+from mavi_mcp.cli import main
+
+main()

@@ -1,0 +1,124 @@
+"""The `mavi-mcp` command: serve over stdio (default), SSE or streamable HTTP, or against the sandbox.
+
+Flags override environment variables, which override defaults (`mavi_mcp.settings`). Logs go to stderr;
+stdout belongs to the MCP stdio transport and is never written to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pydantic
+
+from mavi_mcp import __version__
+from mavi_mcp.settings import DEFAULT_BASE_URL, Settings
+
+EPILOG = f"""\
+environment variables (flags win over them):
+  MAVI_API_KEY            your MAVI API key (memories.ai console -> API keys); secret, never logged
+  MAVI_BASE_URL           API base URL (default {DEFAULT_BASE_URL})
+  MAVI_MCP_DATA_DIR       where the SQLite store lives (default: the platform's per-user data directory)
+  MAVI_MCP_ALLOWED_DIRS   folders upload_media may read, separated by '{__import__("os").pathsep}' (default: your home)
+  MAVI_MCP_TRANSPORT, MAVI_MCP_HOST, MAVI_MCP_PORT, MAVI_MCP_SANDBOX, MAVI_MCP_RATE_LIMIT,
+  MAVI_MCP_WAIT_SECONDS, MAVI_MCP_PAGE_TOKENS, MAVI_MCP_LOG_LEVEL, MAVI_MCP_MAX_ATTEMPTS,
+  MAVI_MCP_MAX_RETRY_WAIT, MAVI_MCP_REQUEST_TIMEOUT, MAVI_MCP_CONNECT_TIMEOUT,
+  MAVI_MCP_MAX_UPLOAD_BYTES, MAVI_MCP_DOWNLOAD_TIMEOUT   the flags of the same names
+
+examples:
+  mavi-mcp                                   stdio server (Claude Desktop, Claude Code, IDEs)
+  mavi-mcp --sandbox                         same tools against the built-in MAVI simulator, no key needed
+  mavi-mcp --transport streamable-http --port 8000
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mavi-mcp",
+        description="MCP server for the memories.ai MAVI transcription API.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--version", action="version", version=f"mavi-mcp {__version__}")
+    parser.add_argument("--sandbox", action="store_true", help="serve against the built-in MAVI simulator")
+    parser.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], help="default stdio")
+    parser.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    parser.add_argument("--base-url", dest="base_url", help="MAVI API base URL")
+    parser.add_argument("--data-dir", dest="data_dir", type=Path, help="directory of the store")
+    parser.add_argument(
+        "--allowed-dir",
+        dest="allowed_dirs",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a folder upload_media may read (repeat for several; replaces MAVI_MCP_ALLOWED_DIRS)",
+    )
+    parser.add_argument("--rate-limit", dest="rate_limit", type=float, help="requests/second per key (0 = off)")
+    parser.add_argument("--wait-seconds", dest="wait_seconds", type=float, help="tool wait before a task handle")
+    parser.add_argument("--page-tokens", dest="page_tokens", type=int, help="default page budget in tokens")
+    parser.add_argument("--max-attempts", dest="max_attempts", type=int, help="attempts per safe-to-retry request")
+    parser.add_argument("--max-retry-wait", dest="max_retry_wait", type=float, help="longest wait between attempts")
+    parser.add_argument("--request-timeout", dest="request_timeout", type=float, help="read timeout (s)")
+    parser.add_argument("--connect-timeout", dest="connect_timeout", type=float, help="connect timeout (s)")
+    parser.add_argument("--max-upload-bytes", dest="max_upload_bytes", type=int, help="largest upload (bytes)")
+    parser.add_argument("--download-timeout", dest="download_timeout", type=float, help="URL download limit (s)")
+    parser.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings with the given flags over the environment. Raises `SystemExit(2)` on invalid values."""
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k in Settings.model_fields}
+    try:
+        return Settings(**overrides)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"mavi-mcp: invalid configuration: {problems}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in ("httpx2", "httpcore", "mcp.server.lowlevel.server"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level]))
+
+
+def serve(settings: Settings) -> None:
+    from mavi_mcp.runtime import RuntimeHolder
+    from mavi_mcp.server import create_server, http_app
+
+    holder = RuntimeHolder(settings)
+    server = create_server(settings, holder=holder)
+    log = logging.getLogger("mavi_mcp")
+    if settings.api_key is None and not settings.sandbox:
+        log.warning("MAVI_API_KEY is not set: tools are listed, but calls to MAVI will explain how to set it.")
+    if settings.transport == "stdio":
+        anyio.run(server.run_stdio_async)
+        return
+    import uvicorn
+
+    app = http_app(server, settings, holder)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    log.info("Serving MCP over %s on http://%s:%d", settings.transport, settings.host, settings.port)
+    anyio.run(uvicorn.Server(config).serve)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = settings_from(args)
+    configure_logging(settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""What a running server holds: settings, the MAVI client, the store, the job runner.
+
+`RuntimeHolder.open()` opens all of it once per process and closes it in reverse order: running jobs get their
+grace period, then the task group is cancelled, then the HTTP clients and the store close. The MCP lifespan
+uses the runtime the HTTP app already opened (SSE runs the MCP lifespan once per connection; one runtime must
+serve them all), or opens one itself (stdio, in-memory clients in tests).
+
+In sandbox mode the MAVI client talks to the in-process simulator through `httpx2.ASGITransport` (no port, no
+network, no key) and the store is a separate file under `<data dir>/sandbox/`, so simulated transcripts never
+mix with real ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import httpx2
+from pydantic import SecretStr
+
+from mavi_mcp import __version__
+from mavi_mcp.client import MaviClient, RetryPolicy
+from mavi_mcp.jobs import Jobs
+from mavi_mcp.settings import Settings
+from mavi_mcp.store import AsyncStore, Store
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_BASE_URL = "http://mavi-sandbox.invalid"
+SANDBOX_KEY = "sandbox-key"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    client: MaviClient
+    store: AsyncStore
+    jobs: Jobs
+    downloads: httpx2.AsyncClient
+    data_dir: Path
+
+    @property
+    def sandbox(self) -> bool:
+        return self.settings.sandbox
+
+
+class RuntimeHolder:
+    """Opens the runtime once and hands the same one to every MCP session of this process."""
+
+    def __init__(self, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        """`transport`, when given, carries the MAVI requests instead of the network (tests, benchmarks)."""
+        self.settings = settings
+        self.transport = transport
+        self.current: Runtime | None = None
+
+    @asynccontextmanager
+    async def use(self) -> AsyncGenerator[Runtime]:
+        """The open runtime, or a new one for the duration of the block."""
+        if self.current is not None:
+            yield self.current
+            return
+        async with self.open() as runtime:
+            yield runtime
+
+    @asynccontextmanager
+    async def open(self) -> AsyncGenerator[Runtime]:
+        settings = self.settings
+        async with AsyncExitStack() as stack:
+            data_dir = settings.resolved_data_dir / "sandbox" if settings.sandbox else settings.resolved_data_dir
+            store = Store.in_dir(data_dir)
+            stack.callback(store.close)
+            timeout = httpx2.Timeout(settings.request_timeout, connect=settings.connect_timeout)
+            api_key = settings.api_key
+            if settings.sandbox:
+                transport = await stack.enter_async_context(_sandbox_transport())
+                http = httpx2.AsyncClient(base_url=SANDBOX_BASE_URL, transport=transport, timeout=timeout)
+                api_key = api_key or SecretStr(SANDBOX_KEY)
+            else:
+                http = httpx2.AsyncClient(base_url=settings.base_url, timeout=timeout, transport=self.transport)
+            await stack.enter_async_context(http)
+            downloads = httpx2.AsyncClient(
+                follow_redirects=True,
+                max_redirects=5,
+                timeout=httpx2.Timeout(settings.download_timeout, connect=settings.connect_timeout),
+                headers={"User-Agent": f"mavi-mcp/{__version__}"},
+            )
+            await stack.enter_async_context(downloads)
+            client = MaviClient(
+                http,
+                api_key,
+                rate_limit=settings.rate_limit,
+                policy=RetryPolicy(max_attempts=settings.max_attempts, max_wait=settings.max_retry_wait),
+            )
+            task_group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(task_group.cancel_scope.cancel)
+            jobs = Jobs(AsyncStore(store), task_group)
+            stack.push_async_callback(jobs.drain)
+            recovered = await jobs.recover()
+            if recovered:
+                logger.info("Marked %d job(s) interrupted by an earlier stop as failed", recovered)
+            runtime = Runtime(
+                settings=settings,
+                client=client,
+                store=jobs.store,
+                jobs=jobs,
+                downloads=downloads,
+                data_dir=data_dir,
+            )
+            self.current = runtime
+            try:
+                yield runtime
+            finally:
+                self.current = None
+
+
+@asynccontextmanager
+async def _sandbox_transport() -> AsyncGenerator[httpx2.AsyncBaseTransport]:
+    """An ASGI transport to a running in-process sandbox (imported only in sandbox mode)."""
+    from mavi_mcp.sandbox import SandboxConfig, create_app
+
+    sandbox = create_app(SandboxConfig())
+    async with sandbox.running():
+        yield httpx2.ASGITransport(app=sandbox.app)

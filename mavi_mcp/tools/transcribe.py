@@ -1,0 +1,402 @@
+"""Transcription tools: each starts a server-owned job, waits a bounded time, and answers with a page or a handle.
+
+Flow of every tool here: validate (nothing is sent for bad input) -> start a job (`jobs.Jobs`) that calls the
+client, normalizes the answer and stores the transcript with its raw body -> wait up to `wait_seconds`
+sending progress notifications -> the transcript's first page, or a task handle for `get_task`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import pydantic
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from mavi_mcp.client import Reply
+from mavi_mcp.errors import InputError, ResultError
+from mavi_mcp.jobs import Outcome
+from mavi_mcp.normalize import (
+    Context as NormalizeContext,
+)
+from mavi_mcp.normalize import (
+    normalize_assemblyai,
+    normalize_elevenlabs,
+    normalize_speaker_turns,
+    normalize_whisper,
+)
+from mavi_mcp.options import (
+    AssemblyAIOptions,
+    AudioQuality,
+    BoostParam,
+    CustomSpelling,
+    FileFormat,
+    Granularity,
+    RedactSub,
+    SummaryModel,
+    SummaryType,
+)
+from mavi_mcp.render.view import Format, Timestamps
+from mavi_mcp.runtime import Runtime
+from mavi_mcp.store import TaskRecord
+from mavi_mcp.tools._common import (
+    AssetId,
+    FormatParam,
+    MaxTokens,
+    SpeakersParam,
+    TimeParam,
+    TimestampsParam,
+    TranscriptResult,
+    WaitSeconds,
+    agent_errors,
+    build_view,
+    failed_result,
+    page_for,
+    pending_result,
+    runtime_of,
+    transcript_result,
+)
+from mavi_mcp.transcript import Transcript
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+TranscriptAnswer = Annotated[CallToolResult, TranscriptResult]
+
+
+@dataclass(frozen=True)
+class PageArgs:
+    """How the first page of the result should be rendered (the same options as get_transcript)."""
+
+    format: Format = "text"
+    start: float | str | None = None
+    end: float | str | None = None
+    speakers: list[str] | None = None
+    timestamps: Timestamps = "auto"
+    max_tokens: int | None = None
+
+
+async def answer_for_task(
+    rt: Runtime, record: TaskRecord, args: PageArgs, *, waited: float, failure_is_error: bool
+) -> CallToolResult:
+    """The tool answer for a task in any state: first page, handle, or failure."""
+    if record.status == "pending":
+        return pending_result(record, waited=waited)
+    if record.status == "failed":
+        if failure_is_error:
+            raise ToolError(f"{record.tool or record.endpoint} failed (task {record.task_id}): {record.error}")
+        return failed_result(record)
+    if record.transcript_id is None:
+        raise ToolError(f"Task {record.task_id} completed without a transcript: {record.result or {}}")
+    transcript = await rt.store.get_transcript(record.transcript_id)
+    if transcript is None:
+        raise ToolError(f"Transcript {record.transcript_id} of task {record.task_id} is not in this server's store.")
+    names = await rt.store.speaker_names(transcript.id)
+    view = build_view(
+        transcript,
+        names,
+        format=args.format,
+        start=args.start,
+        end=args.end,
+        speakers=args.speakers,
+        timestamps=args.timestamps,
+    )
+    page = page_for(transcript, names, view, max_tokens=args.max_tokens or rt.settings.page_tokens)
+    return transcript_result(transcript, names, page, record)
+
+
+async def run_job(
+    ctx: Context[Runtime, Any],
+    work: Callable[[], Awaitable[Outcome]],
+    *,
+    tool: str,
+    endpoint: str,
+    asset_id: str | None,
+    params: dict[str, Any],
+    wait_seconds: float | None,
+    args: PageArgs,
+) -> CallToolResult:
+    """Start `work` as a job, wait for it (bounded, with progress), and answer."""
+    rt = runtime_of(ctx)
+    task_id = await rt.jobs.start(work, tool=tool, endpoint=endpoint, asset_id=asset_id, params=params)
+    bound = rt.settings.wait_seconds if wait_seconds is None else wait_seconds
+
+    async def progress(elapsed: float) -> None:
+        await ctx.report_progress(elapsed, None, f"{tool}: waiting for MAVI ({elapsed:.0f} s, task {task_id})")
+
+    record = await rt.jobs.wait(task_id, bound, on_tick=progress)
+    return await answer_for_task(rt, record, args, waited=bound, failure_is_error=True)
+
+
+def normalized(reply: Reply[M], normalize: Callable[[M], Transcript]) -> Outcome:
+    """Normalize a paid reply; a body the normalizer rejects is kept raw in the error (never lost)."""
+    try:
+        transcript = normalize(reply.data)
+    except ResultError as exc:
+        raise ResultError(f"{exc} The raw answer was kept.", raw=reply.raw) from None
+    return Outcome(transcript=transcript, raw=reply.raw)
+
+
+def _context(rt: Runtime, *, asset_id: str | None = None, audio_url: str | None = None) -> NormalizeContext:
+    return NormalizeContext(asset_id=asset_id, audio_url=audio_url, sandbox=rt.sandbox)
+
+
+@agent_errors
+async def identify_speakers(
+    asset_id: AssetId,
+    ctx: Context[Runtime, Any],
+    wait_seconds: WaitSeconds = None,
+    format: FormatParam = "text",
+    max_tokens: MaxTokens = None,
+    start: TimeParam = None,
+    end: TimeParam = None,
+    speakers: SpeakersParam = None,
+) -> TranscriptAnswer:
+    """Who speaks when: speaker turns (diarization, pyannote) of an uploaded recording. No words.
+
+    Use it to count speakers, find who talks most, or cut a long recording into turns before transcribing.
+    Cost: $0.001 per second of audio ($3.60 per hour), billed by MAVI.
+    Returns: transcript_id, a per-speaker summary (talk time, share, turns, first/last heard) and the turns
+    as lines `m:ss.s+duration speaker` (or format rttm/json). Overlapping speech is kept as detected.
+    Next: get_transcript(transcript_id, cursor) for more turns; rename_speakers to name SPEAKER_00 etc.;
+    transcribe_whisper(speaker=True) or transcribe_assemblyai(speaker_labels=True) for the words.
+    """
+    rt = runtime_of(ctx)
+
+    async def work() -> Outcome:
+        reply = await rt.client.generate_speaker(asset_id)
+        return normalized(reply, lambda data: normalize_speaker_turns(data, _context(rt, asset_id=asset_id)))
+
+    return await run_job(
+        ctx,
+        work,
+        tool="identify_speakers",
+        endpoint="sync-generate-speaker",
+        asset_id=asset_id,
+        params={},
+        wait_seconds=wait_seconds,
+        args=PageArgs(format=format, start=start, end=end, speakers=speakers, max_tokens=max_tokens),
+    )
+
+
+@agent_errors
+async def transcribe_whisper(
+    asset_id: AssetId,
+    ctx: Context[Runtime, Any],
+    speaker: Annotated[
+        bool, Field(description="Label each segment with its speaker (SPEAKER_00..). Doubles the price.")
+    ] = False,
+    wait_seconds: WaitSeconds = None,
+    format: FormatParam = "text",
+    max_tokens: MaxTokens = None,
+    start: TimeParam = None,
+    end: TimeParam = None,
+    speakers: SpeakersParam = None,
+    timestamps: TimestampsParam = "auto",
+) -> TranscriptAnswer:
+    """Transcribe an uploaded recording with OpenAI Whisper (whisper-1) via MAVI: timestamped segments.
+
+    The cheapest way to get the words. Use speaker=True to also get speaker labels.
+    Cost: $0.001 per second of audio ($3.60/hour), $0.002 per second with speaker=True.
+    Returns: transcript_id and the first page of `[m:ss] Speaker: text` turn lines (about 6000 tokens; a
+    2-hour meeting takes several pages), with next_cursor while more remains.
+    Next: get_transcript(transcript_id, cursor=next_cursor) to read on; start/end/speakers to jump to a part;
+    rename_speakers to put names on labels.
+    """
+    rt = runtime_of(ctx)
+
+    async def work() -> Outcome:
+        reply = await rt.client.generate_audio(asset_id, speaker=speaker)
+        return normalized(reply, lambda data: normalize_whisper(data, _context(rt, asset_id=asset_id)))
+
+    return await run_job(
+        ctx,
+        work,
+        tool="transcribe_whisper",
+        endpoint="sync-generate-audio",
+        asset_id=asset_id,
+        params={"speaker": speaker, "model": "whisper-1"},
+        wait_seconds=wait_seconds,
+        args=PageArgs(format, start, end, speakers, timestamps, max_tokens),
+    )
+
+
+OptBool = bool | None
+
+
+@agent_errors
+async def transcribe_assemblyai(
+    ctx: Context[Runtime, Any],
+    asset_id: Annotated[str | None, Field(max_length=200, description="Uploaded asset (upload_media).")] = None,
+    url: Annotated[str | None, Field(max_length=4000, description="A public http(s) audio URL.")] = None,
+    source_url: Annotated[str | None, Field(max_length=4000, description="A gs:// path or public http(s) URL.")] = None,
+    speaker_labels: Annotated[OptBool, Field(description="Speaker diarization: utterances per speaker.")] = None,
+    speakers_expected: Annotated[
+        int | None, Field(ge=1, le=50, description="Expected number of speakers (needs speaker_labels).")
+    ] = None,
+    language_code: Annotated[
+        str | None, Field(max_length=20, description="e.g. en, es, zh. Omit to let the provider detect it.")
+    ] = None,
+    language_detection: Annotated[OptBool, Field(description="Detect the language automatically.")] = None,
+    language_confidence_threshold: Annotated[
+        float | None, Field(ge=0, le=1, description="Minimum language-detection confidence, 0..1.")
+    ] = None,
+    punctuate: Annotated[OptBool, Field(description="Add punctuation (provider default true).")] = None,
+    format_text: Annotated[OptBool, Field(description="Format numbers, dates (provider default true).")] = None,
+    disfluencies: Annotated[OptBool, Field(description="Keep um, uh, etc.")] = None,
+    filter_profanity: Annotated[OptBool, Field(description="Mask profanity.")] = None,
+    speech_model: Annotated[str | None, Field(max_length=100, description="Provider speech model.")] = None,
+    speech_threshold: Annotated[
+        float | None, Field(ge=0, le=1, description="Reject audio with less speech than this share, 0..1.")
+    ] = None,
+    multichannel: Annotated[OptBool, Field(description="Transcribe each audio channel separately.")] = None,
+    audio_start_from: Annotated[
+        int | None, Field(ge=0, description="Start transcribing at this time, in MILLISECONDS.")
+    ] = None,
+    audio_end_at: Annotated[int | None, Field(ge=0, description="Stop at this time, in MILLISECONDS.")] = None,
+    word_boost: Annotated[
+        list[Annotated[str, Field(max_length=100)]] | None,
+        Field(max_length=1000, description="Words or phrases to recognise more readily."),
+    ] = None,
+    boost_param: Annotated[BoostParam | None, Field(description="Boost strength (needs word_boost).")] = None,
+    custom_spelling: Annotated[
+        list[CustomSpelling] | None,
+        Field(max_length=500, description='Spelling fixes: [{"from": ["sequel"], "to": "SQL"}].'),
+    ] = None,
+    summarization: Annotated[OptBool, Field(description="Add a summary (not with auto_chapters).")] = None,
+    summary_model: Annotated[SummaryModel | None, Field(description="Needs summarization.")] = None,
+    summary_type: Annotated[SummaryType | None, Field(description="Needs summarization.")] = None,
+    auto_chapters: Annotated[OptBool, Field(description="Chapters with summaries (not with summarization).")] = None,
+    auto_highlights: Annotated[OptBool, Field(description="Key phrases.")] = None,
+    entity_detection: Annotated[OptBool, Field(description="Names, places, organisations...")] = None,
+    sentiment_analysis: Annotated[OptBool, Field(description="Sentiment per sentence.")] = None,
+    iab_categories: Annotated[OptBool, Field(description="IAB topic categories.")] = None,
+    content_safety: Annotated[OptBool, Field(description="Sensitive-content labels.")] = None,
+    custom_topics: Annotated[OptBool, Field(description="Custom topic detection (with topics).")] = None,
+    topics: Annotated[
+        list[Annotated[str, Field(max_length=200)]] | None,
+        Field(max_length=100, description="Custom topic labels (needs custom_topics)."),
+    ] = None,
+    redact_pii: Annotated[OptBool, Field(description="Redact personal data (needs redact_pii_policies).")] = None,
+    redact_pii_policies: Annotated[
+        list[Annotated[str, Field(max_length=100)]] | None,
+        Field(max_length=100, description="e.g. person_name, phone_number, email_address."),
+    ] = None,
+    redact_pii_sub: Annotated[RedactSub | None, Field(description="Replace PII by hash or entity_name.")] = None,
+    redact_pii_audio: Annotated[OptBool, Field(description="Also produce redacted audio.")] = None,
+    redact_pii_audio_quality: Annotated[AudioQuality | None, Field(description="mp3 or wav.")] = None,
+    webhook_url: Annotated[
+        str | None,
+        Field(max_length=4000, description="AssemblyAI's own webhook (rarely needed; the result comes back here)."),
+    ] = None,
+    wait_seconds: WaitSeconds = None,
+    format: FormatParam = "text",
+    max_tokens: MaxTokens = None,
+    start: TimeParam = None,
+    end: TimeParam = None,
+    speakers: SpeakersParam = None,
+    timestamps: TimestampsParam = "auto",
+) -> TranscriptAnswer:
+    """Transcribe with AssemblyAI (Universal) via MAVI: word-level times and confidences, speaker labels,
+    and optional summary, chapters, entities, sentiment, highlights, topics, PII redaction.
+
+    Give exactly one audio source: asset_id (from upload_media), url (public audio URL) or source_url.
+    Use it when you need word timings, speaker labels in one pass, or the analysis extras.
+    Cost: $0.15 per hour of audio (billed by duration). Slow for long files; the job continues past the wait.
+    Returns: transcript_id and the first page of turn lines; extras are kept with the transcript (listed in
+    structured content `extras`). Times in the page are seconds; audio_start_from/audio_end_at are milliseconds.
+    Next: get_transcript(transcript_id, cursor) to read on, rename_speakers for names.
+    """
+    rt = runtime_of(ctx)
+    values = {k: v for k, v in locals().items() if k in AssemblyAIOptions.model_fields and v is not None}
+    try:
+        options = AssemblyAIOptions.model_validate(values)
+    except pydantic.ValidationError as exc:
+        raise InputError(_pydantic_problems(exc, "AssemblyAI")) from None
+    body = options.to_body()
+
+    async def work() -> Outcome:
+        reply = await rt.client.speech_to_text_assemblyai(body)
+        ctx_n = _context(rt, asset_id=options.asset_id, audio_url=options.url or options.source_url)
+        return normalized(reply, lambda data: normalize_assemblyai(data, ctx_n))
+
+    return await run_job(
+        ctx,
+        work,
+        tool="transcribe_assemblyai",
+        endpoint="speech-to-text",
+        asset_id=options.asset_id,
+        params={"provider": "assemblyai", **body},
+        wait_seconds=wait_seconds,
+        args=PageArgs(format, start, end, speakers, timestamps, max_tokens),
+    )
+
+
+@agent_errors
+async def transcribe_elevenlabs(
+    ctx: Context[Runtime, Any],
+    asset_id: Annotated[str | None, Field(max_length=200, description="Uploaded asset (upload_media).")] = None,
+    url: Annotated[str | None, Field(max_length=4000, description="A public http(s) audio URL.")] = None,
+    source_url: Annotated[str | None, Field(max_length=4000, description="A gs:// path or public http(s) URL.")] = None,
+    language_code: Annotated[str | None, Field(max_length=20, description="ISO 639-1/3 code; omit to detect.")] = None,
+    model_id: Annotated[str | None, Field(max_length=100, description="Default scribe_v2.")] = None,
+    diarize: Annotated[OptBool, Field(description="Label speakers (speaker_0, speaker_1, ...).")] = None,
+    num_speakers: Annotated[
+        int | None, Field(ge=1, le=32, description="Maximum number of speakers (with diarize).")
+    ] = None,
+    timestamps_granularity: Annotated[
+        Granularity | None, Field(description="none, segment or word (default word).")
+    ] = None,
+    tag_audio_events: Annotated[OptBool, Field(description="Tag sounds like (laughter), (applause).")] = None,
+    file_format: Annotated[FileFormat | None, Field(description="pcm_s16le_16 for raw 16 kHz PCM, else other.")] = None,
+    source_lang: Annotated[str | None, Field(max_length=20, description="Source language.")] = None,
+    target_lang: Annotated[str | None, Field(max_length=20, description="Target language.")] = None,
+    wait_seconds: WaitSeconds = None,
+    format: FormatParam = "text",
+    max_tokens: MaxTokens = None,
+    start: TimeParam = None,
+    end: TimeParam = None,
+    speakers: SpeakersParam = None,
+    timestamps: TimestampsParam = "auto",
+) -> TranscriptAnswer:
+    """Transcribe with ElevenLabs Scribe via MAVI: word-level times, speaker labels, audio events.
+
+    Give exactly one audio source: asset_id (from upload_media), url or source_url.
+    Use it for many languages (90+), audio events such as (laughter), or up to 32 speakers.
+    Cost: $0.39 per hour of audio.
+    Returns: transcript_id and the first page of turn lines, with next_cursor while more remains.
+    Next: get_transcript(transcript_id, cursor) to read on, rename_speakers for names.
+    """
+    rt = runtime_of(ctx)
+    from mavi_mcp.options import ElevenLabsOptions
+
+    values = {k: v for k, v in locals().items() if k in ElevenLabsOptions.model_fields and v is not None}
+    try:
+        options = ElevenLabsOptions.model_validate(values)
+    except pydantic.ValidationError as exc:
+        raise InputError(_pydantic_problems(exc, "ElevenLabs")) from None
+    body = options.to_body()
+
+    async def work() -> Outcome:
+        reply = await rt.client.speech_to_text_elevenlabs(body)
+        ctx_n = _context(rt, asset_id=options.asset_id, audio_url=options.url or options.source_url)
+        return normalized(reply, lambda data: normalize_elevenlabs(data, ctx_n, model=options.model_id))
+
+    return await run_job(
+        ctx,
+        work,
+        tool="transcribe_elevenlabs",
+        endpoint="speech-to-text",
+        asset_id=options.asset_id,
+        params={"provider": "elevenlabs", **body},
+        wait_seconds=wait_seconds,
+        args=PageArgs(format, start, end, speakers, timestamps, max_tokens),
+    )
+
+
+def _pydantic_problems(exc: pydantic.ValidationError, provider: str) -> str:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()[:8])
+    return f"Invalid {provider} request: {problems}. Nothing was sent or billed."

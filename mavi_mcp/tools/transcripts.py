@@ -1,0 +1,172 @@
+"""Reading stored transcripts: `get_transcript` (pages, filters, formats), `rename_speakers`, `list_transcripts`.
+
+These tools cost nothing and never call MAVI: they read the store.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
+
+from mavi_mcp.errors import InputError
+from mavi_mcp.render.timefmt import clock
+from mavi_mcp.runtime import Runtime
+from mavi_mcp.tools._common import (
+    FormatParam,
+    MaxTokens,
+    SpeakerOut,
+    SpeakersParam,
+    TimeParam,
+    TimestampsParam,
+    TranscriptResult,
+    agent_errors,
+    build_view,
+    page_for,
+    runtime_of,
+    speakers_out,
+    transcript_result,
+)
+from mavi_mcp.transcript import Transcript
+
+TranscriptId = Annotated[
+    str, Field(min_length=1, max_length=100, description="Transcript id (tr_...) from a transcription tool.")
+]
+
+
+async def load_transcript(rt: Runtime, transcript_id: str) -> Transcript:
+    """The stored transcript, or an `InputError` that says how to find ids."""
+    transcript = await rt.store.get_transcript(transcript_id.strip())
+    if transcript is None:
+        raise InputError(
+            f"No transcript {transcript_id!r} in this server's store. Use the transcript_id a transcription tool "
+            "returned, or call list_transcripts to see the stored ones."
+        )
+    return transcript
+
+
+@agent_errors
+async def get_transcript(
+    transcript_id: TranscriptId,
+    ctx: Context[Runtime, Any],
+    cursor: Annotated[
+        str | None,
+        Field(max_length=2000, description="next_cursor from the previous page; omit for the first page."),
+    ] = None,
+    start: TimeParam = None,
+    end: TimeParam = None,
+    speakers: SpeakersParam = None,
+    max_tokens: MaxTokens = None,
+    format: FormatParam = "text",
+    timestamps: TimestampsParam = "auto",
+) -> Annotated[CallToolResult, TranscriptResult]:
+    """Read a stored transcript page by page, or only a time window or some speakers, in any format.
+
+    Use it to continue after a transcription tool's first page (pass its next_cursor), to jump to a part
+    (start/end in seconds or mm:ss), to follow one speaker, or to export subtitles (srt, vtt) or speaker
+    turns (rttm). A cursor keeps the window, speakers and format it was made with; renamed speakers show
+    their new names on every page.
+    Cost: free (reads the local store; no MAVI call).
+    Returns: the page text and next_cursor (null on the last page).
+    """
+    rt = runtime_of(ctx)
+    transcript = await load_transcript(rt, transcript_id)
+    names = await rt.store.speaker_names(transcript.id)
+    view = build_view(transcript, names, format=format, start=start, end=end, speakers=speakers, timestamps=timestamps)
+    page = page_for(transcript, names, view, max_tokens=max_tokens or rt.settings.page_tokens, cursor=cursor)
+    return transcript_result(transcript, names, page)
+
+
+class RenameResult(BaseModel):
+    transcript_id: str
+    speakers: list[SpeakerOut]
+    renamed: dict[str, str] = Field(description="Label -> name now in effect.")
+
+
+@agent_errors
+async def rename_speakers(
+    transcript_id: TranscriptId,
+    mapping: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=200)], Annotated[str, Field(max_length=200)]],
+        Field(
+            min_length=1,
+            max_length=100,
+            description='Label (or current name) -> new name, e.g. {"SPEAKER_00": "Ana Ruiz"}. An empty name '
+            "removes the rename.",
+        ),
+    ],
+    ctx: Context[Runtime, Any],
+) -> Annotated[CallToolResult, RenameResult]:
+    """Give speakers real names (SPEAKER_00 -> "Ana Ruiz") in a stored transcript.
+
+    Use it once you know who is who (from what they say, or from the user). The names are stored and used in
+    every later page and format of this transcript, including pages of cursors handed out before.
+    Cost: free. Returns: the speakers with their names. Next: get_transcript to read with names.
+    """
+    rt = runtime_of(ctx)
+    transcript = await load_transcript(rt, transcript_id)
+    current = await rt.store.speaker_names(transcript.id)
+    from mavi_mcp.render.view import resolve_speakers
+
+    resolved: dict[str, str] = {}
+    for key, name in mapping.items():
+        (label,) = resolve_speakers(transcript, current, [key])
+        if "\n" in name or "\r" in name:
+            raise InputError(f"The name for {key!r} contains a line break; use a single-line name.")
+        resolved[label] = name
+    names = await rt.store.run(rt.store.sync.set_speaker_names, transcript.id, resolved)
+    out = speakers_out(transcript, names)
+    lines = [f"{s.label} -> {s.name}" if s.name else f"{s.label} (no name)" for s in out]
+    text = f"Speakers of {transcript.id} now read as: " + "; ".join(lines)
+    result = RenameResult(transcript_id=transcript.id, speakers=out, renamed=names)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=result.model_dump())
+
+
+class TranscriptListItem(BaseModel):
+    transcript_id: str
+    created_at: str
+    provider: str
+    endpoint: str
+    asset_id: str | None = None
+    kind: str
+    duration: float = Field(description="Seconds.")
+
+
+class TranscriptList(BaseModel):
+    transcripts: list[TranscriptListItem]
+
+
+@agent_errors
+async def list_transcripts(
+    ctx: Context[Runtime, Any],
+    limit: Annotated[int, Field(ge=1, le=200, description="How many, newest first.")] = 20,
+) -> Annotated[CallToolResult, TranscriptList]:
+    """List stored transcripts, newest first, to find a transcript_id again. Free; no MAVI call."""
+    rt = runtime_of(ctx)
+    rows = await rt.store.run(rt.store.sync.list_transcripts, limit)
+    items = [
+        TranscriptListItem(
+            transcript_id=r.id,
+            created_at=r.created_at.isoformat(),
+            provider=r.provider,
+            endpoint=r.endpoint,
+            asset_id=r.asset_id,
+            kind=r.kind,
+            duration=r.duration,
+        )
+        for r in rows
+    ]
+    if items:
+        text = "\n".join(
+            f"{i.transcript_id} · {i.provider} ({i.endpoint}) · {clock(i.duration, hours=i.duration >= 3600)}"
+            f" · asset {i.asset_id or '-'} · {i.created_at[:19]}"
+            for i in items
+        )
+    else:
+        text = "No transcripts stored yet. Upload a recording with upload_media, then transcribe it."
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=TranscriptList(transcripts=items).model_dump(),
+    )
