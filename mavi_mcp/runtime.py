@@ -13,13 +13,17 @@ mix with real ones.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import anyio
 import httpx2
+import uvicorn
+from anyio.abc import TaskGroup
 from pydantic import SecretStr
 
 from mavi_mcp import __version__
@@ -27,11 +31,22 @@ from mavi_mcp.client import MaviClient, RetryPolicy
 from mavi_mcp.jobs import Jobs
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import AsyncStore, Store
+from mavi_mcp.webhook import (
+    EmbeddedServer,
+    Receiver,
+    announce,
+    bind,
+    heartbeat,
+    load_or_create_secret,
+    public_url,
+    receiver_app,
+)
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_BASE_URL = "http://mavi-sandbox.invalid"
 SANDBOX_KEY = "sandbox-key"
+SANDBOX_WEBHOOK_BASE = "http://mavi-mcp.invalid"
 
 
 @dataclass
@@ -42,10 +57,21 @@ class Runtime:
     jobs: Jobs
     downloads: httpx2.AsyncClient
     data_dir: Path
+    receiver: Receiver
+    webhook_url: str | None = None
+    """The URL to paste into the MAVI console, when a receiver runs in this process."""
+    receiver_here: str | None = None
+    """How the receiver runs in this process ("embedded on port N", "MCP HTTP app", "sandbox"), or None."""
 
     @property
     def sandbox(self) -> bool:
         return self.settings.sandbox
+
+    async def receiver_available(self) -> bool:
+        """True when async results can arrive: a receiver here, or a live one sharing this store."""
+        if self.receiver_here is not None:
+            return True
+        return bool(await self.store.run(self.store.sync.live_receivers))
 
 
 class RuntimeHolder:
@@ -73,10 +99,23 @@ class RuntimeHolder:
             data_dir = settings.resolved_data_dir / "sandbox" if settings.sandbox else settings.resolved_data_dir
             store = Store.in_dir(data_dir)
             stack.callback(store.close)
+            secret = load_or_create_secret(settings, data_dir)
+            task_group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(task_group.cancel_scope.cancel)
+            jobs = Jobs(AsyncStore(store), task_group)
+            receiver = Receiver(
+                store,
+                secret=secret,
+                max_bytes=settings.webhook_max_bytes,
+                sandbox=settings.sandbox,
+                on_settled=jobs.notify,
+            )
+            webhook_url, receiver_here = await self._host_receiver(stack, task_group, receiver)
+
             timeout = httpx2.Timeout(settings.request_timeout, connect=settings.connect_timeout)
             api_key = settings.api_key
             if settings.sandbox:
-                transport = await stack.enter_async_context(_sandbox_transport())
+                transport = await stack.enter_async_context(_sandbox_transport(receiver))
                 http = httpx2.AsyncClient(base_url=SANDBOX_BASE_URL, transport=transport, timeout=timeout)
                 api_key = api_key or SecretStr(SANDBOX_KEY)
             else:
@@ -95,9 +134,6 @@ class RuntimeHolder:
                 rate_limit=settings.rate_limit,
                 policy=RetryPolicy(max_attempts=settings.max_attempts, max_wait=settings.max_retry_wait),
             )
-            task_group = await stack.enter_async_context(anyio.create_task_group())
-            stack.callback(task_group.cancel_scope.cancel)
-            jobs = Jobs(AsyncStore(store), task_group)
             stack.push_async_callback(jobs.drain)
             recovered = await jobs.recover()
             if recovered:
@@ -109,6 +145,9 @@ class RuntimeHolder:
                 jobs=jobs,
                 downloads=downloads,
                 data_dir=data_dir,
+                receiver=receiver,
+                webhook_url=webhook_url,
+                receiver_here=receiver_here,
             )
             self.current = runtime
             try:
@@ -116,12 +155,39 @@ class RuntimeHolder:
             finally:
                 self.current = None
 
+    async def _host_receiver(
+        self, stack: AsyncExitStack, task_group: TaskGroup, receiver: Receiver
+    ) -> tuple[str | None, str | None]:
+        """Run the webhook receiver where this process serves it; returns (URL to paste, how it runs)."""
+        settings = self.settings
+        if settings.sandbox:
+            return SANDBOX_WEBHOOK_BASE + receiver.path, "in-process, fed by the sandbox"
+        if settings.transport != "stdio":
+            url = public_url(settings, receiver.secret, host=settings.host, port=settings.port)
+            how = f"on the MCP {settings.transport} app"
+        elif settings.webhook_port is not None:
+            sock = bind(settings.webhook_host, settings.webhook_port)
+            port = sock.getsockname()[1]
+            config = uvicorn.Config(receiver_app(receiver), log_level="warning", lifespan="off")
+            server = EmbeddedServer(config)
+            task_group.start_soon(partial(server.serve, sockets=[sock]), name="webhook receiver")
+            stack.callback(lambda: setattr(server, "should_exit", True))
+            url = public_url(settings, receiver.secret, host=settings.webhook_host, port=port)
+            how = f"embedded on {settings.webhook_host}:{port}"
+        else:
+            return None, None
+        task_group.start_soon(heartbeat, receiver.store, f"{os.getpid()}-{id(receiver)}", url)
+        announce(url, public=bool(settings.webhook_public_url))
+        return url, how
+
 
 @asynccontextmanager
-async def _sandbox_transport() -> AsyncGenerator[httpx2.AsyncBaseTransport]:
-    """An ASGI transport to a running in-process sandbox (imported only in sandbox mode)."""
+async def _sandbox_transport(receiver: Receiver) -> AsyncGenerator[httpx2.AsyncBaseTransport]:
+    """An ASGI transport to a running in-process sandbox whose callbacks go to `receiver` in-process."""
     from mavi_mcp.sandbox import SandboxConfig, create_app
 
-    sandbox = create_app(SandboxConfig())
-    async with sandbox.running():
-        yield httpx2.ASGITransport(app=sandbox.app)
+    deliveries = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=receiver_app(receiver)))
+    async with deliveries:
+        sandbox = create_app(SandboxConfig(webhook_url=SANDBOX_WEBHOOK_BASE + receiver.path, webhook_client=deliveries))
+        async with sandbox.running():
+            yield httpx2.ASGITransport(app=sandbox.app)

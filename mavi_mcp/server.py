@@ -16,13 +16,16 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp_types import ToolAnnotations
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from mavi_mcp import __version__
 from mavi_mcp.render.page import render_page
 from mavi_mcp.render.view import View
 from mavi_mcp.runtime import Runtime, RuntimeHolder
 from mavi_mcp.settings import Settings
-from mavi_mcp.tools import assets, tasks, transcribe, transcripts
+from mavi_mcp.tools import assets, asynctasks, tasks, transcribe, transcripts
+from mavi_mcp.webhook import ROUTE
 
 INSTRUCTIONS = """\
 mavi-mcp lets you hear what was said in a recording, through the memories.ai MAVI API.
@@ -77,11 +80,20 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
     server.add_tool(transcribe.transcribe_whisper, title="Transcribe with Whisper", annotations=paid)
     server.add_tool(transcribe.transcribe_assemblyai, title="Transcribe with AssemblyAI", annotations=paid)
     server.add_tool(transcribe.transcribe_elevenlabs, title="Transcribe with ElevenLabs", annotations=paid)
+    server.add_tool(transcribe.multi_speaker_async, title="Named speakers and faces (async)", annotations=paid)
     server.add_tool(transcripts.get_transcript, title="Read a transcript", annotations=free)
     server.add_tool(transcripts.rename_speakers, title="Name speakers", annotations=local_write)
     server.add_tool(transcripts.list_transcripts, title="List transcripts", annotations=free)
     server.add_tool(tasks.get_task, title="Task status and result", annotations=free)
     server.add_tool(tasks.list_tasks, title="List tasks", annotations=free)
+    server.add_tool(asynctasks.webhook_info, title="Webhook setup", annotations=free)
+
+    @server.custom_route(ROUTE, methods=["POST"], name="mavi_webhook", include_in_schema=False)
+    async def webhook(request: Request) -> Response:
+        runtime = holder.current
+        if runtime is None:
+            return PlainTextResponse("Starting up; retry.", status_code=503)
+        return await runtime.receiver.handle(request)
 
     @server.resource(
         "mavi://transcripts/{transcript_id}",

@@ -122,6 +122,34 @@ class Settings(BaseSettings):
         validation_alias="MAVI_MCP_WAIT_SECONDS",
         description="How long a transcription tool waits for its job before answering with a task handle.",
     )
+    webhook_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        validation_alias="MAVI_MCP_WEBHOOK_PORT",
+        description="In stdio mode, also run the webhook receiver on this port (same process, same store).",
+    )
+    webhook_host: str = Field(
+        default="127.0.0.1",
+        validation_alias="MAVI_MCP_WEBHOOK_HOST",
+        description="Bind address of the stdio-mode and standalone webhook receiver.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias="MAVI_MCP_WEBHOOK_SECRET",
+        description="Secret path segment of the webhook URL; generated and kept in the data directory if unset.",
+    )
+    webhook_public_url: str | None = Field(
+        default=None,
+        validation_alias="MAVI_MCP_WEBHOOK_PUBLIC_URL",
+        description="Public HTTPS base (e.g. your tunnel) in front of the receiver, to print the URL to paste.",
+    )
+    webhook_max_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        validation_alias="MAVI_MCP_WEBHOOK_MAX_BYTES",
+        description="Largest webhook body accepted (bytes); larger ones get HTTP 413.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="MAVI_MCP_LOG_LEVEL"
     )

@@ -98,6 +98,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_task ON deliveries(task_id);
+CREATE TABLE IF NOT EXISTS receivers (
+    receiver_id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
 """
 
 
@@ -313,6 +320,12 @@ class Store:
                     os.getpid(),
                 ),
             )
+            # a callback may have arrived first (the POST's answer can lose that race): join the local facts
+            db.execute(
+                "UPDATE tasks SET mode = ?, endpoint = ?, tool = ?, asset_id = ?, params = ?, origin = 'local'"
+                " WHERE task_id = ? AND origin = 'webhook'",
+                (mode, endpoint, tool, asset_id, json.dumps(dict(params or {})), task_id),
+            )
         record = self.get_task(task_id)
         assert record is not None
         return record
@@ -352,6 +365,116 @@ class Store:
                     (reason, now, now, task_id),
                 )
         return len(stale)
+
+    # --- webhook deliveries -----------------------------------------------------------------------
+
+    def record_delivery(self, body: bytes, *, task_id: str | None, status: str, note: str | None = None) -> int:
+        """Durably store a webhook body as received (committed with synchronous=FULL); returns its row id."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO deliveries (task_id, received_at, status, note, body) VALUES (?, ?, ?, ?, ?)",
+                (task_id, utcnow().isoformat(), status, note, body),
+            )
+            row_id = cursor.lastrowid
+        assert row_id is not None
+        return row_id
+
+    def mark_delivery(self, delivery_id: int, status: str, note: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE deliveries SET status = ?, note = ? WHERE id = ?", (status, note, delivery_id))
+
+    def deliveries(self, task_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Stored deliveries (newest first), body included, for inspection and tests."""
+        if task_id is None:
+            rows = self._query("SELECT * FROM deliveries ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._query("SELECT * FROM deliveries WHERE task_id = ? ORDER BY id DESC LIMIT ?", (task_id, limit))
+        return [dict(r) for r in rows]
+
+    def delivery_stats(self) -> dict[str, Any]:
+        """How many deliveries were received (by status) and when the last one came."""
+        rows = self._query("SELECT status, COUNT(*) AS n, MAX(received_at) AS last FROM deliveries GROUP BY status")
+        by_status = {r["status"]: r["n"] for r in rows}
+        last = max((r["last"] for r in rows), default=None)
+        return {"total": sum(by_status.values()), "by_status": by_status, "last_received_at": last}
+
+    def complete_from_callback(
+        self, task_id: str, endpoint: str, transcript: Transcript | None, error: str | None
+    ) -> bool:
+        """Complete (or fail) a task from its callback, once: returns False when it was already settled.
+
+        A task this server never recorded is created (origin "webhook"), so the result is kept and a later
+        `create_task` for the same id joins it.
+        """
+        now = utcnow().isoformat()
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+            if row is not None and row["status"] != "pending":
+                return False
+            if row is None:
+                db.execute(
+                    "INSERT INTO tasks (task_id, mode, endpoint, tool, asset_id, params, status, created_at,"
+                    " updated_at, origin) VALUES (?, 'async', ?, NULL, NULL, '{}', 'pending', ?, ?, 'webhook')",
+                    (task_id, endpoint, now, now),
+                )
+            if transcript is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO transcripts (id, created_at, provider, endpoint, asset_id, task_id, kind,"
+                    " duration, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        transcript.id,
+                        transcript.created_at.isoformat(),
+                        transcript.source.provider,
+                        transcript.source.endpoint,
+                        transcript.source.asset_id,
+                        task_id,
+                        transcript.kind,
+                        transcript.duration,
+                        transcript.model_dump_json(exclude_none=True),
+                    ),
+                )
+            db.execute(
+                "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, updated_at = ?, completed_at = ?"
+                " WHERE task_id = ?",
+                (
+                    "completed" if transcript is not None else "failed",
+                    transcript.id if transcript is not None else None,
+                    error,
+                    now,
+                    now,
+                    task_id,
+                ),
+            )
+        if transcript is not None:
+            self._remember(transcript)
+        return True
+
+    # --- receivers --------------------------------------------------------------------------------
+
+    def heartbeat(self, receiver_id: str, url: str) -> None:
+        """Record that a webhook receiver is alive (called every few seconds by each receiver)."""
+        now = utcnow().isoformat()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO receivers (receiver_id, pid, url, started_at, last_seen) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(receiver_id) DO UPDATE SET last_seen = excluded.last_seen, url = excluded.url",
+                (receiver_id, os.getpid(), url, now, now),
+            )
+
+    def forget_receiver(self, receiver_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM receivers WHERE receiver_id = ?", (receiver_id,))
+
+    def live_receivers(self, within_seconds: float = 30.0) -> list[dict[str, Any]]:
+        """Receivers seen in the last `within_seconds` whose process still exists."""
+        rows = self._query("SELECT * FROM receivers")
+        now = utcnow()
+        alive: list[dict[str, Any]] = []
+        for row in rows:
+            seen = datetime.fromisoformat(row["last_seen"])
+            if (now - seen).total_seconds() <= within_seconds and _process_alive(row["pid"]):
+                alive.append(dict(row))
+        return alive
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         rows = self._query("SELECT * FROM tasks WHERE task_id = ?", (task_id,))

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from mavi_mcp.client import Reply
+from mavi_mcp.client import ASYNC_AUDIO, ASYNC_MULTI_SPEAKER, ASYNC_SPEAKER, Reply
 from mavi_mcp.errors import InputError, ResultError
 from mavi_mcp.jobs import Outcome
 from mavi_mcp.normalize import (
@@ -60,6 +60,7 @@ from mavi_mcp.tools._common import (
     runtime_of,
     transcript_result,
 )
+from mavi_mcp.tools.asynctasks import ModeParam, choose_mode, start_async
 from mavi_mcp.transcript import Transcript
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -122,6 +123,14 @@ async def run_job(
     """Start `work` as a job, wait for it (bounded, with progress), and answer."""
     rt = runtime_of(ctx)
     task_id = await rt.jobs.start(work, tool=tool, endpoint=endpoint, asset_id=asset_id, params=params)
+    return await wait_and_answer(ctx, task_id, tool=tool, wait_seconds=wait_seconds, args=args)
+
+
+async def wait_and_answer(
+    ctx: Context[Runtime, Any], task_id: str, *, tool: str, wait_seconds: float | None, args: PageArgs
+) -> CallToolResult:
+    """Wait (bounded, with progress notifications) for a job or async task, then answer for it."""
+    rt = runtime_of(ctx)
     bound = rt.settings.wait_seconds if wait_seconds is None else wait_seconds
 
     async def progress(elapsed: float) -> None:
@@ -148,6 +157,7 @@ def _context(rt: Runtime, *, asset_id: str | None = None, audio_url: str | None 
 async def identify_speakers(
     asset_id: AssetId,
     ctx: Context[Runtime, Any],
+    mode: ModeParam = "auto",
     wait_seconds: WaitSeconds = None,
     format: FormatParam = "text",
     max_tokens: MaxTokens = None,
@@ -165,6 +175,12 @@ async def identify_speakers(
     transcribe_whisper(speaker=True) or transcribe_assemblyai(speaker_labels=True) for the words.
     """
     rt = runtime_of(ctx)
+    args = PageArgs(format=format, start=start, end=end, speakers=speakers, max_tokens=max_tokens)
+    if await choose_mode(rt, mode) == "async":
+        task_id = await start_async(
+            ctx, ASYNC_SPEAKER, {"asset_id": asset_id}, tool="identify_speakers", asset_id=asset_id, params={}
+        )
+        return await wait_and_answer(ctx, task_id, tool="identify_speakers", wait_seconds=wait_seconds, args=args)
 
     async def work() -> Outcome:
         reply = await rt.client.generate_speaker(asset_id)
@@ -178,7 +194,7 @@ async def identify_speakers(
         asset_id=asset_id,
         params={},
         wait_seconds=wait_seconds,
-        args=PageArgs(format=format, start=start, end=end, speakers=speakers, max_tokens=max_tokens),
+        args=args,
     )
 
 
@@ -189,6 +205,7 @@ async def transcribe_whisper(
     speaker: Annotated[
         bool, Field(description="Label each segment with its speaker (SPEAKER_00..). Doubles the price.")
     ] = False,
+    mode: ModeParam = "auto",
     wait_seconds: WaitSeconds = None,
     format: FormatParam = "text",
     max_tokens: MaxTokens = None,
@@ -207,6 +224,18 @@ async def transcribe_whisper(
     rename_speakers to put names on labels.
     """
     rt = runtime_of(ctx)
+    args = PageArgs(format, start, end, speakers, timestamps, max_tokens)
+    params = {"speaker": speaker, "model": "whisper-1"}
+    if await choose_mode(rt, mode) == "async":
+        task_id = await start_async(
+            ctx,
+            ASYNC_AUDIO,
+            {"asset_id": asset_id, **params},
+            tool="transcribe_whisper",
+            asset_id=asset_id,
+            params=params,
+        )
+        return await wait_and_answer(ctx, task_id, tool="transcribe_whisper", wait_seconds=wait_seconds, args=args)
 
     async def work() -> Outcome:
         reply = await rt.client.generate_audio(asset_id, speaker=speaker)
@@ -218,9 +247,9 @@ async def transcribe_whisper(
         tool="transcribe_whisper",
         endpoint="sync-generate-audio",
         asset_id=asset_id,
-        params={"speaker": speaker, "model": "whisper-1"},
+        params=params,
         wait_seconds=wait_seconds,
-        args=PageArgs(format, start, end, speakers, timestamps, max_tokens),
+        args=args,
     )
 
 
@@ -395,6 +424,34 @@ async def transcribe_elevenlabs(
         wait_seconds=wait_seconds,
         args=PageArgs(format, start, end, speakers, timestamps, max_tokens),
     )
+
+
+@agent_errors
+async def multi_speaker_async(
+    asset_id: AssetId,
+    ctx: Context[Runtime, Any],
+    wait_seconds: WaitSeconds = None,
+    format: FormatParam = "text",
+    max_tokens: MaxTokens = None,
+    start: TimeParam = None,
+    end: TimeParam = None,
+    speakers: SpeakersParam = None,
+    timestamps: TimestampsParam = "auto",
+) -> TranscriptAnswer:
+    """Transcript with NAMED speakers ("Maureen Mulholland", not SPEAKER_00) and the faces seen in a video,
+    by MAVI's multimodal model. Results arrive later by webhook.
+
+    Use it for interviews, calls and videos where you want who said what by name without renaming.
+    Needs a webhook receiver (see webhook_info); without one it refuses before anything is billed.
+    Cost: $0.10 per minute of audio ($6 per hour), the most expensive tool here.
+    Returns: usually status "pending" with task_id (results take minutes); then get_task(task_id) returns the
+    transcript's first page with names; detected faces are kept with the transcript (structured `extras`).
+    """
+    args = PageArgs(format, start, end, speakers, timestamps, max_tokens)
+    task_id = await start_async(
+        ctx, ASYNC_MULTI_SPEAKER, {"asset_id": asset_id}, tool="multi_speaker_async", asset_id=asset_id, params={}
+    )
+    return await wait_and_answer(ctx, task_id, tool="multi_speaker_async", wait_seconds=wait_seconds, args=args)
 
 
 def _pydantic_problems(exc: pydantic.ValidationError, provider: str) -> str:

@@ -1,0 +1,142 @@
+"""Async MAVI tasks: start one, wait a bounded time for its webhook callback, answer with a page or a handle.
+
+A paid async task is started only when a webhook receiver exists to catch its result (in this process, or a
+live `mavi-mcp webhook` service sharing the store): MAVI offers no way to fetch a result later, so a result
+without a receiver is lost. `webhook_info` tells the user the URL to paste into the MAVI console.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
+
+from mavi_mcp.client import Endpoint
+from mavi_mcp.runtime import Runtime
+from mavi_mcp.tools._common import agent_errors, runtime_of
+
+Mode = Literal["auto", "sync", "async"]
+
+ModeParam = Annotated[
+    Mode,
+    Field(
+        description="sync: MAVI answers the request itself. async: MAVI delivers the result to this server's webhook "
+        "later (needs a receiver; see webhook_info). auto: async when a receiver has already received MAVI "
+        "callbacks, else sync. Either way the job outlives the wait and get_task returns it."
+    ),
+]
+
+NO_RECEIVER = (
+    "No webhook receiver is running for this server, so the result of an async MAVI task would be lost (MAVI only "
+    "delivers it by webhook; there is no way to fetch it later). Nothing was sent or billed. Ask the user to start "
+    "the server with --webhook-port N (stdio), serve over streamable-http, or run `mavi-mcp webhook --port N`, and "
+    "to paste the URL shown by webhook_info into the MAVI console (Webhooks Settings). Or use mode='sync'."
+)
+
+
+async def webhook_verified(rt: Runtime) -> bool:
+    """True when MAVI callbacks are known to reach this store (sandbox, or one has been received before)."""
+    if rt.sandbox:
+        return True
+    stats = await rt.store.run(rt.store.sync.delivery_stats)
+    by_status: dict[str, int] = stats["by_status"]
+    return any(n for status, n in by_status.items() if status in ("applied", "duplicate", "failed_result"))
+
+
+async def choose_mode(rt: Runtime, mode: Mode) -> Literal["sync", "async"]:
+    if mode == "sync":
+        return "sync"
+    if mode == "async":
+        if not await rt.receiver_available():
+            raise ToolError(NO_RECEIVER)
+        return "async"
+    return "async" if await rt.receiver_available() and await webhook_verified(rt) else "sync"
+
+
+async def start_async(
+    ctx: Context[Runtime, Any],
+    endpoint: Endpoint,
+    body: dict[str, Any],
+    *,
+    tool: str,
+    asset_id: str | None,
+    params: dict[str, Any],
+) -> str:
+    """Start an async MAVI task and record it; the pair is shielded from cancellation so no task is orphaned."""
+    rt = runtime_of(ctx)
+    if not await rt.receiver_available():
+        raise ToolError(NO_RECEIVER)
+    task_id = ""
+    with anyio.CancelScope(shield=True):
+        task_id = await rt.client.start_task(endpoint, body)
+        await rt.store.run(
+            rt.store.sync.create_task,
+            task_id,
+            mode="async",
+            endpoint=endpoint.name,
+            tool=tool,
+            asset_id=asset_id,
+            params=params,
+        )
+    return task_id
+
+
+class WebhookInfo(BaseModel):
+    url: str | None = Field(default=None, description="URL to paste into the MAVI console, if a receiver runs here.")
+    running_here: bool
+    how: str | None = None
+    other_receivers: list[str] = Field(default_factory=list[str], description="Live receivers sharing this store.")
+    deliveries_received: int
+    deliveries_by_status: dict[str, int]
+    last_delivery_at: str | None = None
+    verified: bool = Field(description="A MAVI callback has reached this store before.")
+
+
+@agent_errors
+async def webhook_info(ctx: Context[Runtime, Any]) -> Annotated[CallToolResult, WebhookInfo]:
+    """Where MAVI must send async results, and whether a receiver is running.
+
+    Use it before async work (multi_speaker_async, mode='async'), or to help the user set up the webhook:
+    the URL must be pasted once into the MAVI console (Webhooks Settings) and be reachable over public HTTPS.
+    Cost: free. Returns: the URL (it contains a secret; share it only with the user), receivers, deliveries.
+    """
+    rt = runtime_of(ctx)
+    live = await rt.store.run(rt.store.sync.live_receivers)
+    stats = await rt.store.run(rt.store.sync.delivery_stats)
+    others = [r["url"] for r in live if r["url"] != rt.webhook_url]
+    info = WebhookInfo(
+        url=rt.webhook_url,
+        running_here=rt.receiver_here is not None,
+        how=rt.receiver_here,
+        other_receivers=others,
+        deliveries_received=stats["total"],
+        deliveries_by_status=stats["by_status"],
+        last_delivery_at=stats["last_received_at"],
+        verified=await webhook_verified(rt),
+    )
+    lines: list[str] = []
+    if rt.receiver_here:
+        lines.append(f"Webhook receiver running {rt.receiver_here}. URL for the MAVI console: {rt.webhook_url}")
+    else:
+        lines.append("No webhook receiver runs in this server process.")
+    if others:
+        lines.append("Other live receivers writing to the same store: " + ", ".join(others))
+    if not rt.receiver_here and not others:
+        lines.append(NO_RECEIVER)
+    lines.append(
+        f"Deliveries received so far: {stats['total']}"
+        + (f" (last at {stats['last_received_at']})" if stats["last_received_at"] else "")
+        + ("" if info.verified else "; none from MAVI yet, so the console URL is not confirmed.")
+    )
+    if rt.webhook_url and rt.webhook_url.startswith("http://") and not rt.sandbox:
+        lines.append(
+            "MAVI needs a public HTTPS URL: put this port behind a tunnel or reverse proxy and set "
+            "MAVI_MCP_WEBHOOK_PUBLIC_URL so this tool shows the URL to paste."
+        )
+    return CallToolResult(
+        content=[TextContent(type="text", text="\n".join(lines))], structured_content=info.model_dump()
+    )
