@@ -70,6 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-upload-bytes", dest="max_upload_bytes", type=int, help="largest upload (bytes)")
     parser.add_argument("--download-timeout", dest="download_timeout", type=float, help="URL download limit (s)")
     parser.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--webhook-port", dest="webhook_port", type=int, help="stdio mode: also run the webhook receiver on this port"
+    )
+    parser.add_argument("--webhook-host", dest="webhook_host", help="bind address of the receiver (127.0.0.1)")
+    parser.add_argument("--webhook-public-url", dest="webhook_public_url", help="public HTTPS base of the receiver")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    hook = commands.add_parser(
+        "webhook",
+        help="run only the webhook receiver, as a long-lived service writing to the shared store",
+        description="Receive MAVI's async results (webhook callbacks) and store them where every mavi-mcp server "
+        "of this user reads them. Paste the printed URL (behind public HTTPS) into the MAVI console.",
+        argument_default=argparse.SUPPRESS,
+    )
+    hook.add_argument("--port", dest="webhook_port", type=int, required=True, help="port to listen on (0 = any)")
+    hook.add_argument("--host", dest="webhook_host", help="bind address (default 127.0.0.1)")
+    hook.add_argument("--data-dir", dest="data_dir", type=Path, help="directory of the store")
+    hook.add_argument("--public-url", dest="webhook_public_url", help="public HTTPS base in front of this port")
+    hook.add_argument("--sandbox", action="store_true", help="write to the sandbox store (testing)")
+    hook.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
@@ -112,12 +131,55 @@ def serve(settings: Settings) -> None:
     anyio.run(uvicorn.Server(config).serve)
 
 
+def serve_webhook(settings: Settings) -> None:
+    """`mavi-mcp webhook`: the receiver alone, until interrupted."""
+    import uvicorn
+
+    from mavi_mcp.store import Store
+    from mavi_mcp.webhook import (
+        Receiver,
+        announce,
+        bind,
+        heartbeat,
+        load_or_create_secret,
+        public_url,
+        receiver_app,
+    )
+
+    data_dir = settings.resolved_data_dir / "sandbox" if settings.sandbox else settings.resolved_data_dir
+    store = Store.in_dir(data_dir)
+    secret = load_or_create_secret(settings, data_dir)
+    receiver = Receiver(store, secret=secret, max_bytes=settings.webhook_max_bytes, sandbox=settings.sandbox)
+    sock = bind(settings.webhook_host, settings.webhook_port or 0)
+    port = sock.getsockname()[1]
+    url = public_url(settings, secret, host=settings.webhook_host, port=port)
+    announce(url, public=bool(settings.webhook_public_url))
+    print(f"mavi-mcp webhook receiver listening on {settings.webhook_host}:{port}, store {store.path}", file=sys.stderr)
+    server = uvicorn.Server(
+        uvicorn.Config(receiver_app(receiver), log_level=settings.log_level.lower(), lifespan="off")
+    )
+
+    async def run() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(heartbeat, store, f"webhook-{port}", url)
+            await server.serve(sockets=[sock])
+            tg.cancel_scope.cancel()
+
+    try:
+        anyio.run(run)
+    finally:
+        store.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
     configure_logging(settings.log_level)
     with contextlib.suppress(KeyboardInterrupt):
-        serve(settings)
+        if getattr(args, "command", None) == "webhook":
+            serve_webhook(settings)
+        else:
+            serve(settings)
 
 
 if __name__ == "__main__":
