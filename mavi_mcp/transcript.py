@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, NamedTuple, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,18 +48,22 @@ def _check_times(start: float, end: float, what: str) -> None:
         raise ValueError(f"{what} ends ({end} s) before it starts ({start} s)")
 
 
-class Word(_Strict):
-    """One word with its own times in SECONDS and the provider's confidence (0..1) when it gave one."""
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A time in SECONDS: finite and non-negative (checked by pydantic-core, no Python call per value)."""
+
+
+class Word(NamedTuple):
+    """One word with its own times in SECONDS and the provider's confidence (0..1) when it gave one.
+
+    A NamedTuple, validated by pydantic-core like a model (finite, non-negative times) but one small object per
+    word, stored as `[text, start, end, confidence]`: transcripts carry tens of thousands of words.
+    `end >= start` is checked by the enclosing `Segment` for all its words in one pass.
+    """
 
     text: str
-    start: float
-    end: float
+    start: Seconds
+    end: Seconds
     confidence: float | None = None
-
-    @model_validator(mode="after")
-    def _times(self) -> Self:
-        _check_times(self.start, self.end, f"word {self.text!r}")
-        return self
 
 
 class Segment(_Strict):
@@ -67,8 +72,8 @@ class Segment(_Strict):
     For diarization (`kind="diarization"`) `text` is empty and `words` is None: the segment is a turn.
     """
 
-    start: float
-    end: float
+    start: Seconds
+    end: Seconds
     speaker: str | None = None
     text: str = ""
     words: list[Word] | None = None
@@ -76,6 +81,9 @@ class Segment(_Strict):
     @model_validator(mode="after")
     def _times(self) -> Self:
         _check_times(self.start, self.end, f"segment at {self.start}")
+        for word in self.words or ():
+            if word.end < word.start:
+                raise ValueError(f"word {word.text!r} ends ({word.end} s) before it starts ({word.start} s)")
         return self
 
 
@@ -163,11 +171,23 @@ def new_transcript_id() -> str:
     return f"tr_{secrets.token_hex(8)}"
 
 
-def summarize_speakers(segments: list[Segment], names: dict[str, str] | None = None) -> list[Speaker]:
+class _Timed(Protocol):
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+    @property
+    def speaker(self) -> str | None: ...
+
+
+def summarize_speakers(
+    segments: Sequence[_Timed] | Sequence[Mapping[str, Any]], names: dict[str, str] | None = None
+) -> list[Speaker]:
     """Per-speaker talk time (s), share, turns, segment count, first/last heard, in order of first appearance.
 
-    `segments` must be in time order. Overlaps are counted for each speaker involved, so shares can sum to
-    more than the recording's speech time; `share` is this speaker's part of the summed talk time.
+    `segments` (models, or dicts with `start`, `end`, `speaker`) must be in time order. Overlaps are counted for
+    each speaker involved, so shares can sum to more than the recording's speech time; `share` is this
+    speaker's part of the summed talk time.
     """
     names = names or {}
     talk: dict[str, float] = {}
@@ -176,17 +196,20 @@ def summarize_speakers(segments: list[Segment], names: dict[str, str] | None = N
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     previous: str | None = None
-    for segment in segments:
-        label = segment.speaker
+    for item in segments:
+        if isinstance(item, Mapping):
+            label, start, end = item["speaker"], item["start"], item["end"]
+        else:
+            label, start, end = item.speaker, item.start, item.end
         if label is None:
             previous = None
             continue
-        talk[label] = talk.get(label, 0.0) + (segment.end - segment.start)
+        talk[label] = talk.get(label, 0.0) + (end - start)
         counts[label] = counts.get(label, 0) + 1
         if label != previous:
             turns[label] = turns.get(label, 0) + 1
-        first.setdefault(label, segment.start)
-        last[label] = max(last.get(label, 0.0), segment.end)
+        first.setdefault(label, start)
+        last[label] = max(last.get(label, 0.0), end)
         previous = label
     total = sum(talk.values())
     return [

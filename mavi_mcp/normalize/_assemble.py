@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic
 
@@ -20,13 +20,14 @@ from mavi_mcp.transcript import (
     Extras,
     Kind,
     Provider,
-    Segment,
     Source,
     Transcript,
     new_transcript_id,
     summarize_speakers,
     utcnow,
 )
+
+_INF = float("inf")
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class Context:
     created_at: datetime | None = None
 
 
-@dataclass
-class RawWord:
+class RawWord(NamedTuple):
+    """A word as a normalizer read it, SECONDS; becomes a `transcript.Word` once checked."""
+
     text: str
     start: float
     end: float
@@ -98,16 +100,23 @@ def assemble(
     warnings: list[str] = []
     segments: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_segments):
-        start, end = _repair_span(raw.start, raw.end, f"segment {index}", warnings)
-        words: list[dict[str, Any]] | None = None
+        start, end = raw.start, raw.end
+        if not 0.0 <= start <= end < _INF:  # NaN fails every comparison and lands here too
+            start, end = _repair_span(start, end, f"segment {index}", warnings)
+        words: list[RawWord] | None = None
         if raw.words is not None:
-            words = []
+            words = raw.words
             for w_index, word in enumerate(raw.words):
-                w_start, w_end = _repair_span(word.start, word.end, f"word {w_index} of segment {index}", warnings)
-                confidence = word.confidence
-                if confidence is not None and not math.isfinite(confidence):
+                w_start, w_end, confidence = word.start, word.end, word.confidence
+                if 0.0 <= w_start <= w_end < _INF and (confidence is None or -_INF < confidence < _INF):
+                    continue
+                if not 0.0 <= w_start <= w_end < _INF:
+                    w_start, w_end = _repair_span(w_start, w_end, f"word {w_index} of segment {index}", warnings)
+                if confidence is not None and not -_INF < confidence < _INF:
                     confidence = None
-                words.append({"text": word.text, "start": w_start, "end": w_end, "confidence": confidence})
+                if words is raw.words:
+                    words = list(raw.words)
+                words[w_index] = RawWord(word.text, w_start, w_end, confidence)
         segments.append({"start": start, "end": end, "speaker": raw.speaker, "text": raw.text.strip(), "words": words})
     segments.sort(key=lambda s: s["start"])
 
@@ -127,18 +136,19 @@ def assemble(
         sandbox=context.sandbox,
     )
     try:
-        validated = [Segment.model_validate(s) for s in segments]
-        return Transcript(
-            id=context.transcript_id or new_transcript_id(),
-            kind=kind,
-            source=source,
-            language=language or None,
-            duration=round(total, 3),
-            segments=validated,
-            speakers=summarize_speakers(validated, names),
-            extras=extras or Extras(),
-            warnings=warnings,
-            created_at=context.created_at or utcnow(),
+        return Transcript.model_validate(
+            {
+                "id": context.transcript_id or new_transcript_id(),
+                "kind": kind,
+                "source": source,
+                "language": language or None,
+                "duration": round(total, 3),
+                "segments": segments,
+                "speakers": summarize_speakers(segments, names),
+                "extras": extras or Extras(),
+                "warnings": warnings,
+                "created_at": context.created_at or utcnow(),
+            }
         )
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]

@@ -8,7 +8,7 @@ least `MIN_SENTENCE_WORDS` words or `MIN_SENTENCE_SECONDS`, at a pause of `PAUSE
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PAUSE_SECONDS = 1.5
 MIN_SENTENCE_WORDS = 8
@@ -18,8 +18,7 @@ MAX_SECONDS = 30.0
 _SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"', ".'", "?'", "!'", ".)", "。", "？", "！")
 
 
-@dataclass
-class Token:
+class Token(NamedTuple):
     """One unit of text with its time span; `text` is joined verbatim (ElevenLabs keeps its own spacing)."""
 
     text: str

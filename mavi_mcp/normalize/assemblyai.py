@@ -17,7 +17,7 @@ MS = 1000.0
 
 
 def _word(w: AssemblyAIWord) -> RawWord:
-    return RawWord(text=w.text, start=w.start / MS, end=w.end / MS, confidence=w.confidence)
+    return RawWord(w["text"], w["start"] / MS, w["end"] / MS, w.get("confidence"))
 
 
 def _label(speaker: str | None) -> str | None:
@@ -45,7 +45,7 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
                 own = [_word(w) for w in utterance.words]
             else:  # take the flat words that fall inside this utterance
                 own = []
-                while pending is not None and pending.start < utterance.end:
+                while pending is not None and pending["start"] < utterance.end:
                     own.append(_word(pending))
                     pending = next(remaining, None)
             raw.append(
@@ -58,7 +58,10 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
                 )
             )
     else:
-        tokens = [Token(w.text, w.start / MS, w.end / MS, _label(w.speaker), True, w.confidence) for w in words]
+        tokens = [
+            Token(w["text"], w["start"] / MS, w["end"] / MS, _label(w.get("speaker")), True, w.get("confidence"))
+            for w in words
+        ]
         raw = [
             RawSegment(
                 start=group[0].start,

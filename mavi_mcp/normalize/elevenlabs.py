@@ -21,11 +21,13 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context, *, model:
     tokens: list[Token] = []
     untimed = False
     for item in data.words:
-        if item.start is None or item.end is None:
+        start, end, logprob = item.get("start"), item.get("end"), item.get("logprob")
+        if start is None or end is None:
             untimed = True
             break
-        confidence = math.exp(item.logprob) if item.logprob is not None and item.logprob <= 0 else None
-        tokens.append(Token(item.text, item.start, item.end, item.speaker_id, item.type != "spacing", confidence))
+        confidence = math.exp(logprob) if logprob is not None and logprob <= 0 else None
+        is_word = item.get("type", "word") != "spacing"
+        tokens.append(Token(item["text"], start, end, item.get("speaker_id"), is_word, confidence))
     raw: list[RawSegment]
     if untimed or (not tokens and data.text):
         # timestamps_granularity "none": the text is all there is

@@ -22,8 +22,7 @@ from typing import Any
 
 from mavi_mcp.render.cursor import Position
 from mavi_mcp.render.pager import Piece, Unit
-from mavi_mcp.render.text import neutralize
-from mavi_mcp.render.view import Format, Span
+from mavi_mcp.render.view import Format, Span, alias, neutralize
 from mavi_mcp.transcript import Transcript
 
 
@@ -96,12 +95,16 @@ def _vtt_cue(span: Span, first: int, last: int, display: dict[str, str]) -> str:
 
 def _rttm_line(span: Span, file_id: str, display: dict[str, str]) -> str:
     segment = span.segment
-    speaker = (_name(span, display) or "unknown").replace(" ", "_")
+    label = segment.speaker
+    shown = display.get(label, label) if label is not None else None
+    if label is not None and shown == alias(label):
+        shown = label  # RTTM keeps the label itself unless the speaker has a name
+    speaker = (shown or "unknown").replace(" ", "_")
     return f"SPEAKER {file_id} 1 {segment.start:.3f} {segment.end - segment.start:.3f} <NA> <NA> {speaker} <NA> <NA>"
 
 
 def units(
-    fmt: Format, transcript: Transcript, spans: list[Span], position: Position, *, display: dict[str, str], hours: bool
+    fmt: Format, transcript: Transcript, spans: list[Span], position: Position, *, display: dict[str, str]
 ) -> Iterator[Unit]:
     """Pager units for `fmt` (not "text") from `position` on: one per segment."""
     i, first = _start_index(spans, position)

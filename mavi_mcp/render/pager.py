@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mavi_mcp.render.cursor import Position
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):
+    """Text and the position just after it (a NamedTuple: units hold one per word, so creation must be cheap)."""
+
     text: str
     after: Position
 
@@ -25,14 +27,22 @@ class Unit:
     """A renderable unit starting at `start`.
 
     By default its text is its pieces joined, and a cut after `n` pieces is the first `n` pieces joined.
-    Formats whose text is not a plain join (JSON, subtitle cues) set `rendered` (the whole unit's text) and
-    `split` (the text of the unit cut after `n` pieces); their pieces then only estimate sizes.
+    A unit may instead give `rendered` (its whole text) and build its pieces only when the pager must cut it
+    (`make_pieces`), which keeps whole-turn rendering free of per-word objects. Formats whose cut text is not
+    a prefix (JSON, subtitle cues) also give `split` (the text of the unit cut after `n` pieces).
     """
 
     start: Position
-    pieces: list[Piece]
+    given_pieces: list[Piece] | None = None
     rendered: str | None = None
     split: Callable[[int], str] | None = None
+    make_pieces: Callable[[], list[Piece]] | None = None
+
+    @property
+    def pieces(self) -> list[Piece]:
+        if self.given_pieces is None:
+            self.given_pieces = self.make_pieces() if self.make_pieces is not None else []
+        return self.given_pieces
 
     @property
     def text(self) -> str:
@@ -62,9 +72,9 @@ def cut_page(units: Iterable[Unit], budget: int, *, size: Callable[[str], int], 
     used = 0
     sep = size(separator)
     for unit in iterator:
-        if not unit.pieces:
-            continue
         text = unit.text
+        if not text:
+            continue
         cost = size(text) + (sep if parts else 0)
         if used + cost <= budget:
             parts.append(text)
@@ -87,6 +97,6 @@ def cut_page(units: Iterable[Unit], budget: int, *, size: Callable[[str], int], 
                 taken -= 1
                 body = unit.cut(taken)
             return Cut([body], unit.pieces[taken - 1].after, partial=True)
-        following = next((u for u in iterator if u.pieces), None)
+        following = next((u for u in iterator if u.text), None)
         return Cut([text], following.start if following else None, partial=False)
     return Cut(parts, None, partial=False)

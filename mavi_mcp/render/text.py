@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from mavi_mcp.render.cursor import Position
@@ -21,16 +22,6 @@ from mavi_mcp.render.timefmt import clock, clock_tenths
 from mavi_mcp.render.view import Span, Timestamps
 
 ANCHOR_SECONDS = 30.0
-
-OPEN_TAG = "<transcript>"
-CLOSE_TAG = "</transcript>"
-
-
-def neutralize(text: str) -> str:
-    """Recording text with the data markers defused, so spoken words cannot close the untrusted block."""
-    if "transcript>" not in text:
-        return text
-    return text.replace(CLOSE_TAG, "</transcript\u200b>").replace(OPEN_TAG, "<transcript\u200b>")
 
 
 def _start_index(spans: list[Span], position: Position) -> tuple[int, int]:
@@ -46,7 +37,7 @@ def _start_index(spans: list[Span], position: Position) -> tuple[int, int]:
 
 
 def text_units(
-    spans: list[Span], position: Position, *, display: dict[str, str], hours: bool, timestamps: Timestamps
+    spans: list[Span], position: Position, *, display: dict[str, str], timestamps: Timestamps
 ) -> Iterator[Unit]:
     """Turn lines from `position` on (see the module docstring)."""
     i, first = _start_index(spans, position)
@@ -63,59 +54,75 @@ def text_units(
                 break
             group.append(nxt)
             j += 1
-        yield _turn(group, first, display=display, hours=hours, timestamps=timestamps)
+        yield _turn(group, first, display=display, timestamps=timestamps)
         i = j
         if i < len(spans):
             first = spans[i].first
 
 
-def _turn(group: list[Span], first: int, *, display: dict[str, str], hours: bool, timestamps: Timestamps) -> Unit:
+def _turn(group: list[Span], first: int, *, display: dict[str, str], timestamps: Timestamps) -> Unit:
     head = group[0]
     speaker = display.get(head.speaker, head.speaker) if head.speaker is not None else None
     started = head.token_start(first)
     stamp = timestamps != "none"
     heading: list[str] = []
     if stamp:
-        heading.append(f"[{clock(started, hours=hours)}]")
+        heading.append(f"[{clock(started)}]")
     if speaker is not None:
         heading.append(f"{speaker}:")
-    prefix = " ".join(heading)
-    pieces: list[Piece] = []
-    last_anchor = started
-    lead = prefix
+    # words[i] is the i-th word as printed (with an anchor in front where one is due); the line is the heading
+    # and the words joined by single spaces. Cut points are built only if the pager has to cut this turn.
+    words: list[str] = []
+    last_anchor = math.floor(started)  # the time printed; the 30 s bound counts from it
     for n, span in enumerate(group):
         start_k = first if n == 0 else span.first
+        tokens = span.tokens
+        times = span.times
+        if not stamp or (times is None and n == 0):  # no anchor can go inside a segment without word times
+            words.extend(tokens[start_k : span.last])
+            continue
         for k in range(start_k, span.last):
-            word = neutralize(span.tokens[k])
-            anchor = ""
-            if stamp and not (n == 0 and k == start_k):
-                if span.times is not None:
-                    t_start, t_end = span.times[k]
-                    due = t_end - last_anchor > ANCHOR_SECONDS
-                    if k == span.first and timestamps == "segments":
-                        due = True
-                elif k == span.first:
-                    t_start = span.segment.start
-                    due = timestamps == "segments" or span.segment.end - last_anchor > ANCHOR_SECONDS
-                else:
-                    t_start, due = 0.0, False
-                if due:
-                    anchor = f"[{clock(t_start, hours=hours)}] "
-                    last_anchor = t_start
-            space = " " if lead or pieces else ""
-            pieces.append(Piece(f"{lead}{space}{anchor}{word}", Position(span.index, k + 1)))
-            lead = ""
-    if not pieces and lead:
-        pieces.append(Piece(lead, Position(group[-1].index, group[-1].last)))
-    return Unit(start=Position(head.index, first), pieces=pieces)
+            word = tokens[k]
+            if n == 0 and k == start_k:
+                words.append(word)
+                continue
+            if times is not None:
+                t_start, t_end = times[k]
+                due = t_end - last_anchor > ANCHOR_SECONDS or (k == span.first and timestamps == "segments")
+            elif k == span.first:
+                t_start = span.segment.start
+                due = timestamps == "segments" or span.segment.end - last_anchor > ANCHOR_SECONDS
+            else:
+                words.extend(tokens[k : span.last])
+                break
+            if due:
+                word = f"[{clock(t_start)}] {word}"
+                last_anchor = math.floor(t_start)
+            words.append(word)
+    prefix = " ".join(heading)
+    if not words:
+        return Unit(start=Position(head.index, first), rendered="")
+    rendered = f"{prefix} {' '.join(words)}" if prefix else " ".join(words)
+
+    def make_pieces() -> list[Piece]:
+        afters = [
+            Position(span.index, k + 1)
+            for n, span in enumerate(group)
+            for k in range(first if n == 0 else span.first, span.last)
+        ]
+        pieces = [Piece(f"{prefix} {words[0]}" if prefix else words[0], afters[0])]
+        pieces.extend(Piece(" " + w, after) for w, after in zip(words[1:], afters[1:], strict=True))
+        return pieces
+
+    return Unit(start=Position(head.index, first), rendered=rendered, make_pieces=make_pieces)
 
 
-def diarization_units(spans: list[Span], position: Position, *, display: dict[str, str], hours: bool) -> Iterator[Unit]:
+def diarization_units(spans: list[Span], position: Position, *, display: dict[str, str]) -> Iterator[Unit]:
     """One line per turn: `m:ss.s+d.d Speaker` (see the module docstring)."""
     i, _ = _start_index(spans, position)
     for span in spans[i:]:
         segment = span.segment
         speaker = display.get(segment.speaker, segment.speaker) if segment.speaker is not None else "?"
         length = segment.end - segment.start
-        line = f"{clock_tenths(segment.start, hours=hours)}+{length:.1f} {speaker}"
-        yield Unit(start=Position(span.index, 0), pieces=[Piece(line, Position(span.index + 1, 0))])
+        line = f"{clock_tenths(segment.start)}+{length:.1f} {speaker}"
+        yield Unit(start=Position(span.index, 0), given_pieces=[Piece(line, Position(span.index + 1, 0))])

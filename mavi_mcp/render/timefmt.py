@@ -1,4 +1,7 @@
-"""Timestamps for agents: whole seconds as `m:ss` (or `h:mm:ss` when the recording reaches an hour).
+"""Timestamps for agents: whole seconds as `m:ss`, or `h:mm:ss` from the first hour on.
+
+The hour appears only in timestamps that reach it (`59:59`, then `1:00:00`): the number of colons tells the
+forms apart, and a recording shorter than an hour never pays for hours.
 
 Parsing accepts seconds (`754.5`) and clock forms (`12:34`, `1:02:03.5`), for the `start`/`end` filters.
 """
@@ -8,21 +11,21 @@ from __future__ import annotations
 import math
 
 
-def clock(seconds: float, *, hours: bool) -> str:
-    """`seconds` floored to whole seconds: `m:ss`, or `h:mm:ss` when `hours` (recording >= 1 h)."""
+def clock(seconds: float) -> str:
+    """`seconds` floored to whole seconds: `m:ss` below an hour, `h:mm:ss` from an hour on."""
     total = max(0, math.floor(seconds))
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
-    if hours:
+    if h:
         return f"{h}:{m:02d}:{s:02d}"
-    return f"{h * 60 + m}:{s:02d}"
+    return f"{m}:{s:02d}"
 
 
-def clock_tenths(seconds: float, *, hours: bool) -> str:
-    """`seconds` to 0.1 s: `m:ss.s` or `h:mm:ss.s`."""
+def clock_tenths(seconds: float) -> str:
+    """`seconds` rounded to 0.1 s: `m:ss.s` or `h:mm:ss.s`."""
     tenths = max(0, round(seconds * 10))
     whole, frac = divmod(tenths, 10)
-    return f"{clock(whole, hours=hours)}.{frac}"
+    return f"{clock(whole)}.{frac}"
 
 
 def parse_time(value: str | float | int) -> float:

@@ -9,6 +9,7 @@ Times are SECONDS.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -95,8 +96,29 @@ def _aligned_times(segment: Segment, tokens: list[str]) -> list[tuple[float, flo
     return [(w.start, w.end) for w in words]
 
 
+_SELECTED: OrderedDict[tuple[str, View], list[Span]] = OrderedDict()
+_SELECTED_MAX = 8
+
+
 def select(transcript: Transcript, view: View) -> list[Span]:
-    """The spans of `transcript` in `view`, in transcript order (see the module docstring)."""
+    """The spans of `transcript` in `view`, in transcript order (see the module docstring).
+
+    Cached for the last few (transcript, view) pairs: transcripts never change once stored, and reading page
+    after page asks for the same selection each time. Spans must not be mutated by callers.
+    """
+    key = (transcript.id, view)
+    cached = _SELECTED.get(key)
+    if cached is not None:
+        _SELECTED.move_to_end(key)
+        return cached
+    spans = _select(transcript, view)
+    _SELECTED[key] = spans
+    while len(_SELECTED) > _SELECTED_MAX:
+        _SELECTED.popitem(last=False)
+    return spans
+
+
+def _select(transcript: Transcript, view: View) -> list[Span]:
     wanted = set(view.speakers)
     start = view.start if view.start is not None else float("-inf")
     end = view.end if view.end is not None else float("inf")
@@ -108,7 +130,7 @@ def select(transcript: Transcript, view: View) -> list[Span]:
             continue
         if segment.end == start and segment.start < start:
             continue
-        tokens = segment.text.split()
+        tokens = neutralize(segment.text).split()
         times = _aligned_times(segment, tokens)
         first, last = 0, len(tokens)
         if times is not None and (view.start is not None or view.end is not None):
@@ -120,7 +142,31 @@ def select(transcript: Transcript, view: View) -> list[Span]:
     return spans
 
 
-_ALIAS = re.compile(r"^(?:speaker)[_ ]?(\w+)$", re.IGNORECASE)
+OPEN_TAG = "<transcript>"
+CLOSE_TAG = "</transcript>"
+
+
+def neutralize(text: str) -> str:
+    """Recording text with the data markers defused, so spoken words cannot close the untrusted block."""
+    if "transcript>" not in text:
+        return text
+    return text.replace(CLOSE_TAG, "</transcript\u200b>").replace(OPEN_TAG, "<transcript\u200b>")
+
+
+_ALIAS = re.compile(r"^speaker[_ ]?(\w+)$", re.IGNORECASE)
+
+
+def alias(label: str) -> str:
+    """The short form printed for a generic label: `SPEAKER_01` -> `S1`, `speaker_0` -> `S0`, `SPEAKER_A` -> `SA`.
+
+    Other labels (provider names like "Brett Ponton") are printed as they are. Aliases are accepted wherever a
+    speaker is named (filters, rename_speakers).
+    """
+    match = _ALIAS.match(label)
+    if not match:
+        return label
+    suffix = match.group(1)
+    return f"S{int(suffix)}" if suffix.isdigit() else f"S{suffix}"
 
 
 def resolve_speakers(transcript: Transcript, names: dict[str, str], requested: list[str]) -> tuple[str, ...]:
@@ -132,6 +178,7 @@ def resolve_speakers(transcript: Transcript, names: dict[str, str], requested: l
     lookup: dict[str, str] = {}
     for speaker in transcript.speakers:
         lookup[speaker.label.casefold()] = speaker.label
+        lookup.setdefault(alias(speaker.label).casefold(), speaker.label)
         if speaker.name:
             lookup[speaker.name.casefold()] = speaker.label
     for label, name in names.items():

@@ -225,7 +225,7 @@ def page_for(
         decoded = decode_cursor(cursor, transcript.id)
         view = View.from_json(decoded.view)
         position = decoded.position
-        page_no = int(decoded.view.get("p", 2))
+        page_no = decoded.page
     return render_page(transcript, names=names, view=view, position=position, page=page_no, max_tokens=max_tokens)
 
 

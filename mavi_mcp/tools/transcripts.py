@@ -160,7 +160,7 @@ async def list_transcripts(
     ]
     if items:
         text = "\n".join(
-            f"{i.transcript_id} · {i.provider} ({i.endpoint}) · {clock(i.duration, hours=i.duration >= 3600)}"
+            f"{i.transcript_id} · {i.provider} ({i.endpoint}) · {clock(i.duration)}"
             f" · asset {i.asset_id or '-'} · {i.created_at[:19]}"
             for i in items
         )

@@ -1,0 +1,248 @@
+"""Size and speed of the agent-facing rendering on every bundled real recording.
+
+Run: `python benchmarks/render_bench.py` (add `--repeat N` for more timing runs, `--markdown` for the README table).
+
+For each response body in mavi_mcp/sandbox/data (the real recordings, as MAVI sends them) it measures, for the
+default text rendering of the WHOLE transcript (every page at the default budget, headers and footers included):
+
+- overhead: characters of the rendering / characters of the transcript's words joined by single spaces (the
+  floor nothing lossless can beat). Not defined for speaker turns without words.
+- vs raw: characters of the raw MAVI JSON (compact, as the API sends it) / characters of the rendering.
+- max gap: the longest stretch of audio between two consecutive timestamps in the rendering (seconds), from
+  the words' (or segments') times, which the goal bounds at 30 s.
+- time: parse + normalize + render all pages, vs `json.loads` of the same body, medians of the same run.
+- peak memory of parse + normalize + render for the largest body (tracemalloc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import re
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mavi_mcp import wire
+from mavi_mcp.normalize import (
+    Context,
+    normalize_assemblyai,
+    normalize_elevenlabs,
+    normalize_multi_speaker_callback,
+    normalize_speaker_turns,
+    normalize_whisper,
+    normalize_whisper_callback,
+)
+from mavi_mcp.render.cursor import decode_cursor
+from mavi_mcp.render.page import render_page
+from mavi_mcp.render.view import View
+from mavi_mcp.transcript import Transcript
+
+DATA = Path(__file__).resolve().parent.parent / "mavi_mcp" / "sandbox" / "data"
+PAGE_TOKENS = 6000
+
+
+def _speaker(body: bytes) -> Transcript:
+    return normalize_speaker_turns(wire.Envelope[wire.SpeakerData].model_validate_json(body).data, Context())  # type: ignore[arg-type]
+
+
+def _whisper(body: bytes) -> Transcript:
+    return normalize_whisper(wire.Envelope[wire.WhisperData].model_validate_json(body).data, Context())  # type: ignore[arg-type]
+
+
+def _assemblyai(body: bytes) -> Transcript:
+    data = wire.Envelope[wire.AssemblyAITranscript].model_validate_json(body).data
+    return normalize_assemblyai(data, Context())  # type: ignore[arg-type]
+
+
+def _elevenlabs(body: bytes) -> Transcript:
+    data = wire.Envelope[wire.ElevenLabsTranscript].model_validate_json(body).data
+    return normalize_elevenlabs(data, Context())  # type: ignore[arg-type]
+
+
+def _whisper_callback(body: bytes) -> Transcript:
+    envelope = wire.CallbackEnvelope.model_validate_json(body)
+    assert envelope.data is not None
+    return normalize_whisper_callback(wire.WhisperCallbackResult.model_validate(envelope.data.data), Context())
+
+
+def _multi(body: bytes) -> Transcript:
+    envelope = wire.CallbackEnvelope.model_validate_json(body)
+    assert envelope.data is not None
+    return normalize_multi_speaker_callback(
+        wire.MultiSpeakerCallbackResult.model_validate(envelope.data.data), Context()
+    )
+
+
+PARSERS: dict[str, Callable[[bytes], Transcript]] = {
+    "sync-generate-speaker": _speaker,
+    "sync-generate-audio": _whisper,
+    "sync-generate-audio-speaker": _whisper,
+    "speech-to-text-assemblyai": _assemblyai,
+    "speech-to-text-elevenlabs": _elevenlabs,
+    "async-generate-audio-callback": _whisper_callback,
+    "async-generate-multi-speaker-callback": _multi,
+}
+
+
+def render_all(transcript: Transcript) -> list[str]:
+    pages: list[str] = []
+    position = None
+    page = 1
+    while True:
+        rendered = render_page(transcript, names={}, view=View(), position=position, page=page, max_tokens=PAGE_TOKENS)
+        pages.append(rendered.text)
+        if rendered.next_cursor is None:
+            return pages
+        position = decode_cursor(rendered.next_cursor, transcript.id).position
+        page += 1
+
+
+_STAMP = re.compile(r"\[(\d+(?::\d\d){1,2})\]")
+
+
+def _seconds(clock: str) -> int:
+    total = 0
+    for part in clock.split(":"):
+        total = total * 60 + int(part)
+    return total
+
+
+def max_gap(transcript: Transcript, pages: list[str]) -> float | None:
+    """Longest audio stretch (s) without a timestamp: from each anchor to the end of speech before the next."""
+    if transcript.kind != "transcript":
+        return None
+    stamps = sorted({_seconds(m) for page in pages for m in _STAMP.findall(page)})
+    if not stamps:
+        return None
+    ends: list[tuple[float, float]] = []  # (start, end) of every timed unit: words if aligned, else segments
+    for segment in transcript.segments:
+        tokens = segment.text.split()
+        if segment.words and len(segment.words) == len(tokens):
+            ends.extend((w.start, w.end) for w in segment.words)
+        elif tokens:
+            ends.append((segment.start, segment.end))
+    worst = 0.0
+    import bisect
+
+    for start, end in ends:
+        i = bisect.bisect_right(stamps, start + 1e-6) - 1  # the last anchor at or before this unit (floored)
+        anchor = stamps[max(i, 0)]
+        worst = max(worst, end - anchor)
+    return worst
+
+
+def words_floor(transcript: Transcript) -> int:
+    return len(" ".join(" ".join(s.text.split()) for s in transcript.segments if s.text.strip()))
+
+
+def median_time(fn: Callable[[], Any], repeat: int) -> float:
+    times: list[float] = []
+    for _ in range(repeat):
+        gc.collect()
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args()
+
+    rows: list[dict[str, Any]] = []
+    largest: tuple[int, str, bytes] | None = None
+    for folder, parse in PARSERS.items():
+        for path in sorted((DATA / folder).glob("*.json")):
+            raw = json.dumps(json.loads(path.read_bytes()), separators=(",", ":"), ensure_ascii=False).encode()
+            transcript = parse(raw)
+            pages = render_all(transcript)
+            rendered = sum(len(p) for p in pages)
+            floor = words_floor(transcript)
+            t_json = median_time(lambda raw=raw: json.loads(raw), args.repeat)
+            t_ours = median_time(lambda raw=raw, parse=parse: render_all(parse(raw)), args.repeat)
+            gap = max_gap(transcript, pages)
+            rows.append(
+                {
+                    "body": f"{folder}/{path.stem}",
+                    "raw_chars": len(raw.decode()),
+                    "pages": len(pages),
+                    "rendered_chars": rendered,
+                    "overhead": rendered / floor if floor else None,
+                    "vs_raw": len(raw.decode()) / rendered,
+                    "max_gap_s": gap,
+                    "json_loads_ms": t_json * 1000,
+                    "ours_ms": t_ours * 1000,
+                    "time_ratio": t_ours / t_json,
+                }
+            )
+            if largest is None or len(raw) > largest[0]:
+                largest = (len(raw), folder, raw)
+
+    assert largest is not None
+    _, folder, raw = largest
+    gc.collect()
+    tracemalloc.start()
+    render_all(PARSERS[folder](raw))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    tracemalloc.start()
+    json.loads(raw)
+    _, peak_json = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    def fmt(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    header = [
+        "body",
+        "raw chars",
+        "pages",
+        "rendered",
+        "overhead",
+        "vs raw",
+        "max gap s",
+        "json.loads ms",
+        "ours ms",
+        "ratio",
+    ]
+    lines = []
+    for r in rows:
+        lines.append(
+            [
+                r["body"],
+                str(r["raw_chars"]),
+                str(r["pages"]),
+                str(r["rendered_chars"]),
+                fmt(r["overhead"], ".3f"),
+                fmt(r["vs_raw"], ".1f"),
+                fmt(r["max_gap_s"], ".1f"),
+                fmt(r["json_loads_ms"], ".1f"),
+                fmt(r["ours_ms"], ".1f"),
+                fmt(r["time_ratio"], ".2f"),
+            ]
+        )
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
+    else:
+        widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+        for line in lines:
+            print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+    print(
+        f"\npeak memory, parse+normalize+render of the largest body ({folder}, {len(raw) / 1e6:.1f} MB): "
+        f"{peak / 1e6:.1f} MB (json.loads alone: {peak_json / 1e6:.1f} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
