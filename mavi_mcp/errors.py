@@ -170,7 +170,7 @@ _STATUS_ERRORS: dict[int, type[APIError]] = {
 
 _DEFAULT_TITLES: dict[type[APIError], str] = {
     ValidationError: "MAVI rejected the request.",
-    AmbiguousLimitError: f"MAVI answered {LIMIT_MESSAGE!r}.",
+    AmbiguousLimitError: "MAVI refused the request with its ambiguous limit message.",
     AuthenticationError: "MAVI refused the API key.",
     OutOfCreditsError: "MAVI account is out of credits.",
     NotFoundError: "MAVI does not know this resource.",
