@@ -28,7 +28,11 @@ environment variables (flags win over them):
   MAVI_MCP_TRANSPORT, MAVI_MCP_HOST, MAVI_MCP_PORT, MAVI_MCP_SANDBOX, MAVI_MCP_RATE_LIMIT,
   MAVI_MCP_WAIT_SECONDS, MAVI_MCP_PAGE_TOKENS, MAVI_MCP_LOG_LEVEL, MAVI_MCP_MAX_ATTEMPTS,
   MAVI_MCP_MAX_RETRY_WAIT, MAVI_MCP_REQUEST_TIMEOUT, MAVI_MCP_CONNECT_TIMEOUT,
-  MAVI_MCP_MAX_UPLOAD_BYTES, MAVI_MCP_DOWNLOAD_TIMEOUT   the flags of the same names
+  MAVI_MCP_MAX_UPLOAD_BYTES, MAVI_MCP_DOWNLOAD_TIMEOUT, MAVI_MCP_WEBHOOK_PORT,
+  MAVI_MCP_WEBHOOK_HOST, MAVI_MCP_WEBHOOK_PUBLIC_URL, MAVI_MCP_ALLOW_UNAUTHENTICATED   the flags of the same names
+  MAVI_MCP_AUTH_TOKEN     bearer token required on the HTTP MCP endpoint (secret)
+  MAVI_MCP_WEBHOOK_SECRET secret path of the webhook URL (default: generated, kept in the data dir)
+  MAVI_MCP_WEBHOOK_MAX_BYTES  largest webhook body (default 32 MB)
 
 examples:
   mavi-mcp                                   stdio server (Claude Desktop, Claude Code, IDEs)
@@ -75,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--webhook-host", dest="webhook_host", help="bind address of the receiver (127.0.0.1)")
     parser.add_argument("--webhook-public-url", dest="webhook_public_url", help="public HTTPS base of the receiver")
+    parser.add_argument(
+        "--allow-unauthenticated",
+        dest="allow_unauthenticated",
+        action="store_true",
+        help="serve HTTP on a non-loopback address without MAVI_MCP_AUTH_TOKEN (not recommended)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="print the configuration (secrets masked), test the API, and exit"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     hook = commands.add_parser(
         "webhook",
@@ -109,6 +122,53 @@ def configure_logging(level: str) -> None:
     )
     for noisy in ("httpx2", "httpcore", "mcp.server.lowlevel.server"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level]))
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def refuse_open_http(settings: Settings) -> str | None:
+    """Why serving would expose the API key to strangers (non-loopback HTTP without a token), or None."""
+    if settings.transport == "stdio" or settings.host in LOOPBACK or settings.host.startswith("127."):
+        return None
+    if settings.auth_token is not None or settings.allow_unauthenticated:
+        return None
+    return (
+        f"refusing to serve {settings.transport} on {settings.host} without authentication: anyone who can reach "
+        "it could spend your MAVI credits. Set MAVI_MCP_AUTH_TOKEN (clients then send 'Authorization: Bearer "
+        "<token>'), bind to 127.0.0.1, or pass --allow-unauthenticated if something else protects the port."
+    )
+
+
+def check(settings: Settings) -> int:
+    """`--check`: the configuration with secrets masked, and whether the API (or the sandbox) answers."""
+    from mavi_mcp.errors import AuthenticationError, MaviError, NotFoundError
+    from mavi_mcp.runtime import RuntimeHolder
+
+    out = sys.stderr
+    print(f"mavi-mcp {__version__} configuration:", file=out)
+    for name, value in settings.masked().items():
+        print(f"  {name} = {value}", file=out)
+
+    async def probe() -> int:
+        async with RuntimeHolder(settings).open() as runtime:
+            target = "sandbox (in process)" if settings.sandbox else settings.base_url
+            asset = "re_700000000000000001" if settings.sandbox else "re_000000000000000000"
+            try:
+                await runtime.client.metadata(asset)
+            except NotFoundError:
+                pass  # the API answered and accepted the key: the probe asset simply does not exist
+            except AuthenticationError as exc:
+                print(f"API check FAILED at {target}: {exc}", file=out)
+                return 1
+            except MaviError as exc:
+                print(f"API check FAILED at {target}: {exc}", file=out)
+                return 1
+            print(f"API check OK: {target} answered and accepted the key.", file=out)
+            print(f"Store: {runtime.store.sync.path}", file=out)
+            return 0
+
+    return anyio.run(probe)
 
 
 def serve(settings: Settings) -> None:
@@ -178,7 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         if getattr(args, "command", None) == "webhook":
             serve_webhook(settings)
+        elif getattr(args, "check", False):
+            raise SystemExit(check(settings))
         else:
+            refusal = refuse_open_http(settings)
+            if refusal:
+                print(f"mavi-mcp: {refusal}", file=sys.stderr)
+                raise SystemExit(2)
             serve(settings)
 
 

@@ -247,6 +247,7 @@ class MaviClient:
                 state.outcome.exception() if state.outcome else None, state.attempt_number, self._jitter()
             ),
             sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(state, endpoint),
             reraise=True,
         )
         async for attempt in retrying:
@@ -258,12 +259,19 @@ class MaviClient:
         if state.outcome is None or not state.outcome.failed:
             return False
         error = state.outcome.exception()
-        retry = error is not None and self.policy.should_retry(error, endpoint, state.attempt_number)
-        if retry:
-            logger.info(
-                "MAVI %s attempt %d failed (%s); retrying", endpoint.name, state.attempt_number, type(error).__name__
-            )
-        return retry
+        return error is not None and self.policy.should_retry(error, endpoint, state.attempt_number)
+
+    @staticmethod
+    def _log_retry(state: RetryCallState, endpoint: Endpoint) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.info(
+            "MAVI %s attempt %d failed (%s); retrying in %.1fs",
+            endpoint.name,
+            state.attempt_number,
+            type(error).__name__,
+            wait,
+        )
 
     async def _send_once(
         self,

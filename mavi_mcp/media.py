@@ -11,6 +11,8 @@ import os
 import stat
 from pathlib import Path
 
+import httpx2
+
 from mavi_mcp.errors import InputError
 
 AUDIO_TYPES = {
@@ -34,6 +36,22 @@ VIDEO_TYPES = {
 }
 MEDIA_TYPES = AUDIO_TYPES | VIDEO_TYPES
 ACCEPTED = ", ".join(sorted(ext.lstrip(".") for ext in MEDIA_TYPES))
+
+
+async def only_http(request: httpx2.Request) -> None:
+    """Download request hook: every request, redirects included, must be http(s) (no file:, ftp:, ...)."""
+    if request.url.scheme not in ("http", "https"):
+        raise InputError(f"A download redirected to a {request.url.scheme}: URL; only http(s) is followed.")
+
+
+def human_size(size: int) -> str:
+    """Bytes as people read them: `812 bytes`, `31.3 KB`, `2.4 MB`, `3.0 GB` (decimal units)."""
+    if size < 1000:
+        return f"{size} bytes"
+    for unit, scale in (("KB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        if size < scale * 1000 or unit == "GB":
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"  # pragma: no cover
 
 
 def content_type(name: str) -> str:
@@ -109,7 +127,7 @@ def resolve_local_file(raw: str, allowed_roots: list[Path], max_bytes: int) -> t
         raise InputError(f"{str(real)!r} is empty (0 bytes). Pass a recording with audio in it.")
     if info.st_size > max_bytes:
         raise InputError(
-            f"{str(real)!r} is {info.st_size / 1e6:.1f} MB, above the {max_bytes / 1e6:.0f} MB upload limit. "
+            f"{str(real)!r} is {human_size(info.st_size)}, above the {human_size(max_bytes)} upload limit. "
             "Split or compress it (for example extract the audio track as MP3 with ffmpeg)."
         )
     if not os.access(real, os.R_OK):

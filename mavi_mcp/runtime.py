@@ -29,6 +29,7 @@ from pydantic import SecretStr
 from mavi_mcp import __version__
 from mavi_mcp.client import MaviClient, RetryPolicy
 from mavi_mcp.jobs import Jobs
+from mavi_mcp.media import only_http
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import AsyncStore, Store
 from mavi_mcp.webhook import (
@@ -77,10 +78,18 @@ class Runtime:
 class RuntimeHolder:
     """Opens the runtime once and hands the same one to every MCP session of this process."""
 
-    def __init__(self, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> None:
-        """`transport`, when given, carries the MAVI requests instead of the network (tests, benchmarks)."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        download_transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        """`transport` / `download_transport`, when given, carry the MAVI requests / media URL downloads
+        instead of the network (tests, benchmarks)."""
         self.settings = settings
         self.transport = transport
+        self.download_transport = download_transport
         self.current: Runtime | None = None
 
     @asynccontextmanager
@@ -126,6 +135,8 @@ class RuntimeHolder:
                 max_redirects=5,
                 timeout=httpx2.Timeout(settings.download_timeout, connect=settings.connect_timeout),
                 headers={"User-Agent": f"mavi-mcp/{__version__}"},
+                transport=self.download_transport,
+                event_hooks={"request": [only_http]},
             )
             await stack.enter_async_context(downloads)
             client = MaviClient(

@@ -7,6 +7,7 @@ opens the runtime for the app's whole life, so all sessions share it.
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from mcp_types import ToolAnnotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mavi_mcp import __version__
 from mavi_mcp.render.page import render_page
@@ -144,4 +146,37 @@ def http_app(server: MCPServer[Runtime], settings: Settings, holder: RuntimeHold
             yield
 
     app.router.lifespan_context = lifespan
+    if settings.auth_token is not None:
+        app.add_middleware(BearerTokenMiddleware, token=settings.auth_token.get_secret_value())
     return app
+
+
+class BearerTokenMiddleware:
+    """Require `Authorization: Bearer <MAVI_MCP_AUTH_TOKEN>` on every HTTP path but the webhook route.
+
+    The webhook route authenticates MAVI by its own secret path (MAVI cannot send our token). The comparison
+    is constant-time; a refusal is 401 with `WWW-Authenticate: Bearer` and says nothing about the token.
+    """
+
+    def __init__(self, app: ASGIApp, *, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith("/webhooks/mavi/"):
+            await self.app(scope, receive, send)
+            return
+        given = b""
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                given = value
+                break
+        if not hmac.compare_digest(given, self.expected):
+            response = PlainTextResponse(
+                "Unauthorized: send Authorization: Bearer <MAVI_MCP_AUTH_TOKEN>.",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="mavi-mcp"'},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -150,6 +150,17 @@ class Settings(BaseSettings):
         validation_alias="MAVI_MCP_WEBHOOK_MAX_BYTES",
         description="Largest webhook body accepted (bytes); larger ones get HTTP 413.",
     )
+    auth_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="MAVI_MCP_AUTH_TOKEN",
+        description="Bearer token required on the HTTP MCP endpoint (not on the webhook route, which has its own "
+        "secret).",
+    )
+    allow_unauthenticated: bool = Field(
+        default=False,
+        validation_alias="MAVI_MCP_ALLOW_UNAUTHENTICATED",
+        description="Allow serving HTTP on a non-loopback address without MAVI_MCP_AUTH_TOKEN.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="MAVI_MCP_LOG_LEVEL"
     )

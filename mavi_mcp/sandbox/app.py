@@ -231,10 +231,13 @@ class Sandbox:
             form = await request.form()
         except Exception:  # a body that is not multipart
             raise Reject(400, LIMIT) from None
-        item = form.get("file")
-        if not isinstance(item, UploadFile):
-            raise Reject(400, LIMIT)
-        content = await item.read()
+        try:
+            item = form.get("file")
+            if not isinstance(item, UploadFile):
+                raise Reject(400, LIMIT)
+            content = await item.read()
+        finally:
+            await form.close()
         filename = item.filename or "upload"
         asset_id = "re_" + "".join(secrets.choice("0123456789") for _ in range(18))
         self.uploads[asset_id] = Upload(

@@ -181,6 +181,22 @@ def runtime_of(ctx: Context[Runtime, Any]) -> Runtime:
     return ctx.request_context.lifespan_context
 
 
+KEY_HEADER = "x-mavi-api-key"
+"""HTTP header by which a client of a shared deployment sends its own MAVI key, for that request only."""
+
+
+def request_key(ctx: Context[Runtime, Any]) -> str | None:
+    """The caller's own MAVI key from the `X-MAVI-API-Key` header (HTTP transports), else None.
+
+    Used for this request's MAVI calls only: never stored, logged or echoed (task params never hold it).
+    """
+    headers = ctx.headers
+    if headers is None:
+        return None
+    value = headers.get(KEY_HEADER) or headers.get("X-MAVI-API-Key")
+    return value.strip() if value and value.strip() else None
+
+
 # --- pages ---------------------------------------------------------------------------------------
 
 

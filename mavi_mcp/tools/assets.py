@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import anyio
+import httpx2
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
@@ -26,10 +27,10 @@ from pydantic import BaseModel, Field
 
 from mavi_mcp.errors import InputError, ResultError
 from mavi_mcp.jobs import Outcome
-from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, resolve_local_file
+from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
-from mavi_mcp.tools._common import WaitSeconds, agent_errors, runtime_of
+from mavi_mcp.tools._common import WaitSeconds, agent_errors, request_key, runtime_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +52,12 @@ class UploadResult(BaseModel):
     error: str | None = None
 
 
-async def _wait_until_ready(rt: Runtime, asset_id: str) -> str:
+async def _wait_until_ready(rt: Runtime, asset_id: str, key: str | None) -> str:
     """Poll the asset's metadata until SUCCESS; returns the final status. Raises on FAILED or timeout."""
     deadline = time.monotonic() + READY_TIMEOUT
     delay = 1.0
     while True:
-        resource = await rt.client.metadata(asset_id)
+        resource = await rt.client.metadata(asset_id, api_key=key)
         status = (resource.upload_status or "").upper()
         if status == "SUCCESS":
             return status
@@ -113,7 +114,7 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
                     raise InputError(f"{url} redirected to a {response.url.scheme}: URL; only http(s) is followed.")
                 length = response.headers.get("content-length")
                 if length and length.isdigit() and int(length) > cap:
-                    raise InputError(f"{url} is {int(length) / 1e6:.1f} MB, above the {cap / 1e6:.0f} MB upload limit.")
+                    raise InputError(f"{url} is {human_size(int(length))}, above the {human_size(cap)} upload limit.")
                 name = _name_from(
                     str(response.url), response.headers.get("content-type"), response.headers.get("content-disposition")
                 )
@@ -125,8 +126,19 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
                         if size > cap:
                             out.close()
                             os.unlink(tmp)
-                            raise InputError(f"{url} is larger than the {cap / 1e6:.0f} MB upload limit.")
+                            raise InputError(f"{url} is larger than the {human_size(cap)} upload limit.")
                         out.write(chunk)
+    except httpx2.UnsupportedProtocol:
+        raise InputError(
+            f"{url} redirected to a URL that is not http(s); only http(s) downloads are followed."
+        ) from None
+    except httpx2.TooManyRedirects:
+        raise InputError(f"{url} redirected too many times (more than 5). Pass the final URL of the file.") from None
+    except httpx2.HTTPError as exc:
+        raise InputError(
+            f"Downloading {url} failed ({type(exc).__name__}). Check that the URL is reachable from this machine, or "
+            "download the file yourself and pass its local path."
+        ) from None
     except TimeoutError:
         raise InputError(
             f"Downloading {url} took longer than {rt.settings.download_timeout:.0f} s. Download it yourself and "
@@ -152,7 +164,7 @@ def _upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
     else:
         asset_id = result.get("asset_id")
         text = (
-            f"Uploaded {result.get('filename')} ({int(result.get('size_bytes', 0)) / 1e6:.1f} MB): asset_id "
+            f"Uploaded {result.get('filename')} ({human_size(int(result.get('size_bytes', 0)))}): asset_id "
             f"{asset_id}, ready (upload_status SUCCESS). Next: identify_speakers, transcribe_whisper, "
             f'transcribe_assemblyai or transcribe_elevenlabs with asset_id="{asset_id}".'
         )
@@ -195,6 +207,7 @@ async def upload_media(
     Returns: asset_id, file name and size. Next: identify_speakers or transcribe_* with that asset_id.
     """
     rt = runtime_of(ctx)
+    key = request_key(ctx)
     target = path.strip()
     is_url = urlsplit(target).scheme.lower() in ("http", "https")
     if not is_url and "://" in target:
@@ -207,18 +220,18 @@ async def upload_media(
 
     async def work() -> Outcome:
         if local is not None:
-            asset_id = await rt.client.upload(local)
+            asset_id = await rt.client.upload(local, api_key=key)
             result = {"filename": local.name, "size_bytes": size, "source": str(local)}
         else:
             downloads = rt.data_dir / "downloads"
             downloads.mkdir(parents=True, exist_ok=True)
             file, name, got = await _download(rt, target, downloads)
             try:
-                asset_id = await rt.client.upload(file, filename=name)
+                asset_id = await rt.client.upload(file, filename=name, api_key=key)
             finally:
                 file.unlink(missing_ok=True)
             result = {"filename": name, "size_bytes": got, "source": target}
-        status = await _wait_until_ready(rt, asset_id)
+        status = await _wait_until_ready(rt, asset_id, key)
         return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
 
     task_id = await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={})

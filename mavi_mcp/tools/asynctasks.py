@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from mavi_mcp.client import Endpoint
 from mavi_mcp.runtime import Runtime
-from mavi_mcp.tools._common import agent_errors, runtime_of
+from mavi_mcp.tools._common import agent_errors, request_key, runtime_of
 
 Mode = Literal["auto", "sync", "async"]
 
@@ -72,7 +72,7 @@ async def start_async(
         raise ToolError(NO_RECEIVER)
     task_id = ""
     with anyio.CancelScope(shield=True):
-        task_id = await rt.client.start_task(endpoint, body)
+        task_id = await rt.client.start_task(endpoint, body, api_key=request_key(ctx))
         await rt.store.run(
             rt.store.sync.create_task,
             task_id,

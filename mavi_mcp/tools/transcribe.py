@@ -57,6 +57,7 @@ from mavi_mcp.tools._common import (
     failed_result,
     page_for,
     pending_result,
+    request_key,
     runtime_of,
     transcript_result,
 )
@@ -175,6 +176,7 @@ async def identify_speakers(
     transcribe_whisper(speaker=True) or transcribe_assemblyai(speaker_labels=True) for the words.
     """
     rt = runtime_of(ctx)
+    key = request_key(ctx)
     args = PageArgs(format=format, start=start, end=end, speakers=speakers, max_tokens=max_tokens)
     if await choose_mode(rt, mode) == "async":
         task_id = await start_async(
@@ -183,7 +185,7 @@ async def identify_speakers(
         return await wait_and_answer(ctx, task_id, tool="identify_speakers", wait_seconds=wait_seconds, args=args)
 
     async def work() -> Outcome:
-        reply = await rt.client.generate_speaker(asset_id)
+        reply = await rt.client.generate_speaker(asset_id, api_key=key)
         return normalized(reply, lambda data: normalize_speaker_turns(data, _context(rt, asset_id=asset_id)))
 
     return await run_job(
@@ -224,6 +226,7 @@ async def transcribe_whisper(
     rename_speakers to put names on labels.
     """
     rt = runtime_of(ctx)
+    key = request_key(ctx)
     args = PageArgs(format, start, end, speakers, timestamps, max_tokens)
     params = {"speaker": speaker, "model": "whisper-1"}
     if await choose_mode(rt, mode) == "async":
@@ -238,7 +241,7 @@ async def transcribe_whisper(
         return await wait_and_answer(ctx, task_id, tool="transcribe_whisper", wait_seconds=wait_seconds, args=args)
 
     async def work() -> Outcome:
-        reply = await rt.client.generate_audio(asset_id, speaker=speaker)
+        reply = await rt.client.generate_audio(asset_id, speaker=speaker, api_key=key)
         return normalized(reply, lambda data: normalize_whisper(data, _context(rt, asset_id=asset_id)))
 
     return await run_job(
@@ -340,6 +343,7 @@ async def transcribe_assemblyai(
     Next: get_transcript(transcript_id, cursor) to read on, rename_speakers for names.
     """
     rt = runtime_of(ctx)
+    key = request_key(ctx)
     values = {k: v for k, v in locals().items() if k in AssemblyAIOptions.model_fields and v is not None}
     try:
         options = AssemblyAIOptions.model_validate(values)
@@ -348,7 +352,7 @@ async def transcribe_assemblyai(
     body = options.to_body()
 
     async def work() -> Outcome:
-        reply = await rt.client.speech_to_text_assemblyai(body)
+        reply = await rt.client.speech_to_text_assemblyai(body, api_key=key)
         ctx_n = _context(rt, asset_id=options.asset_id, audio_url=options.url or options.source_url)
         return normalized(reply, lambda data: normalize_assemblyai(data, ctx_n))
 
@@ -400,6 +404,7 @@ async def transcribe_elevenlabs(
     Next: get_transcript(transcript_id, cursor) to read on, rename_speakers for names.
     """
     rt = runtime_of(ctx)
+    key = request_key(ctx)
     from mavi_mcp.options import ElevenLabsOptions
 
     values = {k: v for k, v in locals().items() if k in ElevenLabsOptions.model_fields and v is not None}
@@ -410,7 +415,7 @@ async def transcribe_elevenlabs(
     body = options.to_body()
 
     async def work() -> Outcome:
-        reply = await rt.client.speech_to_text_elevenlabs(body)
+        reply = await rt.client.speech_to_text_elevenlabs(body, api_key=key)
         ctx_n = _context(rt, asset_id=options.asset_id, audio_url=options.url or options.source_url)
         return normalized(reply, lambda data: normalize_elevenlabs(data, ctx_n, model=options.model_id))
 

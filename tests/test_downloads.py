@@ -1,0 +1,107 @@
+"""upload_media with a URL: http(s) only, size cap, redirects, names, errors; temp files never left behind."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from mcp import Client
+
+from mavi_mcp.runtime import RuntimeHolder
+from mavi_mcp.server import create_server
+from mavi_mcp.settings import Settings
+from tests.test_e2e import error, ok
+
+pytestmark = pytest.mark.anyio
+
+
+def _wav(seconds: float) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(8000)
+        writer.writeframes(b"\x00\x00" * int(8000 * seconds))
+    return buffer.getvalue()
+
+
+WAV = _wav(2.0)
+
+
+def media_site(request: httpx2.Request) -> httpx2.Response:
+    path = request.url.path
+    if path == "/talk.wav":
+        return httpx2.Response(200, content=WAV, headers={"content-type": "audio/wav"})
+    if path == "/stream":
+        return httpx2.Response(
+            200,
+            content=WAV,
+            headers={"content-type": "audio/x-wav", "content-disposition": 'attachment; filename="call.wav"'},
+        )
+    if path == "/noext":
+        return httpx2.Response(200, content=b"ID3" + b"\x00" * 2000, headers={"content-type": "audio/mpeg"})
+    if path == "/moved":
+        return httpx2.Response(302, headers={"location": "https://media.test/talk.wav"})
+    if path == "/to-file":
+        return httpx2.Response(302, headers={"location": "file:///etc/passwd"})
+    if path == "/loop":
+        return httpx2.Response(302, headers={"location": "https://media.test/loop"})
+    if path == "/page":
+        return httpx2.Response(200, content=b"<html></html>", headers={"content-type": "text/html"})
+    if path == "/big.mp3":
+        return httpx2.Response(200, content=b"\x00" * 50_000, headers={"content-type": "audio/mpeg"})
+    if path == "/empty.mp3":
+        return httpx2.Response(200, content=b"", headers={"content-type": "audio/mpeg"})
+    return httpx2.Response(404, content=b"not found")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    settings = Settings(sandbox=True, data_dir=tmp_path, rate_limit=0, max_upload_bytes=40_000)
+    holder = RuntimeHolder(settings, download_transport=httpx2.MockTransport(media_site))
+    async with Client(create_server(settings, holder=holder)) as connected:
+        yield connected
+
+
+async def test_a_media_url_is_downloaded_then_uploaded_and_nothing_is_left_on_disk(
+    client: Client, tmp_path: Path
+) -> None:
+    result = ok(await client.call_tool("upload_media", {"path": "https://media.test/talk.wav"}))
+    assert result["status"] == "completed"
+    assert result["filename"] == "talk.wav"
+    assert result["size_bytes"] == len(WAV)
+    assert result["asset_id"].startswith("re_")
+    page = ok(await client.call_tool("transcribe_whisper", {"asset_id": result["asset_id"], "mode": "sync"}))
+    assert page["duration"] == pytest.approx(2.0)
+    assert list((tmp_path / "sandbox" / "downloads").iterdir()) == []
+
+
+async def test_names_come_from_the_url_the_disposition_header_or_the_content_type(client: Client) -> None:
+    assert ok(await client.call_tool("upload_media", {"path": "https://media.test/stream"}))["filename"] == "call.wav"
+    assert ok(await client.call_tool("upload_media", {"path": "https://media.test/noext"}))["filename"] == "noext.mp3"
+    assert ok(await client.call_tool("upload_media", {"path": "https://media.test/moved"}))["filename"] == "talk.wav"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("ftp://media.test/a.mp3", "only local paths and http(s) URLs"),
+        ("https://media.test/missing.mp3", "HTTP 404"),
+        ("https://media.test/to-file", "only http(s) is followed"),
+        ("https://media.test/loop", "redirected too many times"),
+        ("https://media.test/page", "does not look like an audio or video file"),
+        ("https://media.test/big.mp3", "upload limit"),
+        ("https://media.test/empty.mp3", "empty body"),
+    ],
+)
+async def test_a_bad_media_url_gets_an_actionable_error(client: Client, url: str, expected: str) -> None:
+    assert expected in error(await client.call_tool("upload_media", {"path": url}))
