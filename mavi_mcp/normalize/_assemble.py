@@ -133,7 +133,7 @@ def assemble(
             kind=kind,
             source=source,
             language=language or None,
-            duration=round(total, 3),
+            duration=max(round(total, 3), last_end),  # rounding must not cut the last segment off
             segments=validated,
             speakers=summarize_speakers(validated, names),
             extras=extras or Extras(),
