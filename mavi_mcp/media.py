@@ -53,6 +53,14 @@ def check_extension(name: str) -> str:
     return suffix
 
 
+def _size(n: int) -> str:
+    """A byte count for people: `1000 bytes`, `2.0 KB`, `3.0 GB` (binary multiples, as the vendor's "3 GB")."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def _is_within(path: Path, root: Path) -> bool:
     if os.path.normcase(str(path)) == os.path.normcase(str(root)):
         return True
@@ -109,7 +117,7 @@ def resolve_local_file(raw: str, allowed_roots: list[Path], max_bytes: int) -> t
         raise InputError(f"{str(real)!r} is empty (0 bytes). Pass a recording with audio in it.")
     if info.st_size > max_bytes:
         raise InputError(
-            f"{str(real)!r} is {info.st_size / 1e6:.1f} MB, above the {max_bytes / 1e6:.0f} MB upload limit. "
+            f"{str(real)!r} is {_size(info.st_size)}, above the {_size(max_bytes)} upload limit. "
             "Split or compress it (for example extract the audio track as MP3 with ffmpeg)."
         )
     if not os.access(real, os.R_OK):
