@@ -327,7 +327,17 @@ class MaviClient:
             )
             error.raw = raw  # type: ignore[attr-defined]
             raise error
-        envelope = Envelope[Any].model_validate(body)
+        try:
+            envelope = Envelope[Any].model_validate(body)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            error = ResultError(
+                f"MAVI answered {endpoint.name} with an envelope this server does not recognise "
+                f"({first['msg']} at {where}); the raw answer was kept."
+            )
+            error.raw = raw  # type: ignore[attr-defined]
+            raise error from None
         if not envelope.ok:
             status = _status_from_code(envelope.code)
             raise error_for_response(status, body, request_id=request_id, endpoint=endpoint.name)
