@@ -165,7 +165,7 @@ def test_every_word_of_the_provider_appears_in_order_in_the_segments(folder: str
     assert transcript.kind == "transcript"
 
 
-@pytest.mark.parametrize(("folder", "name"), TEXT_RECORDINGS, ids=_ids(TEXT_RECORDINGS))
+@pytest.mark.parametrize(("folder", "name"), ALL, ids=_ids(ALL))
 def test_segment_starts_never_go_backwards_for_any_speaker(folder: str, name: str) -> None:
     transcript = normalized(folder, name)
     starts = [s.start for s in transcript.segments]
