@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import data
 import httpx2
 import pytest
 from pydantic import SecretStr
@@ -47,6 +46,7 @@ from mavi_mcp.errors import (
     ServerError,
     ValidationError,
 )
+from tests import data
 
 KEY = "sk-mavi-testkey123456"
 BASE = "https://api.test/serve/api/v2"

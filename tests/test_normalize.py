@@ -15,7 +15,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
-import data
 import pytest
 
 from mavi_mcp import wire
@@ -31,6 +30,7 @@ from mavi_mcp.normalize import (
     normalize_whisper_callback,
 )
 from mavi_mcp.transcript import Transcript
+from tests import data
 
 T = TypeVar("T")
 
