@@ -54,8 +54,15 @@ def data_root() -> Traversable:
 
 
 def folders() -> list[str]:
-    """The endpoint folders actually bundled (sorted), to check that `FOLDERS` misses none."""
-    return sorted(entry.name for entry in data_root().iterdir() if entry.is_dir())
+    """The bundled folders holding MAVI bodies (`*.json`), sorted, to check that `FOLDERS` misses none.
+
+    Folders of other files (the sandbox's `raw/` source annotations) are not response bodies and are skipped.
+    """
+    return sorted(
+        entry.name
+        for entry in data_root().iterdir()
+        if entry.is_dir() and any(child.name.endswith(".json") for child in entry.iterdir())
+    )
 
 
 def names(folder: str) -> list[str]:
@@ -83,9 +90,5 @@ def load(folder: str, name: str) -> dict[str, Any]:
 
 
 def relative_files() -> list[str]:
-    """Every file inside the bundled endpoint folders, as `folder/name.json`, sorted (ATTRIBUTION.md excluded)."""
-    found: list[str] = []
-    for entry in data_root().iterdir():
-        if entry.is_dir():
-            found.extend(f"{entry.name}/{child.name}" for child in entry.iterdir() if child.is_file())
-    return sorted(found)
+    """Every bundled MAVI body as `folder/name.json`, sorted (the layout of `../shared/data/mavi/`)."""
+    return sorted(f"{folder}/{name}.json" for folder in folders() for name in names(folder))
