@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar, cast
 
 import anyio
 import httpx2
@@ -320,10 +320,10 @@ class MaviClient:
             body = None
         if response.status_code >= 400:
             if body is None:
-                body = redact(response.text[:200], key)
+                body = response.text  # redacted whole, then shortened: a cut key could not be found
             raise error_for_response(
                 response.status_code,
-                body,
+                _without_key(body, key),
                 request_id=request_id,
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
                 endpoint=endpoint.name,
@@ -334,10 +334,19 @@ class MaviClient:
                 "object; the raw answer was kept.",
                 raw=raw,
             )
-        envelope = Envelope[Any].model_validate(body)
+        try:
+            envelope = Envelope[Any].model_validate(body)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ResultError(
+                f"MAVI answered {endpoint.name} with an envelope this server does not recognise "
+                f"({first['msg']} at {where}); the raw answer was kept.",
+                raw=raw,
+            ) from None
         if not envelope.ok:
             status = _status_from_code(envelope.code)
-            raise error_for_response(status, body, request_id=request_id, endpoint=endpoint.name)
+            raise error_for_response(status, _without_key(body, key), request_id=request_id, endpoint=endpoint.name)
         try:
             data = model.model_validate(envelope.data)
         except pydantic.ValidationError as exc:
@@ -419,6 +428,23 @@ def _status_from_code(code: object) -> int:
     except (TypeError, ValueError):
         return 400
     return value if 400 <= value <= 599 else 400
+
+
+def _without_key(body: Any, key: str) -> Any:
+    """An error body with `key` removed from what `error_for_response` shows (text, `msg`, `message`).
+
+    `error_for_response` only redacts what looks like a key (`sk-...`); keys are not validated by prefix, so the
+    actual key is removed here, where it is known.
+    """
+    if isinstance(body, str):
+        return redact(body, key)
+    if not isinstance(body, dict):
+        return body
+    cleaned = dict(cast(dict[str, Any], body))
+    for name in ("msg", "message"):
+        if cleaned.get(name) is not None:
+            cleaned[name] = redact(str(cleaned[name]), key)
+    return cleaned
 
 
 def _safe(exc: BaseException, key: str) -> str:

@@ -45,13 +45,11 @@ async def only_http(request: httpx2.Request) -> None:
 
 
 def human_size(size: int) -> str:
-    """Bytes as people read them: `812 bytes`, `31.3 KB`, `2.4 MB`, `3.0 GB` (decimal units)."""
-    if size < 1000:
-        return f"{size} bytes"
-    for unit, scale in (("KB", 1e3), ("MB", 1e6), ("GB", 1e9)):
-        if size < scale * 1000 or unit == "GB":
+    """A byte count for people: `812 bytes`, `2.0 KB`, `3.0 GB` (binary multiples, as in the vendor's "3 GB")."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
             return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"  # pragma: no cover
+    return f"{size} bytes"
 
 
 def content_type(name: str) -> str:

@@ -213,7 +213,12 @@ class Settings(BaseSettings):
 
 
 def mask_secret(secret: str) -> str:
-    """A secret as `sk-m…(40 chars)`: enough to recognise which key is set, never enough to use it."""
+    """A secret as `sk-m…(40 chars)`: enough to recognise which key is set, never enough to use it.
+
+    Secrets shorter than 16 characters show no prefix at all (four characters would be a large part of them).
+    """
     if not secret:
         return "(unset)"
+    if len(secret) < 16:
+        return f"…({len(secret)} chars)"
     return f"{secret[:4]}…({len(secret)} chars)"

@@ -142,7 +142,7 @@ def assemble(
                 "kind": kind,
                 "source": source,
                 "language": language or None,
-                "duration": round(total, 3),
+                "duration": max(round(total, 3), last_end),  # rounding must not cut the last segment off
                 "segments": segments,
                 "speakers": summarize_speakers(segments, names),
                 "extras": extras or Extras(),

@@ -11,7 +11,7 @@ from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
 from mavi_mcp.normalize._grouping import Token, group_tokens
 from mavi_mcp.transcript import Extras, Transcript
-from mavi_mcp.wire import AssemblyAITranscript, AssemblyAIWord
+from mavi_mcp.wire import AssemblyAITranscript, AssemblyAIUtterance, AssemblyAIWord
 
 MS = 1000.0
 
@@ -23,6 +23,17 @@ def _word(w: AssemblyAIWord) -> RawWord:
 def _label(speaker: str | None) -> str | None:
     """AssemblyAI's "A", "B".. as `SPEAKER_A`..: unambiguous next to other labels, stable across pages."""
     return f"SPEAKER_{speaker}" if speaker else None
+
+
+def _belongs(word: AssemblyAIWord, utterance: AssemblyAIUtterance) -> bool:
+    """Whether the next flat word is part of `utterance` (words are taken in order, utterance by utterance).
+
+    A word inside the utterance's span belongs to it; a word starting exactly at its end (AssemblyAI gives
+    zero-length words there) belongs to it only if it has the utterance's speaker, else to the next one.
+    """
+    if word["start"] < utterance.end:
+        return True
+    return word["start"] == utterance.end and word.get("speaker") == utterance.speaker
 
 
 def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transcript:
@@ -45,7 +56,7 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
                 own = [_word(w) for w in utterance.words]
             else:  # take the flat words that fall inside this utterance
                 own = []
-                while pending is not None and pending["start"] < utterance.end:
+                while pending is not None and _belongs(pending, utterance):
                     own.append(_word(pending))
                     pending = next(remaining, None)
             raw.append(
@@ -55,6 +66,17 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
                     speaker=_label(utterance.speaker),
                     text=utterance.text,
                     words=own,
+                )
+            )
+        if pending is not None and data.utterances[-1].words is None:  # flat words after the last utterance
+            leftover = [pending, *remaining]
+            raw.append(
+                RawSegment(
+                    start=leftover[0]["start"] / MS,
+                    end=max(w["end"] for w in leftover) / MS,
+                    speaker=_label(leftover[0].get("speaker")),
+                    text=" ".join(w["text"] for w in leftover),
+                    words=[_word(w) for w in leftover],
                 )
             )
     else:

@@ -20,18 +20,23 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context, *, model:
     """ElevenLabs `data` -> transcript (provider "elevenlabs"); `model` is the `model_id` that was asked for."""
     tokens: list[Token] = []
     untimed = False
+    previous_end = 0.0
     for item in data.words:
         start, end, logprob = item.get("start"), item.get("end"), item.get("logprob")
-        if start is None or end is None:
-            untimed = True
-            break
-        confidence = math.exp(logprob) if logprob is not None and logprob <= 0 else None
         is_word = item.get("type", "word") != "spacing"
+        if start is None or end is None:
+            if is_word:
+                untimed = True
+                break
+            start = end = previous_end  # an untimed space: its time carries nothing, its text is kept
+        previous_end = end
+        confidence = math.exp(logprob) if logprob is not None and logprob <= 0 else None
         tokens.append(Token(item["text"], start, end, item.get("speaker_id"), is_word, confidence))
     raw: list[RawSegment]
     if untimed or (not tokens and data.text):
-        # timestamps_granularity "none": the text is all there is
-        raw = [RawSegment(start=0.0, end=data.audio_duration_secs or 0.0, speaker=None, text=data.text or "")]
+        # timestamps_granularity "none": the text is all there is (or the items' texts, when no text is given)
+        text = data.text or "".join(item["text"] for item in data.words)
+        raw = [RawSegment(start=0.0, end=data.audio_duration_secs or 0.0, speaker=None, text=text)]
         raw = [r for r in raw if r.text.strip()]
     else:
         raw = []
