@@ -289,7 +289,12 @@ class MaviClient:
         opened: dict[str, tuple[str, IO[bytes], str]] = files() if files is not None else {}
         try:
             response = await self.http.request(endpoint.method, path, json=json, files=opened or None, headers=headers)
-        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+        except (httpx2.UnsupportedProtocol, httpx2.InvalidURL) as exc:
+            raise ConfigurationError(
+                f"MAVI_BASE_URL is not a usable http(s) URL ({type(exc).__name__}). Fix it (default "
+                "https://mavi-backend.memories.ai/serve/api/v2) and restart the server."
+            ) from None
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError) as exc:
             raise _Unsent(
                 "Could not connect to the MAVI API.", endpoint=endpoint.name, api_message=_safe(exc, key)
             ) from None
@@ -384,8 +389,6 @@ class MaviClient:
         for resource in reply.data.resource:
             if resource.asset_id == asset_id:
                 return resource
-        if reply.data.resource:
-            return reply.data.resource[0]
         raise NotFoundError("MAVI has no asset with this id.", endpoint=METADATA.name, api_message=asset_id)
 
     async def generate_speaker(self, asset_id: str, *, api_key: str | None = None) -> Reply[SpeakerData]:

@@ -209,7 +209,7 @@ def error_for_response(
     if status == 400 and api_message is not None:
         if api_message.strip() == LIMIT_MESSAGE:
             cls = AmbiguousLimitError
-        elif "not found" in api_message.lower():
+        elif api_message.strip().rstrip(".").lower() == "asset not found":
             cls = NotFoundError
     title = _DEFAULT_TITLES.get(cls, "MAVI request failed.")
     return cls(

@@ -169,7 +169,8 @@ class Settings(BaseSettings):
     @classmethod
     def _split_pathsep(cls, value: object) -> object:
         if isinstance(value, str):
-            return [part for part in value.split(os.pathsep) if part.strip()]
+            parts = [part for part in value.split(os.pathsep) if part.strip()]
+            return parts or [Path.home()]  # blank means unset, like a blank key: default to home
         return value
 
     @field_validator("api_key", mode="before")

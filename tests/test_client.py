@@ -372,6 +372,23 @@ async def test_metadata_without_any_resource_is_not_found() -> None:
     assert ASSET in str(caught.value)
 
 
+@pytest.mark.anyio
+async def test_metadata_listing_only_other_assets_is_not_found_rather_than_another_assets_record() -> None:
+    other = {**METADATA_DATA["resource"][0], "asset_id": "re_other"}
+    with anyio.fail_after(TIMEOUT):
+        async with harness(ok({"total": 1, "resource": [other]})) as h:
+            with pytest.raises(NotFoundError):
+                await h.client.metadata(ASSET)
+
+
+@pytest.mark.anyio
+async def test_a_base_url_that_is_not_http_is_a_configuration_error_not_a_dropped_connection() -> None:
+    async with httpx2.AsyncClient(base_url="ftp://mavi.test/api") as http:
+        client = MaviClient(http, SecretStr(KEY), rate_limit=0)
+        with anyio.fail_after(TIMEOUT), pytest.raises(ConfigurationError, match="MAVI_BASE_URL"):
+            await client.generate_speaker(ASSET)
+
+
 # --- envelopes ----------------------------------------------------------------------------------------
 
 

@@ -202,3 +202,8 @@ def test_every_error_is_a_mavi_error() -> None:
         assert issubclass(cls, APIError)
     assert issubclass(ServerError, APIError)
     assert issubclass(APITimeoutError, APIError)
+
+
+def test_only_the_vendors_asset_not_found_text_makes_a_400_a_not_found_error() -> None:
+    assert type(error_for_response(400, {"code": 400, "msg": "Asset not found"})) is NotFoundError
+    assert type(error_for_response(400, {"code": 400, "msg": "Webhook not found in request"})) is ValidationError

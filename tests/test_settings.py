@@ -207,3 +207,8 @@ def test_mask_secret_reveals_at_most_a_quarter_of_the_secret_and_never_more_than
 
 def test_mask_secret_of_nothing_is_unset() -> None:
     assert mask_secret("") == "(unset)"
+
+
+def test_a_blank_allowed_dirs_variable_means_the_default_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAVI_MCP_ALLOWED_DIRS", "   ")
+    assert Settings().allowed_dirs == [Path.home()]
