@@ -27,16 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mavi_mcp import wire
-from mavi_mcp.normalize import (
-    Context,
-    normalize_assemblyai,
-    normalize_elevenlabs,
-    normalize_multi_speaker_callback,
-    normalize_speaker_turns,
-    normalize_whisper,
-    normalize_whisper_callback,
-)
+from mavi_mcp.normalize import normalize_body
 from mavi_mcp.render.cursor import decode_cursor
 from mavi_mcp.render.page import render_page
 from mavi_mcp.render.view import View
@@ -44,49 +35,19 @@ from mavi_mcp.transcript import Transcript
 
 DATA = Path(__file__).resolve().parent.parent / "mavi_mcp" / "sandbox" / "data"
 PAGE_TOKENS = 6000
+FOLDERS = (
+    "sync-generate-speaker",
+    "sync-generate-audio",
+    "sync-generate-audio-speaker",
+    "speech-to-text-assemblyai",
+    "speech-to-text-elevenlabs",
+    "async-generate-audio-callback",
+    "async-generate-multi-speaker-callback",
+)
 
 
-def _speaker(body: bytes) -> Transcript:
-    return normalize_speaker_turns(wire.Envelope[wire.SpeakerData].model_validate_json(body).data, Context())  # type: ignore[arg-type]
-
-
-def _whisper(body: bytes) -> Transcript:
-    return normalize_whisper(wire.Envelope[wire.WhisperData].model_validate_json(body).data, Context())  # type: ignore[arg-type]
-
-
-def _assemblyai(body: bytes) -> Transcript:
-    data = wire.Envelope[wire.AssemblyAITranscript].model_validate_json(body).data
-    return normalize_assemblyai(data, Context())  # type: ignore[arg-type]
-
-
-def _elevenlabs(body: bytes) -> Transcript:
-    data = wire.Envelope[wire.ElevenLabsTranscript].model_validate_json(body).data
-    return normalize_elevenlabs(data, Context())  # type: ignore[arg-type]
-
-
-def _whisper_callback(body: bytes) -> Transcript:
-    envelope = wire.CallbackEnvelope.model_validate_json(body)
-    assert envelope.data is not None
-    return normalize_whisper_callback(wire.WhisperCallbackResult.model_validate(envelope.data.data), Context())
-
-
-def _multi(body: bytes) -> Transcript:
-    envelope = wire.CallbackEnvelope.model_validate_json(body)
-    assert envelope.data is not None
-    return normalize_multi_speaker_callback(
-        wire.MultiSpeakerCallbackResult.model_validate(envelope.data.data), Context()
-    )
-
-
-PARSERS: dict[str, Callable[[bytes], Transcript]] = {
-    "sync-generate-speaker": _speaker,
-    "sync-generate-audio": _whisper,
-    "sync-generate-audio-speaker": _whisper,
-    "speech-to-text-assemblyai": _assemblyai,
-    "speech-to-text-elevenlabs": _elevenlabs,
-    "async-generate-audio-callback": _whisper_callback,
-    "async-generate-multi-speaker-callback": _multi,
-}
+def parse(folder: str, body: bytes) -> Transcript:
+    return normalize_body(folder, body)  # type: ignore[arg-type]  # folders are named after their shapes
 
 
 def render_all(transcript: Transcript) -> list[str]:
@@ -158,15 +119,15 @@ def main() -> None:
 
     rows: list[dict[str, Any]] = []
     largest: tuple[int, str, bytes] | None = None
-    for folder, parse in PARSERS.items():
+    for folder in FOLDERS:
         for path in sorted((DATA / folder).glob("*.json")):
             raw = json.dumps(json.loads(path.read_bytes()), separators=(",", ":"), ensure_ascii=False).encode()
-            transcript = parse(raw)
+            transcript = parse(folder, raw)
             pages = render_all(transcript)
             rendered = sum(len(p) for p in pages)
             floor = words_floor(transcript)
             t_json = median_time(lambda raw=raw: json.loads(raw), args.repeat)
-            t_ours = median_time(lambda raw=raw, parse=parse: render_all(parse(raw)), args.repeat)
+            t_ours = median_time(lambda raw=raw, folder=folder: render_all(parse(folder, raw)), args.repeat)
             gap = max_gap(transcript, pages)
             rows.append(
                 {
@@ -189,7 +150,7 @@ def main() -> None:
     _, folder, raw = largest
     gc.collect()
     tracemalloc.start()
-    render_all(PARSERS[folder](raw))
+    render_all(parse(folder, raw))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     tracemalloc.start()

@@ -206,7 +206,7 @@ def serve_webhook(settings: Settings) -> None:
         receiver_app,
     )
 
-    data_dir = settings.resolved_data_dir / "sandbox" if settings.sandbox else settings.resolved_data_dir
+    data_dir = settings.store_dir
     store = Store.in_dir(data_dir)
     secret = load_or_create_secret(settings, data_dir)
     receiver = Receiver(store, secret=secret, max_bytes=settings.webhook_max_bytes, sandbox=settings.sandbox)

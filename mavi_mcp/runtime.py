@@ -105,7 +105,7 @@ class RuntimeHolder:
     async def open(self) -> AsyncGenerator[Runtime]:
         settings = self.settings
         async with AsyncExitStack() as stack:
-            data_dir = settings.resolved_data_dir / "sandbox" if settings.sandbox else settings.resolved_data_dir
+            data_dir = settings.store_dir
             store = Store.in_dir(data_dir)
             stack.callback(store.close)
             secret = load_or_create_secret(settings, data_dir)

@@ -193,6 +193,11 @@ class Settings(BaseSettings):
         return self.data_dir if self.data_dir is not None else default_data_dir()
 
     @property
+    def store_dir(self) -> Path:
+        """Where this configuration's store lives: the data dir, or its `sandbox/` folder in sandbox mode."""
+        return self.resolved_data_dir / "sandbox" if self.sandbox else self.resolved_data_dir
+
+    @property
     def resolved_allowed_dirs(self) -> list[Path]:
         """`allowed_dirs` with `~` expanded and symlinks resolved, so containment checks compare real paths."""
         return [Path(os.path.expanduser(p)).resolve() for p in self.allowed_dirs]

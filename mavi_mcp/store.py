@@ -190,24 +190,9 @@ class Store:
 
     def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:
         """Store `transcript` (and the raw provider body it came from, when given) in one transaction."""
-        body = transcript.model_dump_json(exclude_none=True)
         now = utcnow().isoformat()
         with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO transcripts (id, created_at, provider, endpoint, asset_id, task_id, kind,"
-                " duration, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    transcript.id,
-                    transcript.created_at.isoformat(),
-                    transcript.source.provider,
-                    transcript.source.endpoint,
-                    transcript.source.asset_id,
-                    transcript.source.task_id,
-                    transcript.kind,
-                    transcript.duration,
-                    body,
-                ),
-            )
+            _insert_transcript(db, transcript)
             if raw is not None:
                 db.execute(
                     "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
@@ -418,21 +403,7 @@ class Store:
                     (task_id, endpoint, now, now),
                 )
             if transcript is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO transcripts (id, created_at, provider, endpoint, asset_id, task_id, kind,"
-                    " duration, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        transcript.id,
-                        transcript.created_at.isoformat(),
-                        transcript.source.provider,
-                        transcript.source.endpoint,
-                        transcript.source.asset_id,
-                        task_id,
-                        transcript.kind,
-                        transcript.duration,
-                        transcript.model_dump_json(exclude_none=True),
-                    ),
-                )
+                _insert_transcript(db, transcript, task_id=task_id)
             db.execute(
                 "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, updated_at = ?, completed_at = ?"
                 " WHERE task_id = ?",
@@ -488,6 +459,24 @@ class Store:
                 "SELECT * FROM tasks WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", (status, limit)
             )
         return [_task(r) for r in rows]
+
+
+def _insert_transcript(db: sqlite3.Connection, transcript: Transcript, *, task_id: str | None = None) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO transcripts (id, created_at, provider, endpoint, asset_id, task_id, kind, duration,"
+        " body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            transcript.id,
+            transcript.created_at.isoformat(),
+            transcript.source.provider,
+            transcript.source.endpoint,
+            transcript.source.asset_id,
+            task_id or transcript.source.task_id,
+            transcript.kind,
+            transcript.duration,
+            transcript.model_dump_json(exclude_none=True),
+        ),
+    )
 
 
 def _process_alive(pid: int | None) -> bool:

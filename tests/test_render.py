@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -13,17 +12,8 @@ import pytest
 import srt
 import webvtt
 
-from mavi_mcp import wire
 from mavi_mcp.errors import InputError
-from mavi_mcp.normalize import (
-    Context,
-    normalize_assemblyai,
-    normalize_elevenlabs,
-    normalize_multi_speaker_callback,
-    normalize_speaker_turns,
-    normalize_whisper,
-    normalize_whisper_callback,
-)
+from mavi_mcp.normalize import Context, normalize_body
 from mavi_mcp.render.cursor import Cursor, Position, decode_cursor, encode_cursor
 from mavi_mcp.render.page import Page, display_names, render_page
 from mavi_mcp.render.timefmt import clock, parse_time
@@ -34,48 +24,23 @@ from mavi_mcp.transcript import Transcript
 DATA = Path(__file__).resolve().parent.parent / "mavi_mcp" / "sandbox" / "data"
 
 
-def _callback(body: bytes) -> dict[str, object]:
-    envelope = wire.CallbackEnvelope.model_validate_json(body)
-    assert envelope.data is not None
-    assert envelope.data.data is not None
-    return envelope.data.data
-
-
-PARSERS: dict[str, Callable[[bytes], Transcript]] = {
-    "sync-generate-speaker": lambda b: normalize_speaker_turns(
-        wire.Envelope[wire.SpeakerData].model_validate_json(b).data,
-        Context(asset_id="re_1"),  # type: ignore[arg-type]
-    ),
-    "sync-generate-audio": lambda b: normalize_whisper(
-        wire.Envelope[wire.WhisperData].model_validate_json(b).data,
-        Context(),  # type: ignore[arg-type]
-    ),
-    "sync-generate-audio-speaker": lambda b: normalize_whisper(
-        wire.Envelope[wire.WhisperData].model_validate_json(b).data,
-        Context(),  # type: ignore[arg-type]
-    ),
-    "speech-to-text-assemblyai": lambda b: normalize_assemblyai(
-        wire.Envelope[wire.AssemblyAITranscript].model_validate_json(b).data,
-        Context(),  # type: ignore[arg-type]
-    ),
-    "speech-to-text-elevenlabs": lambda b: normalize_elevenlabs(
-        wire.Envelope[wire.ElevenLabsTranscript].model_validate_json(b).data,
-        Context(),  # type: ignore[arg-type]
-    ),
-    "async-generate-audio-callback": lambda b: normalize_whisper_callback(
-        wire.WhisperCallbackResult.model_validate(_callback(b)), Context()
-    ),
-    "async-generate-multi-speaker-callback": lambda b: normalize_multi_speaker_callback(
-        wire.MultiSpeakerCallbackResult.model_validate(_callback(b)), Context()
-    ),
-}
-RECORDINGS = sorted(f"{folder}/{p.stem}" for folder in PARSERS for p in (DATA / folder).glob("*.json"))
+FOLDERS = (
+    "sync-generate-speaker",
+    "sync-generate-audio",
+    "sync-generate-audio-speaker",
+    "speech-to-text-assemblyai",
+    "speech-to-text-elevenlabs",
+    "async-generate-audio-callback",
+    "async-generate-multi-speaker-callback",
+)
+RECORDINGS = sorted(f"{folder}/{p.stem}" for folder in FOLDERS for p in (DATA / folder).glob("*.json"))
 
 
 @cache
 def load(name: str) -> Transcript:
     folder, stem = name.split("/")
-    return PARSERS[folder]((DATA / folder / f"{stem}.json").read_bytes())
+    context = Context(asset_id="re_1") if folder == "sync-generate-speaker" else Context()
+    return normalize_body(folder, (DATA / folder / f"{stem}.json").read_bytes(), context)  # type: ignore[arg-type]
 
 
 def read_all(transcript: Transcript, view: View, budget: int, names: dict[str, str] | None = None) -> list[Page]:

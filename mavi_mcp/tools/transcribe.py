@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
 from mcp.server.mcpserver import Context
@@ -34,6 +34,7 @@ from mavi_mcp.options import (
     AudioQuality,
     BoostParam,
     CustomSpelling,
+    ElevenLabsOptions,
     FileFormat,
     Granularity,
     RedactSub,
@@ -342,30 +343,8 @@ async def transcribe_assemblyai(
     structured content `extras`). Times in the page are seconds; audio_start_from/audio_end_at are milliseconds.
     Next: get_transcript(transcript_id, cursor) to read on, rename_speakers for names.
     """
-    rt = runtime_of(ctx)
-    key = request_key(ctx)
-    values = {k: v for k, v in locals().items() if k in AssemblyAIOptions.model_fields and v is not None}
-    try:
-        options = AssemblyAIOptions.model_validate(values)
-    except pydantic.ValidationError as exc:
-        raise InputError(_pydantic_problems(exc, "AssemblyAI")) from None
-    body = options.to_body()
-
-    async def work() -> Outcome:
-        reply = await rt.client.speech_to_text_assemblyai(body, api_key=key)
-        ctx_n = _context(rt, asset_id=options.asset_id, audio_url=options.url or options.source_url)
-        return normalized(reply, lambda data: normalize_assemblyai(data, ctx_n))
-
-    return await run_job(
-        ctx,
-        work,
-        tool="transcribe_assemblyai",
-        endpoint="speech-to-text",
-        asset_id=options.asset_id,
-        params={"provider": "assemblyai", **body},
-        wait_seconds=wait_seconds,
-        args=PageArgs(format, start, end, speakers, timestamps, max_tokens),
-    )
+    args = PageArgs(format, start, end, speakers, timestamps, max_tokens)
+    return await _speech_to_text(ctx, "assemblyai", locals(), wait_seconds=wait_seconds, args=args)
 
 
 @agent_errors
@@ -403,31 +382,47 @@ async def transcribe_elevenlabs(
     Returns: transcript_id and the first page of turn lines, with next_cursor while more remains.
     Next: get_transcript(transcript_id, cursor) to read on, rename_speakers for names.
     """
+    args = PageArgs(format, start, end, speakers, timestamps, max_tokens)
+    return await _speech_to_text(ctx, "elevenlabs", locals(), wait_seconds=wait_seconds, args=args)
+
+
+async def _speech_to_text(
+    ctx: Context[Runtime, Any],
+    provider: Literal["assemblyai", "elevenlabs"],
+    arguments: dict[str, Any],
+    *,
+    wait_seconds: float | None,
+    args: PageArgs,
+) -> CallToolResult:
+    """Validate a provider's options (nothing is sent for bad input), then run `speech-to-text` as a job."""
     rt = runtime_of(ctx)
     key = request_key(ctx)
-    from mavi_mcp.options import ElevenLabsOptions
-
-    values = {k: v for k, v in locals().items() if k in ElevenLabsOptions.model_fields and v is not None}
+    model = AssemblyAIOptions if provider == "assemblyai" else ElevenLabsOptions
+    values = {k: v for k, v in arguments.items() if k in model.model_fields and v is not None}
     try:
-        options = ElevenLabsOptions.model_validate(values)
+        options = model.model_validate(values)
     except pydantic.ValidationError as exc:
-        raise InputError(_pydantic_problems(exc, "ElevenLabs")) from None
+        raise InputError(_pydantic_problems(exc, "AssemblyAI" if provider == "assemblyai" else "ElevenLabs")) from None
     body = options.to_body()
+    context = _context(rt, asset_id=options.asset_id, audio_url=options.url or options.source_url)
+    model_id = options.model_id if isinstance(options, ElevenLabsOptions) else None
 
     async def work() -> Outcome:
-        reply = await rt.client.speech_to_text_elevenlabs(body, api_key=key)
-        ctx_n = _context(rt, asset_id=options.asset_id, audio_url=options.url or options.source_url)
-        return normalized(reply, lambda data: normalize_elevenlabs(data, ctx_n, model=options.model_id))
+        if isinstance(options, AssemblyAIOptions):
+            reply = await rt.client.speech_to_text_assemblyai(body, api_key=key)
+            return normalized(reply, lambda data: normalize_assemblyai(data, context))
+        eleven = await rt.client.speech_to_text_elevenlabs(body, api_key=key)
+        return normalized(eleven, lambda data: normalize_elevenlabs(data, context, model=model_id))
 
     return await run_job(
         ctx,
         work,
-        tool="transcribe_elevenlabs",
+        tool=f"transcribe_{provider}",
         endpoint="speech-to-text",
         asset_id=options.asset_id,
-        params={"provider": "elevenlabs", **body},
+        params={"provider": provider, **body},
         wait_seconds=wait_seconds,
-        args=PageArgs(format, start, end, speakers, timestamps, max_tokens),
+        args=args,
     )
 
 
