@@ -352,3 +352,24 @@ def test_importing_the_package_reads_no_environment_and_prints_nothing() -> None
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env={"PATH": ""})
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+
+
+async def test_two_sse_sessions_share_one_runtime_and_its_store(tmp_path: Path) -> None:
+    from mcp.client.sse import sse_client
+
+    port = free_port()
+    server = start(
+        [*mavi_mcp_command(), "--sandbox", "--transport", "sse", "--port", str(port)], server_env(tmp_path, None)
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/nothing")
+        with anyio.fail_after(60):
+            async with Client(sse_client(f"http://127.0.0.1:{port}/sse")) as first:
+                made = ok(await first.call_tool("identify_speakers", {"asset_id": AMI_ES2004A, "mode": "sync"}))
+                async with Client(sse_client(f"http://127.0.0.1:{port}/sse")) as second:
+                    read = ok(await second.call_tool("get_transcript", {"transcript_id": made["transcript_id"]}))
+                    assert read["counts"]["segments"] == 260
+                    info = ok(await second.call_tool("webhook_info", {}))
+                    assert info["running_here"] is True
+    finally:
+        server.stop()
