@@ -38,7 +38,7 @@ import uuid
 from typing import Any, cast
 
 from mavi_mcp.sandbox import catalog
-from mavi_mcp.sandbox.app import LIMIT, Reject, Upload, sandbox_text
+from mavi_mcp.sandbox.answers import LIMIT, Reject, Upload, sandbox_text
 from mavi_mcp.sandbox.catalog import Asset
 
 JSON = dict[str, Any]
