@@ -4,11 +4,18 @@ Every asset answers every transcription endpoint in that endpoint's exact shape:
 
 - from the bundled body when one exists for that recording (data/<endpoint folder>/<recording>.json, byte-for-byte
   copies of the shared real-data set);
-- else built from another real body of the same recording, wrapping only (speaker turns of an earnings call from
-  its Whisper-with-speakers segments, one turn per run of one speaker; speaker turns of Earnings-21 4320211 from
-  its RTTM; Whisper segments of 4320211 from its multi-speaker callback, speakers numbered by the dataset's
-  speaker ids);
-- else a plainly labelled placeholder ("[MAVI sandbox] ..."), never made-up speech.
+- else built from another real result of the same recording, wrapping only (`derive` has the rules): speaker
+  turns of an earnings call from its Whisper-with-speakers segments, one turn per run of one speaker; speaker
+  turns of Earnings-21 4320211 from its RTTM; Whisper segments of 4320211 from its multi-speaker callback,
+  speakers numbered by the dataset's speaker ids; AssemblyAI and ElevenLabs shapes of 4320211 from Earnings-21's
+  real Amazon Transcribe output (its words, times and speaker labels; data/raw/earnings21_amazon_4320211.nlp);
+  Whisper and ElevenLabs shapes of 'wildfires' from its real AssemblyAI words (no speaker labels); speaker turns,
+  Whisper and AssemblyAI shapes of the two ElevenLabs clips from their real ElevenLabs words (`speaker_0`);
+- else a plainly labelled placeholder ("[MAVI sandbox] Only ... are available ..."), never made-up speech; a
+  speaker-turn placeholder carries that text as its speaker label, since one made-up speaker would be a claim.
+
+A shape with speakers (speaker turns, Whisper with `speaker`, AssemblyAI `speaker_labels`, ElevenLabs `diarize`,
+multi-speaker) is real only for a recording whose results carry speaker labels (`Asset.speaker_labels`).
 
 Sources and licenses: data/ATTRIBUTION.md.
 """
@@ -18,10 +25,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from mavi_mcp.sandbox import derive
 
 PLACEHOLDER = "[MAVI sandbox] Only {have} are available for this recording in the sandbox."
 
@@ -38,6 +48,8 @@ class Asset:
     source: str
     license: str
     audio_url: str | None = None
+    speaker_labels: bool = True
+    """Whether this recording's real results carry speaker labels (False: speaker shapes are placeholders)."""
 
 
 ASSETS: tuple[Asset, ...] = (
@@ -69,6 +81,7 @@ ASSETS: tuple[Asset, ...] = (
         3285.8,
         "Earnings-21 (revdotcom/speech-datasets)",
         "CC BY-SA 4.0",
+        "https://storage.googleapis.com/mavi-sandbox/4320211.mp3",
     ),
     Asset(
         "re_700000000000000004",
@@ -79,6 +92,7 @@ ASSETS: tuple[Asset, ...] = (
         "AssemblyAI/cli test fixture (a recorded real API response)",
         "MIT",
         "https://assembly.ai/wildfires.mp3",
+        speaker_labels=False,
     ),
     Asset(
         "re_700000000000000005",
@@ -204,8 +218,35 @@ def body(folder: str, recording: str) -> dict[str, Any] | None:
     return json.loads(raw) if raw is not None else None
 
 
-def _raw_text(name: str) -> str:
-    return resources.files("mavi_mcp.sandbox").joinpath("data", "raw", name).read_text()
+def _raw_text(name: str) -> str | None:
+    node = resources.files("mavi_mcp.sandbox").joinpath("data", "raw", name)
+    return node.read_text(encoding="utf-8") if node.is_file() else None
+
+
+@cache
+def _words(recording: str) -> tuple[derive.Unit, ...]:
+    """The recording's real word-level result (any provider's), as units in SECONDS; empty when it has none."""
+    assemblyai = body("speech-to-text-assemblyai", recording)
+    if assemblyai is not None:
+        return tuple(derive.from_assemblyai(assemblyai["data"]))
+    amazon = _raw_text(f"earnings21_amazon_{recording}.nlp")
+    if amazon is not None:
+        return tuple(derive.from_rev_nlp(amazon))
+    elevenlabs = body("speech-to-text-elevenlabs", recording)
+    if elevenlabs is not None:
+        return tuple(derive.from_elevenlabs(elevenlabs["data"]))
+    return ()
+
+
+def placeholder_text(asset: Asset, *, speakers: bool) -> str:
+    """The labelled text that stands in for a shape this recording has no real result for."""
+    if speakers and not asset.speaker_labels:
+        have = "transcripts without speaker labels"
+    elif _words(asset.recording) or body("sync-generate-audio", asset.recording) is not None:
+        have = "other shapes"
+    else:
+        have = "speaker turns"
+    return PLACEHOLDER.format(have=have)
 
 
 # --- results per endpoint (the `data` of the answer, or the inner `data.data` of a callback) -------
@@ -225,14 +266,17 @@ def speaker_items(asset: Asset) -> list[dict[str, Any]]:
             else:
                 turns.append({"start": item["start_time"], "end": item["end_time"], "speaker": item["speaker"]})
         return turns
-    if asset.recording == "4320211":
-        rows = [line.split() for line in _raw_text("4320211.rttm").splitlines() if line.startswith("SPEAKER")]
-        ids = sorted({row[7] for row in rows})
-        label = {original: f"SPEAKER_{i:02d}" for i, original in enumerate(ids)}
+    rttm = _raw_text(f"{asset.recording}.rttm")
+    if rttm is not None:
+        rows = [line.split() for line in rttm.splitlines() if line.startswith("SPEAKER")]
+        label = derive.sorted_labels(row[7] for row in rows)
         return [
             {"start": float(r[3]), "end": round(float(r[3]) + float(r[4]), 3), "speaker": label[r[7]]} for r in rows
         ]
-    return [{"start": 0.0, "end": asset.duration, "speaker": "SPEAKER_00"}]
+    words = _words(asset.recording)
+    if words and asset.speaker_labels:
+        return derive.speaker_turns(words)
+    return [{"start": 0.0, "end": asset.duration, "speaker": placeholder_text(asset, speakers=True)}]
 
 
 def whisper_items(asset: Asset, *, speaker: bool) -> list[dict[str, Any]]:
@@ -241,9 +285,9 @@ def whisper_items(asset: Asset, *, speaker: bool) -> list[dict[str, Any]]:
     if bundled is not None:
         return bundled["data"]["items"]
     multi = body("async-generate-multi-speaker-callback", asset.recording)
-    if multi is not None:
-        reader = csv.DictReader(io.StringIO(_raw_text(f"{asset.recording}-speakers.csv")))
-        number = {row["speaker_name"]: int(row["speaker_id"]) for row in reader}
+    speakers_csv = _raw_text(f"{asset.recording}-speakers.csv")
+    if multi is not None and speakers_csv is not None:
+        number = {row["speaker_name"]: int(row["speaker_id"]) for row in csv.DictReader(io.StringIO(speakers_csv))}
         items: list[dict[str, Any]] = []
         for seg in multi["data"]["data"]["audio_transcription"]:
             item: dict[str, Any] = {
@@ -255,14 +299,11 @@ def whisper_items(asset: Asset, *, speaker: bool) -> list[dict[str, Any]]:
                 item["speaker"] = f"SPEAKER_{number.get(seg['speaker'], 0):02d}"
             items.append(item)
         return items
-    text = _only(asset)
-    item = {"text": " " + text, "start_time": 0.0, "end_time": asset.duration}
+    words = _words(asset.recording)
+    if words and (asset.speaker_labels or not speaker):
+        return derive.whisper_segments(words, speaker=speaker)
+    item = {"text": " " + placeholder_text(asset, speakers=speaker), "start_time": 0.0, "end_time": asset.duration}
     return [{**item, "speaker": "SPEAKER_00"} if speaker else item]
-
-
-def _only(asset: Asset) -> str:
-    have = "speaker turns" if body("sync-generate-speaker", asset.recording) is not None else "other providers' results"
-    return PLACEHOLDER.format(have=have)
 
 
 def multi_speaker_result(asset: Asset) -> dict[str, Any]:
@@ -270,80 +311,42 @@ def multi_speaker_result(asset: Asset) -> dict[str, Any]:
     bundled = body("async-generate-multi-speaker-callback", asset.recording)
     if bundled is not None:
         return bundled["data"]["data"]
+    usage = [{"duration": 0.0, "model": "gemini-2.5-pro", "output_tokens": 0, "prompt_tokens": 0}]
+    if not asset.speaker_labels or not (
+        _words(asset.recording) or body("sync-generate-audio-speaker", asset.recording)
+    ):
+        text = placeholder_text(asset, speakers=True)
+        segment = {"start_time": 0.0, "end_time": asset.duration, "speaker": "MAVI Sandbox", "text": text}
+        return {"audio_transcription": [segment], "faces": [], "usage_metadata": usage}
     segments = [
-        {
-            "start_time": i["start_time"],
-            "end_time": i["end_time"],
-            "speaker": i.get("speaker") or "Speaker 1",
-            "text": i["text"].strip(),
-        }
+        {"start_time": i["start_time"], "end_time": i["end_time"], "speaker": i["speaker"], "text": i["text"].strip()}
         for i in whisper_items(asset, speaker=True)
     ]
-    return {
-        "audio_transcription": segments,
-        "faces": [],
-        "usage_metadata": [{"duration": 0.0, "model": "gemini-2.5-pro", "output_tokens": 0, "prompt_tokens": 0}],
-    }
+    return {"audio_transcription": segments, "faces": [], "usage_metadata": usage}
 
 
-def assemblyai_result(asset: Asset) -> dict[str, Any]:
-    """The AssemblyAI transcript object (MILLISECONDS) as MAVI's `speech-to-text` returns it."""
+@cache
+def _derived_assemblyai(asset: Asset) -> dict[str, Any] | None:
+    words = _words(asset.recording)
+    if not words or not asset.speaker_labels:
+        return None
+    transcript_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mavi-sandbox/assemblyai/{asset.recording}"))
+    return derive.assemblyai(words, transcript_id=transcript_id, duration=asset.duration, audio_url=asset.audio_url)
+
+
+@cache
+def _derived_elevenlabs(asset: Asset) -> dict[str, Any] | None:
+    words = _words(asset.recording)
+    return derive.elevenlabs(words) if words else None
+
+
+def assemblyai_result(asset: Asset) -> dict[str, Any] | None:
+    """The real AssemblyAI transcript object (MILLISECONDS) of this recording, or None. Shared: copy to change."""
     bundled = body("speech-to-text-assemblyai", asset.recording)
-    if bundled is not None:
-        return bundled["data"]
-    return placeholder_assemblyai(_only(asset), asset.duration)
+    return bundled["data"] if bundled is not None else _derived_assemblyai(asset)
 
 
-def elevenlabs_result(asset: Asset) -> dict[str, Any]:
-    """The ElevenLabs transcript object (SECONDS) as MAVI's `speech-to-text` returns it."""
+def elevenlabs_result(asset: Asset) -> dict[str, Any] | None:
+    """The real ElevenLabs transcript object (SECONDS) of this recording, or None. Shared: copy to change."""
     bundled = body("speech-to-text-elevenlabs", asset.recording)
-    if bundled is not None:
-        return bundled["data"]
-    return placeholder_elevenlabs(_only(asset), asset.duration)
-
-
-def placeholder_assemblyai(text: str, duration: float) -> dict[str, Any]:
-    """An AssemblyAI-shaped result whose only words are `text`, spread over `duration` seconds."""
-    words = text.split()
-    step = duration * 1000 / max(len(words), 1)
-    return {
-        "id": "sandbox",
-        "status": "completed",
-        "language_code": "en_us",
-        "audio_duration": round(duration),
-        "text": text,
-        "words": [
-            {"text": w, "start": round(i * step), "end": round((i + 1) * step), "confidence": 1.0, "speaker": None}
-            for i, w in enumerate(words)
-        ],
-        "utterances": None,
-        "confidence": 1.0,
-    }
-
-
-def placeholder_elevenlabs(text: str, duration: float) -> dict[str, Any]:
-    """An ElevenLabs-shaped result whose only words are `text`, spread over `duration` seconds."""
-    words = text.split()
-    step = duration / max(len(words), 1)
-    items: list[dict[str, Any]] = []
-    for i, w in enumerate(words):
-        if i:
-            items.append(
-                {
-                    "text": " ",
-                    "start": round(i * step, 3),
-                    "end": round(i * step, 3),
-                    "type": "spacing",
-                    "speaker_id": "speaker_0",
-                }
-            )
-        items.append(
-            {
-                "text": w,
-                "start": round(i * step, 3),
-                "end": round((i + 1) * step, 3),
-                "type": "word",
-                "speaker_id": "speaker_0",
-            }
-        )
-    return {"language_code": "eng", "language_probability": 1.0, "text": text, "words": items}
+    return bundled["data"] if bundled is not None else _derived_elevenlabs(asset)
