@@ -112,6 +112,12 @@ class _Unsent(APIConnectionError):
 class _DroppedAfterSend(APIConnectionError):
     """The connection failed after the request was (maybe) sent: it may have been processed."""
 
+    hint = (
+        "The request had been sent, so MAVI may have processed it. For a paid transcription this server did not "
+        "resend the request, because it may have been processed and billed; call the tool again only if you "
+        "accept that risk."
+    )
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
