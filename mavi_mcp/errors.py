@@ -24,6 +24,7 @@ API key (the client never puts it into one, and `redact()` is applied to anythin
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, ClassVar, cast
 
@@ -99,6 +100,8 @@ class APIError(MaviError):
             detail.append(f"request id {self.request_id}")
         if detail:
             parts.append(f"({'; '.join(detail)})")
+        if self.retry_after is not None and math.isfinite(self.retry_after):
+            parts.append(f"MAVI asked to wait {math.ceil(self.retry_after)} s before the next request (Retry-After).")
         if self.hint:
             parts.append(self.hint)
         return " ".join(parts)
@@ -134,7 +137,10 @@ class AmbiguousLimitError(ValidationError):
 
 
 class RateLimitedError(APIError):
-    hint = "MAVI allows 1 request per second per account. Wait a few seconds, then call the tool again."
+    hint = (
+        "MAVI allows 1 request per second per account. Wait a few seconds (or as long as MAVI asked), then call "
+        "the tool again."
+    )
 
 
 class ServerError(APIError):
