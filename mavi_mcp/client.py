@@ -6,9 +6,9 @@
   (the vendor allows 1 request/second per account). Each attempt, retries included, takes a slot.
 - Retries (`RetryPolicy`, the only place that decides): a request that never left (connect error, connect or
   pool timeout), 429, 503 and the ambiguous 400 "Request has exceeded the limit." are retried, because the
-  answer proves nothing was processed. Other 5xx, read timeouts and connections dropped after sending are
-  retried only for requests that are free and idempotent (metadata), never for billed transcriptions: they
-  may have been processed and billed. Waits grow exponentially with jitter and honour `Retry-After`.
+  answer proves nothing was processed. Other 5xx, read timeouts, connections dropped after sending and 2xx
+  bodies that are not JSON (cut off) are retried only for requests that are free and idempotent (metadata),
+  never for billed transcriptions: they may have been processed and billed. Waits grow exponentially with jitter and honour `Retry-After`.
 
 Every method raises `mavi_mcp.errors.APIError` subclasses for API failures, `ConfigurationError` when no key
 is configured, and `ResultError` (with `.raw` holding the body) for a 2xx body of an unexpected shape.
@@ -120,6 +120,10 @@ class _DroppedAfterSend(APIConnectionError):
     )
 
 
+class _Unreadable(ResultError):
+    """A 2xx answer whose body is not a JSON object (cut off on the way, or not JSON at all)."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Which failures are retried, how many times, and how long to wait. See the module docstring."""
@@ -139,7 +143,7 @@ class RetryPolicy:
         if isinstance(error, ServerError) and error.status == 503:
             return error.retry_after is None or error.retry_after <= self.max_wait
         safe = endpoint.idempotent and not endpoint.billed
-        return safe and isinstance(error, ServerError | APITimeoutError | _DroppedAfterSend)
+        return safe and isinstance(error, ServerError | APITimeoutError | _DroppedAfterSend | _Unreadable)
 
     def wait(self, error: BaseException | None, attempt: int, jitter: float) -> float:
         """Seconds before attempt `attempt + 1`: `Retry-After` if given, else exponential with jitter."""
@@ -330,7 +334,7 @@ class MaviClient:
                 endpoint=endpoint.name,
             )
         if not isinstance(body, dict):
-            raise ResultError(
+            raise _Unreadable(
                 f"MAVI answered {endpoint.name} with HTTP {response.status_code} but the body is not a JSON "
                 "object; the raw answer was kept.",
                 raw=raw,
