@@ -375,8 +375,15 @@ class MaviClient:
 
         Raises:
             NotFoundError: the API lists no resource for this id.
+            ResultError: the answer has no `resource` list at all (not a metadata body).
         """
         reply = await self._call(METADATA, MetadataData, path_params={"asset_id": asset_id}, api_key=api_key)
+        if "resource" not in reply.data.model_fields_set:
+            raise ResultError(
+                f"MAVI answered {METADATA.name} of asset {asset_id} with a body this server does not recognise "
+                "(no data.resource); the raw answer was kept.",
+                raw=reply.raw,
+            )
         for resource in reply.data.resource:
             if resource.asset_id == asset_id:
                 return resource
