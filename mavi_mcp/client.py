@@ -272,7 +272,7 @@ class MaviClient:
             return False
         error = state.outcome.exception()
         retry = error is not None and self.policy.should_retry(error, endpoint, state.attempt_number)
-        if retry:
+        if retry and state.attempt_number < self.policy.max_attempts:  # else tenacity stops after this attempt
             logger.info(
                 "MAVI %s attempt %d failed (%s); retrying", endpoint.name, state.attempt_number, type(error).__name__
             )
