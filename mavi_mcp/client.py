@@ -8,7 +8,8 @@
   pool timeout), 429, 503 and the ambiguous 400 "Request has exceeded the limit." are retried, because the
   answer proves nothing was processed. Other 5xx, read timeouts, connections dropped after sending and 2xx
   bodies that are not JSON (cut off) are retried only for requests that are free and idempotent (metadata),
-  never for billed transcriptions: they may have been processed and billed. Waits grow exponentially with jitter and honour `Retry-After`.
+  never for billed transcriptions: they may have been processed and billed. Waits grow exponentially with
+  jitter and honour `Retry-After`.
 
 Every method raises `mavi_mcp.errors.APIError` subclasses for API failures, `ConfigurationError` when no key
 is configured, and `ResultError` (with `.raw` holding the body) for a 2xx body of an unexpected shape.
