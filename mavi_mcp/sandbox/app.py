@@ -231,11 +231,14 @@ class Sandbox:
             form = await request.form()
         except Exception:  # a body that is not multipart
             raise Reject(400, LIMIT) from None
-        item = form.get("file")
-        if not isinstance(item, UploadFile):
-            raise Reject(400, LIMIT)
-        content = await item.read()
-        filename = item.filename or "upload"
+        try:
+            item = form.get("file")
+            if not isinstance(item, UploadFile):
+                raise Reject(400, LIMIT)
+            content = await item.read()
+            filename = item.filename or "upload"
+        finally:
+            await form.close()  # the parts are spooled to temporary files
         asset_id = "re_" + "".join(secrets.choice("0123456789") for _ in range(18))
         self.uploads[asset_id] = Upload(
             asset_id, filename, len(content), _duration(filename, content), time.monotonic(), int(time.time() * 1000)
