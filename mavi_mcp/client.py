@@ -318,7 +318,7 @@ class MaviClient:
     def _parse(
         self, endpoint: Endpoint, response: httpx2.Response, model: type[M], request_id: str | None, key: str
     ) -> Reply[M]:
-        raw = response.content
+        raw = _without(response.content, key)  # an answer that echoes the key is never stored with it
         body: Any
         try:
             body = response.json()
@@ -326,13 +326,14 @@ class MaviClient:
             body = None
         if response.status_code >= 400:
             if body is None:
-                body = redact(response.text[:200], key)
+                body = redact(response.text, key)[:200]
             raise error_for_response(
                 response.status_code,
                 body,
                 request_id=request_id,
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
                 endpoint=endpoint.name,
+                secrets=(key,),
             )
         if not isinstance(body, dict):
             raise _Unreadable(
@@ -343,7 +344,7 @@ class MaviClient:
         envelope = Envelope[Any].model_validate(body)
         if not envelope.ok:
             status = _status_from_code(envelope.code)
-            raise error_for_response(status, body, request_id=request_id, endpoint=endpoint.name)
+            raise error_for_response(status, body, request_id=request_id, endpoint=endpoint.name, secrets=(key,))
         try:
             data = model.model_validate(envelope.data)
         except pydantic.ValidationError as exc:
@@ -432,6 +433,12 @@ def _status_from_code(code: object) -> int:
     except (TypeError, ValueError):
         return 400
     return value if 400 <= value <= 599 else 400
+
+
+def _without(raw: bytes, key: str) -> bytes:
+    """`raw` with every occurrence of the API key replaced by `[redacted]`."""
+    secret = key.encode()
+    return raw.replace(secret, b"[redacted]") if secret and secret in raw else raw
 
 
 def _safe(exc: BaseException, key: str) -> str:
