@@ -6,9 +6,10 @@
   (the vendor allows 1 request/second per account). Each attempt, retries included, takes a slot.
 - Retries (`RetryPolicy`, the only place that decides): a request that never left (connect error, connect or
   pool timeout), 429, 503 and the ambiguous 400 "Request has exceeded the limit." are retried, because the
-  answer proves nothing was processed. Other 5xx, read timeouts and connections dropped after sending are
-  retried only for requests that are free and idempotent (metadata), never for billed transcriptions: they
-  may have been processed and billed. Waits grow exponentially with jitter and honour `Retry-After`.
+  answer proves nothing was processed. Other 5xx, read timeouts, connections dropped after sending and 2xx
+  bodies that are not JSON (cut off) are retried only for requests that are free and idempotent (metadata),
+  never for billed transcriptions: they may have been processed and billed. Waits grow exponentially with
+  jitter and honour `Retry-After`.
 
 Every method raises `mavi_mcp.errors.APIError` subclasses for API failures, `ConfigurationError` when no key
 is configured, and `ResultError` (with `.raw` holding the body) for a 2xx body of an unexpected shape.
@@ -19,12 +20,13 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Generic, TypeVar, cast
+from typing import IO, Any, Generic, TypeVar
 
 import anyio
 import httpx2
@@ -112,6 +114,16 @@ class _Unsent(APIConnectionError):
 class _DroppedAfterSend(APIConnectionError):
     """The connection failed after the request was (maybe) sent: it may have been processed."""
 
+    hint = (
+        "The request had been sent, so MAVI may have processed it. For a paid transcription this server did not "
+        "resend the request, because it may have been processed and billed; call the tool again only if you "
+        "accept that risk."
+    )
+
+
+class _Unreadable(ResultError):
+    """A 2xx answer whose body is not a JSON object (cut off on the way, or not JSON at all)."""
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -132,7 +144,7 @@ class RetryPolicy:
         if isinstance(error, ServerError) and error.status == 503:
             return error.retry_after is None or error.retry_after <= self.max_wait
         safe = endpoint.idempotent and not endpoint.billed
-        return safe and isinstance(error, ServerError | APITimeoutError | _DroppedAfterSend)
+        return safe and isinstance(error, ServerError | APITimeoutError | _DroppedAfterSend | _Unreadable)
 
     def wait(self, error: BaseException | None, attempt: int, jitter: float) -> float:
         """Seconds before attempt `attempt + 1`: `Retry-After` if given, else exponential with jitter."""
@@ -167,9 +179,11 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -317,7 +331,7 @@ class MaviClient:
     def _parse(
         self, endpoint: Endpoint, response: httpx2.Response, model: type[M], request_id: str | None, key: str
     ) -> Reply[M]:
-        raw = response.content
+        raw = _without(response.content, key)  # an answer that echoes the key is never stored with it
         body: Any
         try:
             body = response.json()
@@ -325,16 +339,17 @@ class MaviClient:
             body = None
         if response.status_code >= 400:
             if body is None:
-                body = response.text  # redacted whole, then shortened: a cut key could not be found
+                body = redact(response.text, key)[:200]
             raise error_for_response(
                 response.status_code,
-                _without_key(body, key),
+                body,
                 request_id=request_id,
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
                 endpoint=endpoint.name,
+                secrets=(key,),
             )
         if not isinstance(body, dict):
-            raise ResultError(
+            raise _Unreadable(
                 f"MAVI answered {endpoint.name} with HTTP {response.status_code} but the body is not a JSON "
                 "object; the raw answer was kept.",
                 raw=raw,
@@ -351,7 +366,7 @@ class MaviClient:
             ) from None
         if not envelope.ok:
             status = _status_from_code(envelope.code)
-            raise error_for_response(status, _without_key(body, key), request_id=request_id, endpoint=endpoint.name)
+            raise error_for_response(status, body, request_id=request_id, endpoint=endpoint.name, secrets=(key,))
         try:
             data = model.model_validate(envelope.data)
         except pydantic.ValidationError as exc:
@@ -384,8 +399,15 @@ class MaviClient:
 
         Raises:
             NotFoundError: the API lists no resource for this id.
+            ResultError: the answer has no `resource` list at all (not a metadata body).
         """
         reply = await self._call(METADATA, MetadataData, path_params={"asset_id": asset_id}, api_key=api_key)
+        if "resource" not in reply.data.model_fields_set:
+            raise ResultError(
+                f"MAVI answered {METADATA.name} of asset {asset_id} with a body this server does not recognise "
+                "(no data.resource); the raw answer was kept.",
+                raw=reply.raw,
+            )
         for resource in reply.data.resource:
             if resource.asset_id == asset_id:
                 return resource
@@ -433,21 +455,10 @@ def _status_from_code(code: object) -> int:
     return value if 400 <= value <= 599 else 400
 
 
-def _without_key(body: Any, key: str) -> Any:
-    """An error body with `key` removed from what `error_for_response` shows (text, `msg`, `message`).
-
-    `error_for_response` only redacts what looks like a key (`sk-...`); keys are not validated by prefix, so the
-    actual key is removed here, where it is known.
-    """
-    if isinstance(body, str):
-        return redact(body, key)
-    if not isinstance(body, dict):
-        return body
-    cleaned = dict(cast(dict[str, Any], body))
-    for name in ("msg", "message"):
-        if cleaned.get(name) is not None:
-            cleaned[name] = redact(str(cleaned[name]), key)
-    return cleaned
+def _without(raw: bytes, key: str) -> bytes:
+    """`raw` with every occurrence of the API key replaced by `[redacted]`."""
+    secret = key.encode()
+    return raw.replace(secret, b"[redacted]") if secret and secret in raw else raw
 
 
 def _safe(exc: BaseException, key: str) -> str:

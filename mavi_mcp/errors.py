@@ -24,6 +24,7 @@ API key (the client never puts it into one, and `redact()` is applied to anythin
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, ClassVar, cast
 
@@ -99,6 +100,8 @@ class APIError(MaviError):
             detail.append(f"request id {self.request_id}")
         if detail:
             parts.append(f"({'; '.join(detail)})")
+        if self.retry_after is not None and math.isfinite(self.retry_after):
+            parts.append(f"MAVI asked to wait {math.ceil(self.retry_after)} s before the next request (Retry-After).")
         if self.hint:
             parts.append(self.hint)
         return " ".join(parts)
@@ -134,7 +137,10 @@ class AmbiguousLimitError(ValidationError):
 
 
 class RateLimitedError(APIError):
-    hint = "MAVI allows 1 request per second per account. Wait a few seconds, then call the tool again."
+    hint = (
+        "MAVI allows 1 request per second per account. Wait a few seconds (or as long as MAVI asked), then call "
+        "the tool again."
+    )
 
 
 class ServerError(APIError):
@@ -186,10 +192,12 @@ def error_for_response(
     request_id: str | None = None,
     retry_after: float | None = None,
     endpoint: str | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> APIError:
     """Map an HTTP status and a (parsed or unparsed) error body to the matching `APIError`.
 
     `body` is the decoded JSON (a dict with `code`, `msg` or `message`) or anything else (text, None).
+    `secrets` (the API key) are removed from the message the body carries, before it is shortened.
     The envelope's message decides only two things: "Request has exceeded the limit." -> `AmbiguousLimitError`,
     and "Asset not found" on a 400 -> `NotFoundError`. Everything else is decided by the HTTP status.
     Source: ../shared/mavi-api/README.md ("Errors") and 003_7014b9b1b540d339.txt ("Error Responses").
@@ -200,9 +208,9 @@ def error_for_response(
         envelope = cast(dict[str, Any], body)
         code = envelope.get("code")
         raw_msg = envelope.get("msg") or envelope.get("message")
-        api_message = redact(str(raw_msg))[:500] if raw_msg is not None else None
+        api_message = redact(str(raw_msg), *secrets)[:500] if raw_msg is not None else None
     elif isinstance(body, str) and body.strip():
-        api_message = redact(body.strip())[:200]
+        api_message = redact(body.strip(), *secrets)[:200]
 
     cls: type[APIError]
     cls = ServerError if status >= 500 else _STATUS_ERRORS.get(status, ValidationError)
@@ -217,7 +225,7 @@ def error_for_response(
         status=status,
         code=code,
         api_message=api_message,
-        request_id=request_id,
+        request_id=redact(request_id, *secrets) if request_id is not None else None,
         retry_after=retry_after,
         endpoint=endpoint,
     )

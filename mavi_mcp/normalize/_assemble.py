@@ -28,6 +28,9 @@ from mavi_mcp.transcript import (
 )
 
 _INF = float("inf")
+MAX_SECONDS = 1e8
+"""Times at or beyond this (over three years) are not a recording's: rejected like non-finite ones. Renderers and
+subtitle formats (`datetime.timedelta`) overflow long before a float does, so the bound is checked here, once."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class RawSegment:
 def _finite(value: float, what: str) -> float:
     if not isinstance(value, int | float) or not math.isfinite(value):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise ResultError(f"The provider's answer has {what} that is not a finite number ({value!r}).")
+    if abs(value) >= MAX_SECONDS:
+        raise ResultError(f"The provider's answer has {what} that is not a plausible time ({value!r} s).")
     return float(value)
 
 
@@ -101,16 +106,16 @@ def assemble(
     segments: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_segments):
         start, end = raw.start, raw.end
-        if not 0.0 <= start <= end < _INF:  # NaN fails every comparison and lands here too
+        if not 0.0 <= start <= end < MAX_SECONDS:  # NaN fails every comparison and lands here too
             start, end = _repair_span(start, end, f"segment {index}", warnings)
         words: list[RawWord] | None = None
         if raw.words is not None:
             words = raw.words
             for w_index, word in enumerate(raw.words):
                 w_start, w_end, confidence = word.start, word.end, word.confidence
-                if 0.0 <= w_start <= w_end < _INF and (confidence is None or -_INF < confidence < _INF):
+                if 0.0 <= w_start <= w_end < MAX_SECONDS and (confidence is None or -_INF < confidence < _INF):
                     continue
-                if not 0.0 <= w_start <= w_end < _INF:
+                if not 0.0 <= w_start <= w_end < MAX_SECONDS:
                     w_start, w_end = _repair_span(w_start, w_end, f"word {w_index} of segment {index}", warnings)
                 if confidence is not None and not -_INF < confidence < _INF:
                     confidence = None
@@ -121,7 +126,7 @@ def assemble(
     segments.sort(key=lambda s: s["start"])
 
     last_end = max((s["end"] for s in segments), default=0.0)
-    if duration is not None and (not math.isfinite(duration) or duration < 0):
+    if duration is not None and (not math.isfinite(duration) or not 0 <= duration < MAX_SECONDS):
         warnings.append(f"The provider's duration ({duration!r}) is not usable; using the last segment's end.")
         duration = None
     total = max(duration or 0.0, last_end)

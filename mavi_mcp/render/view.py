@@ -8,10 +8,11 @@ Times are SECONDS.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mavi_mcp.errors import InputError
 from mavi_mcp.transcript import Segment, Transcript
@@ -43,23 +44,40 @@ class View:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> View:
+        """The view a cursor carries (`to_json`'s form), checked like the tool arguments it was made from.
+
+        Raises:
+            InputError: a format or timestamps value that does not exist, a time that is not a finite number of
+                seconds >= 0, an empty window, or speakers that are not a list of names.
+        """
         try:
             fmt = data.get("f", "text")
             ts = data.get("ts", "auto")
             if fmt not in FORMATS or ts not in ("auto", "segments", "none"):
                 raise ValueError
-            start = data.get("a")
-            end = data.get("b")
-            speakers = tuple(str(s) for s in data.get("sp", []))
-            return cls(
-                format=fmt,
-                start=float(start) if start is not None else None,
-                end=float(end) if end is not None else None,
-                speakers=speakers,
-                timestamps=ts,
-            )
+            start = _seconds(data.get("a"))
+            end = _seconds(data.get("b"))
+            if start is not None and end is not None and end <= start:
+                raise ValueError
+            raw_speakers: object = data.get("sp", [])
+            if not isinstance(raw_speakers, list):
+                raise ValueError
+            speakers = tuple(cast(list[object], raw_speakers))
+            if not all(isinstance(s, str) for s in speakers):
+                raise ValueError
+            speakers = cast(tuple[str, ...], speakers)
+            return cls(format=fmt, start=start, end=end, speakers=speakers, timestamps=ts)
         except (TypeError, ValueError):
             raise InputError("The cursor's view is not valid. Start again without a cursor.") from None
+
+
+def _seconds(value: object) -> float | None:
+    """A window bound from a cursor: None, or a finite number of seconds >= 0 (else ValueError)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise ValueError(value)
+    return float(value)
 
 
 @dataclass

@@ -85,11 +85,16 @@ def parse_fault(spec: str) -> tuple[str, Fault]:
         for item in parts[2].split(","):
             key, _, value = item.partition("=")
             options[key.strip()] = value.strip()
+    if "code" in options:
+        options["code"] = _code(options["code"])
     return parts[0], fault_from({"kind": parts[1], **options})
 
 
 def fault_from(data: dict[str, Any]) -> Fault:
-    """A `Fault` from JSON-ish values (numbers may come as strings from the command line)."""
+    """A `Fault` from JSON values (`PUT /_sandbox/faults`; numbers may also come as strings from the command line).
+
+    An envelope `code` is sent exactly as given: the int 200, or the strings "200" and "0000".
+    """
     kind = data.get("kind")
     if kind not in KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(KINDS)}")
@@ -101,9 +106,13 @@ def fault_from(data: dict[str, Any]) -> Fault:
         retry_after=str(data["retry_after"]) if data.get("retry_after") is not None else None,
         message=data.get("message"),
         seconds=float(data.get("seconds", 1.0)),
-        code=_code(data.get("code", 200)),
+        code=_json_code(data.get("code", 200)),
         key=str(data.get("key", "msg")),
     )
+
+
+def _json_code(value: object) -> int | str:
+    return value if isinstance(value, int | str) else str(value)
 
 
 def _code(value: object) -> int | str:

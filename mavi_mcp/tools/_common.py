@@ -213,15 +213,20 @@ def build_view(
     """A `View` from tool arguments: times parsed (seconds or clock), speakers resolved to labels.
 
     Raises:
-        InputError: a time that cannot be parsed, an empty window, or an unknown speaker.
+        InputError: a time that cannot be parsed, an empty window, or an unknown speaker. The message names the
+            transcript: a transcription tool builds its view after the paid result is stored.
     """
+    stored = (
+        f' Transcript {transcript.id} is stored: read it with get_transcript(transcript_id="{transcript.id}") '
+        "and a valid start/end."
+    )
     try:
         a = parse_time(start) if start is not None else None
         b = parse_time(end) if end is not None else None
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(f"{exc}.{stored}") from None
     if a is not None and b is not None and b <= a:
-        raise InputError(f"end ({b} s) must be after start ({a} s).")
+        raise InputError(f"end ({b} s) must be after start ({a} s).{stored}")
     labels = resolve_speakers(transcript, names, speakers) if speakers else ()
     return View(format=format, start=a, end=b, speakers=labels, timestamps=timestamps)
 
