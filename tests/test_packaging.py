@@ -323,7 +323,7 @@ def installed_venv() -> Path:
 def loaded_mavi_mcp_files(trace: str) -> set[Path]:
     """Files of `mavi_mcp` modules a `PYTHONVERBOSE=1` interpreter reported loading."""
     found = re.findall(r"^# \S+ matches (\S+/mavi_mcp/\S+\.py)$", trace, flags=re.MULTILINE)
-    found += re.findall(r"^# code object from '(\S+/mavi_mcp/\S+\.py)'$", trace, flags=re.MULTILINE)
+    found += re.findall(r"^# code object from '?(\S+/mavi_mcp/[^'\s]+\.py)'?$", trace, flags=re.MULTILINE)
     return {Path(f).resolve() for f in found}
 
 
@@ -374,7 +374,9 @@ async def test_uvx_runs_the_built_wheel_as_a_stdio_server(tmp_path: Path) -> Non
     uvx = shutil.which("uvx", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     if uvx is None:
         pytest.skip("uvx is not installed (the packaging step of .ci/run installs uv)")
-    env = {"MAVI_MCP_DATA_DIR": str(tmp_path / "data"), "PYTHONVERBOSE": "1"}
+    # uv needs the caller's environment (certificates, proxies, cache), as it gets from a client's config
+    env = {**os.environ, "MAVI_MCP_DATA_DIR": str(tmp_path / "data"), "PYTHONVERBOSE": "1"}
+    env.pop("PYTHONPATH", None)
     params = StdioServerParameters(command=uvx, args=["--from", str(wheel), "mavi-mcp", "--sandbox"], env=env, cwd=REPO)
     await serve_recordings(params, tmp_path / "stderr.txt")
 
