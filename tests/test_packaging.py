@@ -305,6 +305,9 @@ def test_the_sdist_carries_sources_tests_examples_and_the_registry_file() -> Non
         "tests/test_e2e.py",
         "examples/agent_session.py",
         "examples/claude_desktop_config.json",
+        "examples/cursor/.cursor/mcp.json",
+        "examples/vscode/.vscode/mcp.json",
+        "examples/http/serve.sh",
         "benchmarks/perf_bench.py",
     ):
         assert f"{root}/{expected}" in names, f"{expected} is missing from the sdist"
