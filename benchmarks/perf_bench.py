@@ -3,18 +3,21 @@
 Run: `python benchmarks/perf_bench.py` (`--runs N` for more repetitions, `--markdown` for the README table).
 Prints figures; it asserts nothing (timings are not unit tests). Every figure is a median of the same run.
 
-1. Cold start: spawn -> `initialize` -> `tools/list` answered, through the SDK's stdio client, for the installed
-   `mavi-mcp` console script (real-API mode with a key set and an existing store, what a client spawns) and for
-   `mavi-mcp --sandbox`, against a one-tool `MCPServer` script on the same SDK and interpreter. Runs alternate,
-   after one warm-up each. Goal: mavi-mcp at most 1.10x the one-tool server.
+1. Cold start: spawn -> `initialize` -> `tools/list` answered (raw JSON-RPC lines on the pipes, the handshake
+   Claude Desktop uses), for the installed `mavi-mcp` console script (real-API mode with a key set and an existing
+   store: what a client spawns) and `mavi-mcp --sandbox`, against a one-tool `MCPServer` script on the same SDK
+   and interpreter. Runs alternate, after one warm-up each. Wall time to the answer, and the CPU time of the
+   process (start to exit on stdin EOF), which the machine's other load disturbs less. Goal: at most 1.10x.
 2. Per-call overhead over stdio, for each of `CASES` (a 260-turn diarization, a 6-word transcript): the tool
    call through mavi-mcp (validate, job, API call, normalize, store, render the first page) vs the same request
    POSTed straight to the same sandbox with `response.json()`; interleaved, the vendor rate limit off on both
-   sides (sandbox `--no-rate-limit`, `MAVI_MCP_RATE_LIMIT=0`). Also two calls that reach no API: `get_transcript`
-   of the stored transcript and `list_tasks(limit=1)`. Goal: the tool call at most 5 ms above the direct call.
-3. Concurrency over streamable HTTP, for each of `CASES`: 100 calls at once in one MCP session against a sandbox
-   answering after 200 ms (`--latency 0.2 --no-rate-limit`), `MAVI_MCP_RATE_LIMIT=0`; the wall time of all 100.
-   Goal: at most 1.5 x 200 ms = 300 ms.
+   sides (sandbox `--no-rate-limit`, `MAVI_MCP_RATE_LIMIT=0`). Also calls that reach no API: `get_transcript` of
+   the stored transcript, `list_tasks(limit=1)`, and a one-tool MCPServer's `echo` (the SDK's own round trip).
+   Goal: the tool call at most 5 ms above the direct call.
+3. Concurrency over streamable HTTP: 100 calls at once in one MCP session, the sandbox answering after 200 ms
+   (`--latency 0.2 --no-rate-limit`), `MAVI_MCP_RATE_LIMIT=0`, for each of `CASES`; the wall time until all 100
+   are answered, and the server's CPU time per call (/proc). The same burst against a one-tool MCPServer whose
+   tool just sleeps 200 ms shows what the SDK itself costs. Goal: at most 1.5 x 200 ms = 300 ms.
 
 The sandbox runs with TCP_NODELAY on its connections (see `SANDBOX_WITH_NODELAY`; `--sandbox-as-shipped` not).
 """
@@ -52,6 +55,28 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION
 
 API_KEY = "sk-mavi-bench-0123456789"
 CLIENT = {"name": "perf_bench", "version": "1"}
+ONE_TOOL_HTTP_SERVER = textwrap.dedent(
+    '''\
+    import sys
+
+    import anyio
+    import uvicorn
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("one-tool")
+
+
+    @server.tool()
+    async def wait(seconds: float) -> str:
+        """Sleep, then answer."""
+        await anyio.sleep(seconds)
+        return "done"
+
+
+    app = server.streamable_http_app(host="127.0.0.1")
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    '''
+)
 ONE_TOOL_SERVER = textwrap.dedent(
     '''\
     import anyio
@@ -320,8 +345,15 @@ async def per_call(runs: int, work: Path, *, nodelay: bool) -> dict[str, tuple[f
         env = server_env(work / "call-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")
         command = mavi_mcp_command()
         params = StdioServerParameters(command=command[0], args=command[1:], env=env)
+        script = work / "one_tool_server.py"
+        script.write_text(ONE_TOOL_SERVER)
+        floor = StdioServerParameters(command=sys.executable, args=[str(script)], env=env)
         with anyio.fail_after(60 + 2 * runs * len(CASES)):
-            async with Client(params) as client, httpx2.AsyncClient(base_url=url, timeout=30) as http:
+            async with (
+                Client(params) as client,
+                Client(floor) as one_tool,
+                httpx2.AsyncClient(base_url=url, timeout=30) as http,
+            ):
                 transcript_id = ""
                 for case in CASES:
 
@@ -345,66 +377,89 @@ async def per_call(runs: int, work: Path, *, nodelay: bool) -> dict[str, tuple[f
                 async def listing() -> None:
                     ok(await client.call_tool("list_tasks", {"limit": 1}))
 
-                read_s, list_s = await interleaved(runs, read, listing)
+                async def echo() -> None:
+                    result = await one_tool.call_tool("echo", {"text": "hello"})
+                    if result.is_error:
+                        raise RuntimeError(f"echo failed: {result.content}")
+
+                read_s, list_s, echo_s = await interleaved(runs, read, listing, echo)
                 figures["get_transcript of that stored transcript (no API call)"] = (read_s, 0.0)
                 figures["list_tasks(limit=1) (no API call)"] = (list_s, 0.0)
+                figures["one-tool MCPServer echo (SDK floor)"] = (echo_s, 0.0)
     return figures
 
 
 # --- 3. concurrency over streamable HTTP -----------------------------------------------------------------------
 
 
-async def concurrent(
-    rounds: int, calls: int, latency: float, work: Path, *, nodelay: bool
+async def burst(
+    argv: list[str], env: dict[str, str], port: int, calls: list[tuple[str, str, dict[str, Any]]], rounds: int, n: int
 ) -> dict[str, tuple[float, float, float]]:
-    """Per case: (median seconds of one call alone, median wall seconds of `calls` calls at once, median server
-    CPU seconds per call during those bursts)."""
+    """Start an HTTP MCP server; per (label, tool, arguments): (median seconds of one call alone, median wall
+    seconds of `n` calls at once in one session, median server CPU seconds per call during those bursts)."""
     figures: dict[str, tuple[float, float, float]] = {}
+    server = Child(argv, env)
+    try:
+        endpoint = f"http://127.0.0.1:{port}/mcp"
+        with anyio.fail_after(30):
+            while True:
+                try:
+                    async with httpx2.AsyncClient() as probe:
+                        await probe.get(endpoint, timeout=1)
+                    break
+                except httpx2.TransportError:
+                    await anyio.sleep(0.05)
+        with anyio.fail_after(60 + 30 * rounds * len(calls)):
+            async with Client(endpoint) as client:
+                for label, tool, arguments in calls:
+                    for _ in range(3):
+                        ok(await client.call_tool(tool, arguments))
+                    walls: list[float] = []
+                    singles: list[float] = []
+                    cpus: list[float] = []
+                    for _ in range(rounds):
+                        started = time.perf_counter()
+                        ok(await client.call_tool(tool, arguments))
+                        singles.append(time.perf_counter() - started)
+                        failures: list[str] = []
+
+                        async def one(tool: str = tool, arguments: dict[str, Any] = arguments) -> None:
+                            result = await client.call_tool(tool, arguments)
+                            if result.is_error:
+                                failures.append(str(result.content))  # noqa: B023 - checked in this round
+
+                        cpu_before = cpu_seconds(server.popen.pid)
+                        started = time.perf_counter()
+                        async with anyio.create_task_group() as group:
+                            for _ in range(n):
+                                group.start_soon(one)
+                        walls.append(time.perf_counter() - started)
+                        cpus.append((cpu_seconds(server.popen.pid) - cpu_before) / n)
+                        if failures:
+                            raise RuntimeError(f"{len(failures)} of {n} calls failed: {failures[0]}")
+                    figures[label] = (median(singles), median(walls), median(cpus))
+    finally:
+        server.stop()
+    return figures
+
+
+async def concurrent(
+    rounds: int, n: int, latency: float, work: Path, *, nodelay: bool
+) -> dict[str, tuple[float, float, float]]:
+    """`burst` for mavi-mcp on each of `CASES`, and for a one-tool MCPServer whose tool sleeps `latency` (the SDK's
+    own cost of `n` concurrent calls over streamable HTTP, with no API call and no work)."""
+    script = work / "one_tool_http_server.py"
+    script.write_text(ONE_TOOL_HTTP_SERVER)
+    port = free_port()
+    wait = f"one-tool MCPServer, async tool sleeping {latency * 1000:.0f} ms (SDK floor)"
+    argv = [sys.executable, str(script), str(port)]
+    figures = await burst(argv, dict(os.environ), port, [(wait, "wait", {"seconds": latency})], rounds, n)
     with sandbox("--latency", str(latency), "--no-rate-limit", nodelay=nodelay) as url:
         port = free_port()
         env = {**os.environ, **server_env(work / "http-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")}
-        server = Child([*mavi_mcp_command(), "--transport", "streamable-http", "--port", str(port)], env)
-        try:
-            endpoint = f"http://127.0.0.1:{port}/mcp"
-            with anyio.fail_after(30):
-                while True:
-                    try:
-                        async with httpx2.AsyncClient() as probe:
-                            await probe.get(endpoint, timeout=1)
-                        break
-                    except httpx2.TransportError:
-                        await anyio.sleep(0.05)
-            with anyio.fail_after(60 + 30 * rounds * len(CASES)):
-                async with Client(endpoint) as client:
-                    for case in CASES:
-                        for _ in range(3):
-                            ok(await client.call_tool(case.tool, case.args))
-                        walls: list[float] = []
-                        singles: list[float] = []
-                        cpus: list[float] = []
-                        for _ in range(rounds):
-                            started = time.perf_counter()
-                            ok(await client.call_tool(case.tool, case.args))
-                            singles.append(time.perf_counter() - started)
-                            failures: list[str] = []
-
-                            async def one(case: Case = case, failures: list[str] = failures) -> None:
-                                result = await client.call_tool(case.tool, case.args)
-                                if result.is_error:
-                                    failures.append(str(result.content))
-
-                            cpu_before = cpu_seconds(server.popen.pid)
-                            started = time.perf_counter()
-                            async with anyio.create_task_group() as group:
-                                for _ in range(calls):
-                                    group.start_soon(one)
-                            walls.append(time.perf_counter() - started)
-                            cpus.append((cpu_seconds(server.popen.pid) - cpu_before) / calls)
-                            if failures:
-                                raise RuntimeError(f"{len(failures)} of {calls} calls failed: {failures[0]}")
-                        figures[case.label] = (median(singles), median(walls), median(cpus))
-        finally:
-            server.stop()
+        argv = [*mavi_mcp_command(), "--transport", "streamable-http", "--port", str(port)]
+        cases = [(case.label, case.tool, case.args) for case in CASES]
+        figures.update(await burst(argv, env, port, cases, rounds, n))
     return figures
 
 
@@ -412,6 +467,7 @@ async def concurrent(
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="mavi-perf-"))
     try:
         starts = cold_start(args.runs, work)
@@ -425,7 +481,8 @@ async def main_async(args: argparse.Namespace) -> None:
         f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()}; "
         f"mavi-mcp: {' '.join(mavi_mcp_command())}; "
         f"sandbox TCP_NODELAY: {'on' if args.nodelay else 'off (as shipped)'}; "
-        f"medians of {args.runs} cold starts, {args.calls} calls, {args.runs} concurrency rounds",
+        f"medians of {args.runs} cold starts, {args.calls} calls, {args.runs} concurrency rounds; "
+        f"1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after",
         file=sys.stderr,
     )
     rows: list[tuple[str, str, str, str]] = []
@@ -443,7 +500,7 @@ async def main_async(args: argparse.Namespace) -> None:
     goal = 1.5 * args.latency
     for label, (single, wall, cpu) in many.items():
         rows.append((f"streamable HTTP, 1 call alone: {label}", f"{ms(single)} ms", "", ""))
-        rows.append((f"server CPU per call in the bursts below: {label}", f"{ms(cpu)} ms", "", ""))
+        rows.append((f"server CPU per call in the burst below: {label}", f"{ms(cpu)} ms", "", ""))
         rows.append(
             (
                 f"streamable HTTP, {args.concurrency} calls at once, all answered: {label}",
