@@ -271,7 +271,58 @@ def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> tuple[float,
     return elapsed, cpu, tools
 
 
-def cold_start(runs: int, work: Path) -> dict[str, tuple[float, float, int]]:
+# `--breakdown`: where mavi-mcp's start-up goes, by elimination (benchmark-only patches, nothing shipped).
+WITH_MAVI_IMPORTS = "import mavi_mcp.cli, mavi_mcp.server, mavi_mcp.runtime\n" + ONE_TOOL_SERVER
+WITHOUT_RUNTIME = textwrap.dedent(
+    """\
+    import contextlib
+    import mavi_mcp.runtime
+
+    @contextlib.asynccontextmanager
+    async def use(self):
+        yield None  # the lifespan hands out no runtime: nothing opened before the first answer
+
+    mavi_mcp.runtime.RuntimeHolder.use = use
+    from mavi_mcp.cli import main
+    main()
+    """
+)
+
+
+REGISTRATION = textwrap.dedent(
+    """\
+    import json, time
+    from mcp.server.mcpserver import MCPServer
+    from mavi_mcp.tools import assets, asynctasks, tasks, transcribe, transcripts
+
+    tools = [
+        assets.upload_media, transcribe.identify_speakers, transcribe.transcribe_whisper,
+        transcribe.transcribe_assemblyai, transcribe.transcribe_elevenlabs, transcribe.multi_speaker_async,
+        transcripts.get_transcript, transcripts.rename_speakers, transcripts.list_transcripts, tasks.get_task,
+        tasks.list_tasks, asynctasks.webhook_info,
+    ]
+    server = MCPServer("timing")
+    spent = {}
+    for tool in tools:
+        started = time.perf_counter()
+        server.add_tool(tool)
+        spent[tool.__name__] = time.perf_counter() - started
+    print(json.dumps(spent))
+    """
+)
+
+
+def registration(runs: int) -> dict[str, float]:
+    """Median seconds the SDK takes to register each mavi-mcp tool in a fresh interpreter (schemas built)."""
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", REGISTRATION], capture_output=True, text=True, timeout=60)
+        for name, seconds in json.loads(done.stdout).items():
+            samples.setdefault(name, []).append(seconds)
+    return {name: median(values) for name, values in samples.items()}
+
+
+def cold_start(runs: int, work: Path, *, breakdown: bool) -> dict[str, tuple[float, float, int]]:
     """Per server: (median wall seconds spawn -> tools/list, median CPU seconds of the process, tool count)."""
     script = work / "one_tool_server.py"
     script.write_text(ONE_TOOL_SERVER)
@@ -282,6 +333,9 @@ def cold_start(runs: int, work: Path) -> dict[str, tuple[float, float, int]]:
         "mavi-mcp": command,
         "mavi-mcp --sandbox": [*command, "--sandbox"],
     }
+    if breakdown:
+        contenders["one-tool MCPServer after importing mavi-mcp's modules"] = [sys.executable, "-c", WITH_MAVI_IMPORTS]
+        contenders["mavi-mcp with the runtime not opened (patched)"] = [sys.executable, "-c", WITHOUT_RUNTIME]
     walls: dict[str, list[float]] = {name: [] for name in contenders}
     cpus: dict[str, list[float]] = {name: [] for name in contenders}
     counts: dict[str, int] = {}
@@ -470,7 +524,7 @@ async def main_async(args: argparse.Namespace) -> None:
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="mavi-perf-"))
     try:
-        starts = cold_start(args.runs, work)
+        starts = cold_start(args.runs, work, breakdown=args.breakdown)
         calls = await per_call(args.calls, work, nodelay=args.nodelay)
         many = await concurrent(args.runs, args.concurrency, args.latency, work, nodelay=args.nodelay)
     finally:
@@ -509,6 +563,17 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"{goal * 1000:.0f} ms",
             )
         )
+    if args.breakdown:
+        spent = registration(args.runs)
+        largest = max(spent, key=spent.__getitem__)
+        rows.append(
+            (
+                f"registering the 12 tools in a fresh interpreter (largest: {largest} {ms(spent[largest])} ms)",
+                f"{ms(sum(spent.values()))} ms",
+                "",
+                "",
+            )
+        )
     if args.markdown:
         print("| measurement | median | vs | goal |")
         print("|---|---|---|---|")
@@ -527,6 +592,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100, help="calls at once over streamable HTTP")
     parser.add_argument("--latency", type=float, default=0.2, help="sandbox latency (s) in the concurrency test")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also start two patched variants that show where start-up goes"
+    )
     parser.add_argument(
         "--sandbox-as-shipped",
         dest="nodelay",
