@@ -1,0 +1,608 @@
+"""Start-up and per-call overhead of mavi-mcp, against the same MCP SDK and the same sandbox, in one run.
+
+Run: `python benchmarks/perf_bench.py` (`--runs N` for more repetitions, `--markdown` for the README table).
+Prints figures; it asserts nothing (timings are not unit tests). Every figure is a median of the same run.
+
+1. Cold start: spawn -> `initialize` -> `tools/list` answered (raw JSON-RPC lines on the pipes, the handshake
+   Claude Desktop uses), for the installed `mavi-mcp` console script (real-API mode with a key set and an existing
+   store: what a client spawns) and `mavi-mcp --sandbox`, against a one-tool `MCPServer` script on the same SDK
+   and interpreter. Runs alternate, after one warm-up each. Wall time to the answer, and the CPU time of the
+   process (start to exit on stdin EOF), which the machine's other load disturbs less. Goal: at most 1.10x.
+2. Per-call overhead over stdio, for each of `CASES` (a 260-turn diarization, a 6-word transcript): the tool
+   call through mavi-mcp (validate, job, API call, normalize, store, render the first page) vs the same request
+   POSTed straight to the same sandbox with `response.json()`; interleaved, the vendor rate limit off on both
+   sides (sandbox `--no-rate-limit`, `MAVI_MCP_RATE_LIMIT=0`). Also calls that reach no API: `get_transcript` of
+   the stored transcript, `list_tasks(limit=1)`, and a one-tool MCPServer's `echo` (the SDK's own round trip).
+   Goal: the tool call at most 5 ms above the direct call.
+3. Concurrency over streamable HTTP: 100 calls at once in one MCP session, the sandbox answering after 200 ms
+   (`--latency 0.2 --no-rate-limit`), `MAVI_MCP_RATE_LIMIT=0`, for each of `CASES`; the wall time until all 100
+   are answered, and the server's CPU time per call (/proc). The same burst against a one-tool MCPServer whose
+   tool just sleeps 200 ms shows what the SDK itself costs. Goal: at most 1.5 x 200 ms = 300 ms.
+
+The sandbox runs with TCP_NODELAY on its connections (see `SANDBOX_WITH_NODELAY`; `--sandbox-as-shipped` not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import queue
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp_types import CallToolResult
+from mcp_types.version import LATEST_HANDSHAKE_VERSION
+
+API_KEY = "sk-mavi-bench-0123456789"
+CLIENT = {"name": "perf_bench", "version": "1"}
+ONE_TOOL_HTTP_SERVER = textwrap.dedent(
+    '''\
+    import sys
+
+    import anyio
+    import uvicorn
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("one-tool")
+
+
+    @server.tool()
+    async def wait(seconds: float) -> str:
+        """Sleep, then answer."""
+        await anyio.sleep(seconds)
+        return "done"
+
+
+    app = server.streamable_http_app(host="127.0.0.1")
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    '''
+)
+ONE_TOOL_SERVER = textwrap.dedent(
+    '''\
+    import anyio
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("one-tool")
+
+
+    @server.tool()
+    def echo(text: str) -> str:
+        """Return the text."""
+        return text
+
+
+    anyio.run(server.run_stdio_async)
+    '''
+)
+
+
+def mavi_mcp_command() -> list[str]:
+    """The `mavi-mcp` console script next to this interpreter, else on PATH, else `python -m mavi_mcp`."""
+    script = Path(sys.executable).parent / "mavi-mcp"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("mavi-mcp")
+    return [found] if found else [sys.executable, "-m", "mavi_mcp"]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# --- processes ------------------------------------------------------------------------------------------------
+
+
+class Child:
+    """A child process whose stderr is drained by a thread, so it never blocks on a full pipe."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.popen = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.popen.stderr is not None
+        for raw in self.popen.stderr:
+            self.lines.put(raw.decode(errors="replace").rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if match := re.search(pattern, line):
+                return match
+        raise RuntimeError(f"no line matching {pattern!r} within {timeout}s")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+
+
+# `mavi_mcp.webhook.bind()` makes its listening socket with proto 0, so asyncio does not set TCP_NODELAY on the
+# connections it accepts (it only does for proto IPPROTO_TCP): every answer after the first on a kept-alive
+# connection then waits ~40 ms for the client's delayed ACK (Nagle). Real MAVI does not do that; this launcher
+# runs the unchanged sandbox with the listening socket re-wrapped as IPPROTO_TCP. `--sandbox-as-shipped` skips it.
+SANDBOX_WITH_NODELAY = textwrap.dedent(
+    """\
+    import socket, sys
+    import mavi_mcp.webhook as webhook
+    plain = webhook.bind
+    def bind(host, port):
+        sock = plain(host, port)
+        return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    webhook.bind = bind
+    from mavi_mcp.sandbox.__main__ import main
+    main(sys.argv[1:])
+    """
+)
+
+
+@contextmanager
+def sandbox(*flags: str, nodelay: bool) -> Iterator[str]:
+    """`python -m mavi_mcp.sandbox` on a free loopback port; yields its base URL."""
+    launcher = ["-c", SANDBOX_WITH_NODELAY] if nodelay else ["-m", "mavi_mcp.sandbox"]
+    child = Child([sys.executable, *launcher, "--port", "0", *flags], dict(os.environ))
+    try:
+        yield child.wait_for(r"MAVI sandbox listening on (http://\S+)").group(1)
+    finally:
+        child.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a running process has used so far, from /proc (Linux); 0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "MAVI_API_KEY": API_KEY,
+        "MAVI_MCP_DATA_DIR": str(data_dir),
+        "MAVI_MCP_ALLOWED_DIRS": str(data_dir),
+        "MAVI_MCP_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    if result.is_error or result.structured_content is None:
+        raise RuntimeError(f"tool call failed: {result.content}")
+    return result.structured_content
+
+
+# --- 1. cold start --------------------------------------------------------------------------------------------
+
+
+def rpc(method: str, id_: int | None = None, params: dict[str, Any] | None = None) -> bytes:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if id_ is not None:
+        message["id"] = id_
+    if params is not None:
+        message["params"] = params
+    return json.dumps(message).encode() + b"\n"
+
+
+def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Spawn a stdio server, `initialize` (the handshake clients such as Claude Desktop use), `tools/list`.
+
+    Returns (wall seconds from spawn to the tools/list answer, CPU seconds of the server process over its whole
+    life including its exit on stdin EOF, number of tools). Raw JSON-RPC lines, so no client library's start-up
+    or scheduling is counted.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    watchdog = threading.Timer(60, child.kill)
+    watchdog.start()
+    try:
+        assert child.stdin is not None
+        assert child.stdout is not None
+
+        def answer(id_: int) -> dict[str, Any]:
+            assert child.stdout is not None
+            for line in child.stdout:
+                message = json.loads(line)
+                if message.get("id") == id_:
+                    if "error" in message:
+                        raise RuntimeError(f"server answered {message['error']}")
+                    return message["result"]
+            raise RuntimeError("the server closed stdout")
+
+        init = {"protocolVersion": LATEST_HANDSHAKE_VERSION, "capabilities": {}, "clientInfo": CLIENT}
+        child.stdin.write(rpc("initialize", 1, init))
+        child.stdin.flush()
+        answer(1)
+        child.stdin.write(rpc("notifications/initialized") + rpc("tools/list", 2))
+        child.stdin.flush()
+        tools = len(answer(2)["tools"])
+        elapsed = time.perf_counter() - started
+        child.stdin.close()
+        child.wait(timeout=30)
+    finally:
+        watchdog.cancel()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, tools
+
+
+# `--breakdown`: where mavi-mcp's start-up goes, by elimination (benchmark-only patches, nothing shipped).
+WITH_MAVI_IMPORTS = "import mavi_mcp.cli, mavi_mcp.server, mavi_mcp.runtime\n" + ONE_TOOL_SERVER
+WITHOUT_RUNTIME = textwrap.dedent(
+    """\
+    import contextlib
+    import mavi_mcp.runtime
+
+    @contextlib.asynccontextmanager
+    async def use(self):
+        yield None  # the lifespan hands out no runtime: nothing opened before the first answer
+
+    mavi_mcp.runtime.RuntimeHolder.use = use
+    from mavi_mcp.cli import main
+    main()
+    """
+)
+
+
+REGISTRATION = textwrap.dedent(
+    """\
+    import json, time
+    from mcp.server.mcpserver import MCPServer
+    from mavi_mcp.tools import assets, asynctasks, tasks, transcribe, transcripts
+
+    tools = [
+        assets.upload_media, transcribe.identify_speakers, transcribe.transcribe_whisper,
+        transcribe.transcribe_assemblyai, transcribe.transcribe_elevenlabs, transcribe.multi_speaker_async,
+        transcripts.get_transcript, transcripts.rename_speakers, transcripts.list_transcripts, tasks.get_task,
+        tasks.list_tasks, asynctasks.webhook_info,
+    ]
+    server = MCPServer("timing")
+    spent = {}
+    for tool in tools:
+        started = time.perf_counter()
+        server.add_tool(tool)
+        spent[tool.__name__] = time.perf_counter() - started
+    print(json.dumps(spent))
+    """
+)
+
+
+def registration(runs: int) -> dict[str, float]:
+    """Median seconds the SDK takes to register each mavi-mcp tool in a fresh interpreter (schemas built)."""
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", REGISTRATION], capture_output=True, text=True, timeout=60)
+        for name, seconds in json.loads(done.stdout).items():
+            samples.setdefault(name, []).append(seconds)
+    return {name: median(values) for name, values in samples.items()}
+
+
+def cold_start(runs: int, work: Path, *, breakdown: bool) -> dict[str, tuple[float, float, int]]:
+    """Per server: (median wall seconds spawn -> tools/list, median CPU seconds of the process, tool count)."""
+    script = work / "one_tool_server.py"
+    script.write_text(ONE_TOOL_SERVER)
+    command = mavi_mcp_command()
+    env = {**os.environ, **server_env(work / "cold-data")}
+    contenders = {
+        "one-tool MCPServer": [sys.executable, str(script)],
+        "mavi-mcp": command,
+        "mavi-mcp --sandbox": [*command, "--sandbox"],
+    }
+    if breakdown:
+        contenders["one-tool MCPServer after importing mavi-mcp's modules"] = [sys.executable, "-c", WITH_MAVI_IMPORTS]
+        contenders["mavi-mcp with the runtime not opened (patched)"] = [sys.executable, "-c", WITHOUT_RUNTIME]
+    walls: dict[str, list[float]] = {name: [] for name in contenders}
+    cpus: dict[str, list[float]] = {name: [] for name in contenders}
+    counts: dict[str, int] = {}
+    for argv in contenders.values():  # warm-up: page cache, .pyc files, the store's first creation
+        spawn_to_tools_list(argv, env)
+    for _ in range(runs):
+        for name, argv in contenders.items():
+            wall, cpu, counts[name] = spawn_to_tools_list(argv, env)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    return {name: (median(walls[name]), median(cpus[name]), counts[name]) for name in contenders}
+
+
+# --- 2. per-call overhead over stdio ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One tool call and the same request sent straight to the sandbox."""
+
+    label: str
+    tool: str
+    args: dict[str, Any]
+    path: str
+    body: dict[str, Any]
+
+
+CASES = (
+    Case(
+        "identify_speakers, AMI ES2004a (260 turns)",
+        "identify_speakers",
+        {"asset_id": "re_700000000000000012", "mode": "sync"},
+        "/transcriptions/sync-generate-speaker",
+        {"asset_id": "re_700000000000000012"},
+    ),
+    Case(
+        "transcribe_elevenlabs, 2.5 s clip (6 words)",
+        "transcribe_elevenlabs",
+        {"asset_id": "re_700000000000000005"},
+        "/transcriptions/speech-to-text",
+        {"asset_id": "re_700000000000000005", "provider": "elevenlabs"},
+    ),
+)
+
+
+async def interleaved(runs: int, *calls: Callable[[], Awaitable[object]]) -> list[float]:
+    """Median seconds of each call, the calls taking turns so drift affects them alike."""
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(runs):
+        for index, call in enumerate(calls):
+            started = time.perf_counter()
+            await call()
+            samples[index].append(time.perf_counter() - started)
+    return [median(values) for values in samples]
+
+
+async def per_call(runs: int, work: Path, *, nodelay: bool) -> dict[str, tuple[float, float]]:
+    """Per case: (median tool call, median direct call); and the two calls that reach no API."""
+    figures: dict[str, tuple[float, float]] = {}
+    with sandbox("--no-rate-limit", nodelay=nodelay) as url:
+        env = server_env(work / "call-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")
+        command = mavi_mcp_command()
+        params = StdioServerParameters(command=command[0], args=command[1:], env=env)
+        script = work / "one_tool_server.py"
+        script.write_text(ONE_TOOL_SERVER)
+        floor = StdioServerParameters(command=sys.executable, args=[str(script)], env=env)
+        with anyio.fail_after(60 + 2 * runs * len(CASES)):
+            async with (
+                Client(params) as client,
+                Client(floor) as one_tool,
+                httpx2.AsyncClient(base_url=url, timeout=30) as http,
+            ):
+                transcript_id = ""
+                for case in CASES:
+
+                    async def tool(case: Case = case) -> None:
+                        nonlocal transcript_id
+                        transcript_id = ok(await client.call_tool(case.tool, case.args))["transcript_id"]
+
+                    async def direct(case: Case = case) -> None:
+                        response = await http.post(case.path, json=case.body, headers={"Authorization": API_KEY})
+                        if response.status_code != 200 or response.json().get("success") is not True:
+                            raise RuntimeError(f"sandbox refused the direct call: {response.text[:200]}")
+
+                    for _ in range(3):  # warm-up: connections, caches
+                        await tool()
+                        await direct()
+                    figures[case.label] = tuple(await interleaved(runs, tool, direct))  # type: ignore[assignment]
+
+                async def read() -> None:
+                    ok(await client.call_tool("get_transcript", {"transcript_id": transcript_id}))
+
+                async def listing() -> None:
+                    ok(await client.call_tool("list_tasks", {"limit": 1}))
+
+                async def echo() -> None:
+                    result = await one_tool.call_tool("echo", {"text": "hello"})
+                    if result.is_error:
+                        raise RuntimeError(f"echo failed: {result.content}")
+
+                read_s, list_s, echo_s = await interleaved(runs, read, listing, echo)
+                figures["get_transcript of that stored transcript (no API call)"] = (read_s, 0.0)
+                figures["list_tasks(limit=1) (no API call)"] = (list_s, 0.0)
+                figures["one-tool MCPServer echo (SDK floor)"] = (echo_s, 0.0)
+    return figures
+
+
+# --- 3. concurrency over streamable HTTP -----------------------------------------------------------------------
+
+
+async def burst(
+    argv: list[str], env: dict[str, str], port: int, calls: list[tuple[str, str, dict[str, Any]]], rounds: int, n: int
+) -> dict[str, tuple[float, float, float]]:
+    """Start an HTTP MCP server; per (label, tool, arguments): (median seconds of one call alone, median wall
+    seconds of `n` calls at once in one session, median server CPU seconds per call during those bursts)."""
+    figures: dict[str, tuple[float, float, float]] = {}
+    server = Child(argv, env)
+    try:
+        endpoint = f"http://127.0.0.1:{port}/mcp"
+        with anyio.fail_after(30):
+            while True:
+                try:
+                    async with httpx2.AsyncClient() as probe:
+                        await probe.get(endpoint, timeout=1)
+                    break
+                except httpx2.TransportError:
+                    await anyio.sleep(0.05)
+        with anyio.fail_after(60 + 30 * rounds * len(calls)):
+            async with Client(endpoint) as client:
+                for label, tool, arguments in calls:
+                    for _ in range(3):
+                        ok(await client.call_tool(tool, arguments))
+                    walls: list[float] = []
+                    singles: list[float] = []
+                    cpus: list[float] = []
+                    for _ in range(rounds):
+                        started = time.perf_counter()
+                        ok(await client.call_tool(tool, arguments))
+                        singles.append(time.perf_counter() - started)
+                        failures: list[str] = []
+
+                        async def one(tool: str = tool, arguments: dict[str, Any] = arguments) -> None:
+                            result = await client.call_tool(tool, arguments)
+                            if result.is_error:
+                                failures.append(str(result.content))  # noqa: B023 - checked in this round
+
+                        cpu_before = cpu_seconds(server.popen.pid)
+                        started = time.perf_counter()
+                        async with anyio.create_task_group() as group:
+                            for _ in range(n):
+                                group.start_soon(one)
+                        walls.append(time.perf_counter() - started)
+                        cpus.append((cpu_seconds(server.popen.pid) - cpu_before) / n)
+                        if failures:
+                            raise RuntimeError(f"{len(failures)} of {n} calls failed: {failures[0]}")
+                    figures[label] = (median(singles), median(walls), median(cpus))
+    finally:
+        server.stop()
+    return figures
+
+
+async def concurrent(
+    rounds: int, n: int, latency: float, work: Path, *, nodelay: bool
+) -> dict[str, tuple[float, float, float]]:
+    """`burst` for mavi-mcp on each of `CASES`, and for a one-tool MCPServer whose tool sleeps `latency` (the SDK's
+    own cost of `n` concurrent calls over streamable HTTP, with no API call and no work)."""
+    script = work / "one_tool_http_server.py"
+    script.write_text(ONE_TOOL_HTTP_SERVER)
+    port = free_port()
+    wait = f"one-tool MCPServer, async tool sleeping {latency * 1000:.0f} ms (SDK floor)"
+    argv = [sys.executable, str(script), str(port)]
+    figures = await burst(argv, dict(os.environ), port, [(wait, "wait", {"seconds": latency})], rounds, n)
+    with sandbox("--latency", str(latency), "--no-rate-limit", nodelay=nodelay) as url:
+        port = free_port()
+        env = {**os.environ, **server_env(work / "http-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")}
+        argv = [*mavi_mcp_command(), "--transport", "streamable-http", "--port", str(port)]
+        cases = [(case.label, case.tool, case.args) for case in CASES]
+        figures.update(await burst(argv, env, port, cases, rounds, n))
+    return figures
+
+
+# --- report ---------------------------------------------------------------------------------------------------
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    load_before = os.getloadavg()[0]
+    work = Path(tempfile.mkdtemp(prefix="mavi-perf-"))
+    try:
+        starts = cold_start(args.runs, work, breakdown=args.breakdown)
+        calls = await per_call(args.calls, work, nodelay=args.nodelay)
+        many = await concurrent(args.runs, args.concurrency, args.latency, work, nodelay=args.nodelay)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    base, base_cpu, _ = starts["one-tool MCPServer"]
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()}; "
+        f"mavi-mcp: {' '.join(mavi_mcp_command())}; "
+        f"sandbox TCP_NODELAY: {'on' if args.nodelay else 'off (as shipped)'}; "
+        f"medians of {args.runs} cold starts, {args.calls} calls, {args.runs} concurrency rounds; "
+        f"1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after",
+        file=sys.stderr,
+    )
+    rows: list[tuple[str, str, str, str]] = []
+    for name, (seconds, cpu, tools) in starts.items():
+        rows.append(
+            (f"spawn -> tools/list: {name} ({tools} tools)", f"{ms(seconds)} ms", f"{seconds / base:.2f}x", "1.10x")
+        )
+        rows.append((f"CPU of that process (start to exit): {name}", f"{ms(cpu)} ms", f"{cpu / base_cpu:.2f}x", ""))
+    for label, (tool_s, direct_s) in calls.items():
+        if direct_s:
+            rows.append((f"stdio call: {label}", f"{ms(tool_s)} ms", f"+{ms(tool_s - direct_s)} ms", "+5 ms"))
+            rows.append(("direct POST of the same request to the sandbox", f"{ms(direct_s)} ms", "", ""))
+        else:
+            rows.append((f"stdio call: {label}", f"{ms(tool_s)} ms", "", ""))
+    goal = 1.5 * args.latency
+    for label, (single, wall, cpu) in many.items():
+        rows.append((f"streamable HTTP, 1 call alone: {label}", f"{ms(single)} ms", "", ""))
+        rows.append((f"server CPU per call in the burst below: {label}", f"{ms(cpu)} ms", "", ""))
+        rows.append(
+            (
+                f"streamable HTTP, {args.concurrency} calls at once, all answered: {label}",
+                f"{ms(wall)} ms",
+                f"{wall / args.latency:.2f}x latency",
+                f"{goal * 1000:.0f} ms",
+            )
+        )
+    if args.breakdown:
+        spent = registration(args.runs)
+        largest = max(spent, key=spent.__getitem__)
+        rows.append(
+            (
+                f"registering the 12 tools in a fresh interpreter (largest: {largest} {ms(spent[largest])} ms)",
+                f"{ms(sum(spent.values()))} ms",
+                "",
+                "",
+            )
+        )
+    if args.markdown:
+        print("| measurement | median | vs | goal |")
+        print("|---|---|---|---|")
+        for row in rows:
+            print("| " + " | ".join(cell or "-" for cell in row) + " |")
+    else:
+        width = max(len(row[0]) for row in rows)
+        for name, value, versus, goal_text in rows:
+            print(f"{name:<{width}}  {value:>10}  {versus:>14}  goal {goal_text or '-'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7, help="cold starts per server, and concurrency rounds")
+    parser.add_argument("--calls", type=int, default=50, help="timed calls per kind in the per-call test")
+    parser.add_argument("--concurrency", type=int, default=100, help="calls at once over streamable HTTP")
+    parser.add_argument("--latency", type=float, default=0.2, help="sandbox latency (s) in the concurrency test")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also start two patched variants that show where start-up goes"
+    )
+    parser.add_argument(
+        "--sandbox-as-shipped",
+        dest="nodelay",
+        action="store_false",
+        help="run the sandbox without TCP_NODELAY (see SANDBOX_WITH_NODELAY)",
+    )
+    anyio.run(main_async, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
