@@ -18,8 +18,6 @@ Prints figures; it asserts nothing (timings are not unit tests). Every figure is
    (`--latency 0.2 --no-rate-limit`), `MAVI_MCP_RATE_LIMIT=0`, for each of `CASES`; the wall time until all 100
    are answered, and the server's CPU time per call (/proc). The same burst against a one-tool MCPServer whose
    tool just sleeps 200 ms shows what the SDK itself costs. Goal: at most 1.5 x 200 ms = 300 ms.
-
-The sandbox runs with TCP_NODELAY on its connections (see `SANDBOX_WITH_NODELAY`; `--sandbox-as-shipped` not).
 """
 
 from __future__ import annotations
@@ -152,30 +150,10 @@ class Child:
                 self.popen.wait(timeout=10)
 
 
-# `mavi_mcp.webhook.bind()` makes its listening socket with proto 0, so asyncio does not set TCP_NODELAY on the
-# connections it accepts (it only does for proto IPPROTO_TCP): every answer after the first on a kept-alive
-# connection then waits ~40 ms for the client's delayed ACK (Nagle). Real MAVI does not do that; this launcher
-# runs the unchanged sandbox with the listening socket re-wrapped as IPPROTO_TCP. `--sandbox-as-shipped` skips it.
-SANDBOX_WITH_NODELAY = textwrap.dedent(
-    """\
-    import socket, sys
-    import mavi_mcp.webhook as webhook
-    plain = webhook.bind
-    def bind(host, port):
-        sock = plain(host, port)
-        return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-    webhook.bind = bind
-    from mavi_mcp.sandbox.__main__ import main
-    main(sys.argv[1:])
-    """
-)
-
-
 @contextmanager
-def sandbox(*flags: str, nodelay: bool) -> Iterator[str]:
+def sandbox(*flags: str) -> Iterator[str]:
     """`python -m mavi_mcp.sandbox` on a free loopback port; yields its base URL."""
-    launcher = ["-c", SANDBOX_WITH_NODELAY] if nodelay else ["-m", "mavi_mcp.sandbox"]
-    child = Child([sys.executable, *launcher, "--port", "0", *flags], dict(os.environ))
+    child = Child([sys.executable, "-m", "mavi_mcp.sandbox", "--port", "0", *flags], dict(os.environ))
     try:
         yield child.wait_for(r"MAVI sandbox listening on (http://\S+)").group(1)
     finally:
@@ -392,10 +370,10 @@ async def interleaved(runs: int, *calls: Callable[[], Awaitable[object]]) -> lis
     return [median(values) for values in samples]
 
 
-async def per_call(runs: int, work: Path, *, nodelay: bool) -> dict[str, tuple[float, float]]:
+async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
     """Per case: (median tool call, median direct call); and the two calls that reach no API."""
     figures: dict[str, tuple[float, float]] = {}
-    with sandbox("--no-rate-limit", nodelay=nodelay) as url:
+    with sandbox("--no-rate-limit") as url:
         env = server_env(work / "call-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")
         command = mavi_mcp_command()
         params = StdioServerParameters(command=command[0], args=command[1:], env=env)
@@ -497,9 +475,7 @@ async def burst(
     return figures
 
 
-async def concurrent(
-    rounds: int, n: int, latency: float, work: Path, *, nodelay: bool
-) -> dict[str, tuple[float, float, float]]:
+async def concurrent(rounds: int, n: int, latency: float, work: Path) -> dict[str, tuple[float, float, float]]:
     """`burst` for mavi-mcp on each of `CASES`, and for a one-tool MCPServer whose tool sleeps `latency` (the SDK's
     own cost of `n` concurrent calls over streamable HTTP, with no API call and no work)."""
     script = work / "one_tool_http_server.py"
@@ -508,7 +484,7 @@ async def concurrent(
     wait = f"one-tool MCPServer, async tool sleeping {latency * 1000:.0f} ms (SDK floor)"
     argv = [sys.executable, str(script), str(port)]
     figures = await burst(argv, dict(os.environ), port, [(wait, "wait", {"seconds": latency})], rounds, n)
-    with sandbox("--latency", str(latency), "--no-rate-limit", nodelay=nodelay) as url:
+    with sandbox("--latency", str(latency), "--no-rate-limit") as url:
         port = free_port()
         env = {**os.environ, **server_env(work / "http-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")}
         argv = [*mavi_mcp_command(), "--transport", "streamable-http", "--port", str(port)]
@@ -525,8 +501,8 @@ async def main_async(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="mavi-perf-"))
     try:
         starts = cold_start(args.runs, work, breakdown=args.breakdown)
-        calls = await per_call(args.calls, work, nodelay=args.nodelay)
-        many = await concurrent(args.runs, args.concurrency, args.latency, work, nodelay=args.nodelay)
+        calls = await per_call(args.calls, work)
+        many = await concurrent(args.runs, args.concurrency, args.latency, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -534,7 +510,6 @@ async def main_async(args: argparse.Namespace) -> None:
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()}; "
         f"mavi-mcp: {' '.join(mavi_mcp_command())}; "
-        f"sandbox TCP_NODELAY: {'on' if args.nodelay else 'off (as shipped)'}; "
         f"medians of {args.runs} cold starts, {args.calls} calls, {args.runs} concurrency rounds; "
         f"1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after",
         file=sys.stderr,
@@ -594,12 +569,6 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print the README table")
     parser.add_argument(
         "--breakdown", action="store_true", help="also start two patched variants that show where start-up goes"
-    )
-    parser.add_argument(
-        "--sandbox-as-shipped",
-        dest="nodelay",
-        action="store_false",
-        help="run the sandbox without TCP_NODELAY (see SANDBOX_WITH_NODELAY)",
     )
     anyio.run(main_async, parser.parse_args())
 

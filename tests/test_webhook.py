@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from pydantic import SecretStr
 
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import Store
-from mavi_mcp.webhook import Receiver, ingest, load_or_create_secret, receiver_app, webhook_path
+from mavi_mcp.webhook import Receiver, bind, ingest, load_or_create_secret, receiver_app, webhook_path
 
 DATA = Path(__file__).resolve().parent.parent / "mavi_mcp" / "sandbox" / "data"
 MULTI = DATA / "async-generate-multi-speaker-callback" / "4320211.json"
@@ -218,3 +220,22 @@ def test_the_secret_is_generated_once_kept_private_and_reused(tmp_path: Path) ->
     assert (tmp_path / "webhook-secret").stat().st_mode & 0o777 == 0o600
     configured = Settings(data_dir=tmp_path, webhook_secret=SecretStr("from-settings"))
     assert load_or_create_secret(configured, tmp_path) == "from-settings"
+
+
+@pytest.mark.anyio
+async def test_connections_accepted_on_a_bound_socket_have_nagle_off() -> None:
+    """`bind()` serves the sandbox and the receivers: without TCP_NODELAY every answer after the first on a kept-alive
+    connection would wait for the peer's delayed ACK (~40 ms)."""
+    accepted: asyncio.Queue[int] = asyncio.Queue()
+
+    async def on_connect(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        await accepted.put(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    listening = bind("127.0.0.1", 0)
+    server = await asyncio.start_server(on_connect, sock=listening)
+    async with server:
+        _, writer = await asyncio.open_connection(*listening.getsockname())
+        assert await asyncio.wait_for(accepted.get(), 10) != 0
+        writer.close()
