@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncGenerator
+import ssl
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import anyio
@@ -128,14 +129,15 @@ class RuntimeHolder:
                 http = httpx2.AsyncClient(base_url=SANDBOX_BASE_URL, transport=transport, timeout=timeout)
                 api_key = api_key or SecretStr(SANDBOX_KEY)
             else:
-                http = httpx2.AsyncClient(base_url=settings.base_url, timeout=timeout, transport=self.transport)
+                transport = self.transport or LazyTransport(_network_transport)
+                http = httpx2.AsyncClient(base_url=settings.base_url, timeout=timeout, transport=transport)
             await stack.enter_async_context(http)
             downloads = httpx2.AsyncClient(
                 follow_redirects=True,
                 max_redirects=5,
                 timeout=httpx2.Timeout(settings.download_timeout, connect=settings.connect_timeout),
                 headers={"User-Agent": f"mavi-mcp/{__version__}"},
-                transport=self.download_transport,
+                transport=self.download_transport or LazyTransport(_network_transport),
                 event_hooks={"request": [only_http]},
             )
             await stack.enter_async_context(downloads)
@@ -190,6 +192,38 @@ class RuntimeHolder:
         task_group.start_soon(heartbeat, receiver.store, f"{os.getpid()}-{id(receiver)}", url)
         announce(url, public=bool(settings.webhook_public_url))
         return url, how
+
+
+class LazyTransport(httpx2.AsyncBaseTransport):
+    """A transport built on the first request that needs it.
+
+    Building httpx2's network transport loads the CA bundle into an SSL context and imports the HTTP/1.1 stack
+    (about 50 ms together): a server spawned by a client that only lists its tools, or only reads stored
+    transcripts, never pays it, and the first answer does not wait for it.
+    """
+
+    def __init__(self, make: Callable[[], httpx2.AsyncBaseTransport]) -> None:
+        self._make = make
+        self._transport: httpx2.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self._transport is None:
+            self._transport = self._make()
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    """One SSL context (system CA bundle, or `SSL_CERT_FILE`/`SSL_CERT_DIR`) shared by the API and download clients."""
+    return httpx2.create_ssl_context()
+
+
+def _network_transport() -> httpx2.AsyncBaseTransport:
+    return httpx2.AsyncHTTPTransport(verify=_ssl_context())
 
 
 @asynccontextmanager

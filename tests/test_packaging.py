@@ -256,6 +256,27 @@ def test_starting_a_server_leaves_the_sandbox_and_subtitle_libraries_unloaded(tm
     assert [m for m in loaded if m.startswith(("srt", "webvtt", "mavi_mcp.sandbox"))] == []
 
 
+def test_listing_tools_and_reading_the_store_build_no_network_transport(tmp_path: Path) -> None:
+    """The HTTP stack and the CA bundle load on the first request that needs them, not at start-up
+    (`runtime.LazyTransport`): a client that spawns the server to list its tools does not wait for them."""
+    code = (
+        "import json, sys, anyio\n"
+        "from mcp import Client\n"
+        "from mavi_mcp.cli import build_parser, settings_from\n"
+        "from mavi_mcp.server import create_server\n"
+        "async def main():\n"
+        "    async with Client(create_server(settings_from(build_parser().parse_args([])))) as client:\n"
+        "        assert len((await client.list_tools()).tools) > 10\n"
+        "        assert not (await client.call_tool('list_tasks', {})).is_error\n"
+        "anyio.run(main)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('httpcore2', 'h11'))))\n"
+    )
+    env = {**os.environ, "MAVI_MCP_DATA_DIR": str(tmp_path), "MAVI_API_KEY": "mavi-test-key-0123456789"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
 # --- built artefacts (MAVI_MCP_DIST) --------------------------------------------------------------------------------
 
 
