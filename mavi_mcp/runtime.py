@@ -18,7 +18,7 @@ import ssl
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 
 import anyio
@@ -183,7 +183,16 @@ class RuntimeHolder:
             port = sock.getsockname()[1]
             config = uvicorn.Config(receiver_app(receiver), log_level="warning", lifespan="off")
             server = EmbeddedServer(config)
-            task_group.start_soon(partial(server.serve, sockets=[sock]), name="webhook receiver")
+
+            async def serve() -> None:
+                try:
+                    await server.serve(sockets=[sock])
+                finally:  # cancelled before uvicorn's own shutdown ran: the port must not stay open
+                    for listening in server.servers:
+                        listening.close()  # stops accepting, then closes the socket
+                    sock.close()
+
+            task_group.start_soon(serve, name="webhook receiver")
             stack.callback(lambda: setattr(server, "should_exit", True))
             url = public_url(settings, receiver.secret, host=settings.webhook_host, port=port)
             how = f"embedded on {settings.webhook_host}:{port}"

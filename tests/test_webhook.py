@@ -12,9 +12,11 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
+from mavi_mcp.runtime import RuntimeHolder
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import Store
 from mavi_mcp.webhook import Receiver, bind, ingest, load_or_create_secret, receiver_app, webhook_path
+from tests.conftest import free_port
 
 DATA = Path(__file__).resolve().parent.parent / "mavi_mcp" / "sandbox" / "data"
 MULTI = DATA / "async-generate-multi-speaker-callback" / "4320211.json"
@@ -239,3 +241,14 @@ async def test_connections_accepted_on_a_bound_socket_have_nagle_off() -> None:
         _, writer = await asyncio.open_connection(*listening.getsockname())
         assert await asyncio.wait_for(accepted.get(), 10) != 0
         writer.close()
+
+
+@pytest.mark.anyio
+async def test_the_embedded_receiver_closes_its_port_when_the_runtime_closes(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings(data_dir=tmp_path, webhook_port=port, _env_file=None)  # pyright: ignore[reportCallIssue]
+    async with RuntimeHolder(settings).open() as runtime:
+        assert runtime.receiver_here == f"embedded on 127.0.0.1:{port}"
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # listening
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
