@@ -198,6 +198,22 @@ def assert_uploaded(result: CallToolResult) -> None:
     assert data["asset_id"].startswith("re_")
 
 
+async def assert_the_uploaded_asset_is_reported(rig: Rig, message: str) -> str:
+    """The upload succeeded and its confirmation failed: the message, get_task and list_tasks give the asset id."""
+    match = re.search(r"MAVI stored the file as asset_id (re_\w+)\. Do not upload it again", message)
+    assert match, message
+    asset_id = match.group(1)
+    assert f'call a transcription tool with asset_id="{asset_id}"' in message
+    assert "upload_media failed" not in message
+    task_id = task_of(message)
+    task = ok(await rig.client.call_tool("get_task", {"task_id": task_id}))
+    assert (task["status"], task["asset_id"]) == ("failed", asset_id)
+    assert f"asset_id {asset_id}" in task["error"]
+    listed = ok(await rig.client.call_tool("list_tasks", {"limit": 5}))["tasks"]
+    assert next(t for t in listed if t["task_id"] == task_id)["asset_id"] == asset_id
+    return asset_id
+
+
 async def wait_for_delivery(rig: Rig, seen: int) -> str:
     """The task id of the next callback the sandbox delivered successfully after `seen` deliveries (bounded)."""
     with anyio.fail_after(20):
@@ -389,13 +405,19 @@ async def test_a_5xx_burst_on_the_free_metadata_poll_is_retried_and_the_upload_c
     assert seen.requests - len(seen.processed) == 2
 
 
-async def test_a_5xx_that_persists_on_the_metadata_poll_stops_after_max_attempts(rig: Rig) -> None:
+async def test_a_5xx_that_persists_on_the_metadata_poll_stops_after_max_attempts_and_gives_the_uploaded_asset_id(
+    rig: Rig,
+) -> None:
     rig.faults({"metadata": [{"kind": "status", "status": 502}]})
     result, seen, _ = await rig.upload()
     message = error(result)
-    assert "upload_media failed" in message
     assert "HTTP 502" in message
     assert seen == Seen(1 + 4, ["upload"])
+    asset_id = await assert_the_uploaded_asset_is_reported(rig, message)
+    rig.admin.delete("/_sandbox/faults")
+    assert ok(await rig.client.call_tool("identify_speakers", {"asset_id": asset_id, "mode": "sync"}))["status"] == (
+        "completed"
+    )
 
 
 async def test_a_503_on_an_upload_is_retried_and_the_file_is_uploaded_once(rig: Rig) -> None:
@@ -506,6 +528,10 @@ async def test_an_unexpected_shape_of_the_metadata_poll_is_reported_as_unreadabl
     assert "does not recognise" in message
     assert "Check the id" not in message
     assert seen.processed[0] == "upload"
+    await assert_the_uploaded_asset_is_reported(rig, message)
+    assert "the raw answer was kept" in message
+    (raw,) = rig.raw_results(task_of(message))
+    assert b'"unexpected":"shape"' in raw
 
 
 async def test_an_unexpected_shape_of_an_async_start_is_not_resent_and_its_result_still_arrives(rig: Rig) -> None:

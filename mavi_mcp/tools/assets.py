@@ -27,7 +27,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from mavi_mcp.errors import InputError, ResultError, redact
+from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError, redact
 from mavi_mcp.jobs import Outcome
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file
 from mavi_mcp.runtime import Runtime
@@ -54,12 +54,35 @@ class UploadResult(BaseModel):
     error: str | None = None
 
 
+def _not_again(asset_id: str) -> str:
+    return (
+        f"The upload itself succeeded: MAVI stored the file as asset_id {asset_id}. Do not upload it again (that "
+        "would store, and bill storage for, a second copy)."
+    )
+
+
 async def _wait_until_ready(rt: Runtime, asset_id: str, key: str | None) -> str:
-    """Poll the asset's metadata until SUCCESS; returns the final status. Raises on FAILED or timeout."""
+    """Poll the asset's metadata until SUCCESS; returns the final status.
+
+    Raises:
+        ResultError: MAVI reports upload_status FAILED (the file must be fixed and uploaded again).
+        UnconfirmedUploadError: still not SUCCESS after `READY_TIMEOUT` seconds, or a poll failed (API error,
+            unreadable answer, anything else): the asset exists, and the message gives its id.
+    """
     deadline = time.monotonic() + READY_TIMEOUT
     delay = 1.0
     while True:
-        resource = await rt.client.metadata(asset_id, api_key=key)
+        try:
+            resource = await rt.client.metadata(asset_id, api_key=key)
+        except MaviError as exc:
+            reason = exc.summary() if isinstance(exc, APIError) else str(exc)
+            raw = exc.raw if isinstance(exc, ResultError) else None
+            raise _unconfirmed(asset_id, f"Checking that MAVI has processed it failed: {reason}", raw=raw) from None
+        except Exception:
+            logger.exception("Metadata poll of asset %s failed", asset_id)
+            raise _unconfirmed(
+                asset_id, "Checking that MAVI has processed it failed (an internal error; details are in the log)."
+            ) from None
         status = (resource.upload_status or "").upper()
         if status == "SUCCESS":
             return status
@@ -69,12 +92,19 @@ async def _wait_until_ready(rt: Runtime, asset_id: str, key: str | None) -> str:
                 "the file plays and has an audio track, then upload it again."
             )
         if time.monotonic() + delay > deadline:
-            raise ResultError(
-                f"Asset {asset_id} was still {status or 'processing'} after {READY_TIMEOUT:.0f} s. It may become "
-                "ready later: try a transcription tool with this asset_id in a few minutes."
-            )
+            raise _unconfirmed(asset_id, f"It was still {status or 'processing'} after {READY_TIMEOUT:.0f} s.")
         await anyio.sleep(delay)
         delay = min(delay * 1.5, 5.0)
+
+
+def _unconfirmed(asset_id: str, what: str, *, raw: bytes | None = None) -> UnconfirmedUploadError:
+    return UnconfirmedUploadError(
+        f"{_not_again(asset_id)} {what} The asset is probably ready, or will be soon: call a transcription tool "
+        f'with asset_id="{asset_id}"; if MAVI answers that the asset is not ready (or with its ambiguous limit '
+        "message), wait a minute and call it again.",
+        asset_id=asset_id,
+        raw=raw,
+    )
 
 
 _EXT_BY_TYPE = {v: k for k, v in reversed(MEDIA_TYPES.items())} | {"audio/mp3": ".mp3", "audio/x-wav": ".wav"}
@@ -231,6 +261,8 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
 def _upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
     result = record.result or {}
     elapsed = round(((record.completed_at or record.updated_at) - record.created_at).total_seconds(), 3)
+    if record.status == "failed" and record.asset_id:
+        raise ToolError(f"upload_media (task {record.task_id}): {record.error}")
     if record.status == "failed":
         raise ToolError(f"upload_media failed (task {record.task_id}): {record.error}")
     if record.status == "pending":
@@ -284,7 +316,9 @@ async def upload_media(
     Cost: free (MAVI bills storage at $0.001 per GB per day).
     Returns: asset_id, file name and size. Next: identify_speakers or transcribe_* with that asset_id.
     Errors say what to fix: a path outside the allowed folders, a URL that does not parse, cannot be reached
-    or is not media (URLs are shown without user:password or query).
+    or is not media (URLs are shown without user:password or query). If the upload succeeded but MAVI's
+    processing could not be confirmed, the error gives the asset_id (get_task and list_tasks keep it): use it,
+    do not upload the file again.
     """
     rt = runtime_of(ctx)
     key = request_key(ctx)
