@@ -615,14 +615,19 @@ def test_upload_media_answers_every_generated_path_or_url_with_an_asset_or_an_ac
         assert path == server.seeded.paths[0] or httpx2.URL(path).host == "media.test", path
 
 
-def test_a_paid_transcription_with_a_bad_window_names_the_transcript_it_stored(server: Server) -> None:
+def test_a_bad_window_costs_nothing_and_an_unknown_speaker_names_the_transcript_it_stored(server: Server) -> None:
     for window in [{"start": "nan"}, {"start": "2:00", "end": "1:00"}]:
         result = server.check("identify_speakers", {"asset_id": "re_700000000000000025", "mode": "sync", **window})
         assert result.is_error
-        match = re.search(r'get_transcript\(transcript_id="(tr_[0-9a-f]+)"\)', text_of(result))
-        assert match, text_of(result)
-        page = server.check("get_transcript", {"transcript_id": match.group(1)})
-        assert (page.structured_content or {}).get("endpoint") == "sync-generate-speaker"
+        assert "Nothing was sent or billed." in text_of(result)
+    result = server.check(
+        "identify_speakers", {"asset_id": "re_700000000000000025", "mode": "sync", "speakers": ["Nobody"]}
+    )
+    assert result.is_error
+    match = re.search(r'get_transcript\(transcript_id="(tr_[0-9a-f]+)"\)', text_of(result))
+    assert match, text_of(result)
+    page = server.check("get_transcript", {"transcript_id": match.group(1)})
+    assert (page.structured_content or {}).get("endpoint") == "sync-generate-speaker"
 
 
 def test_an_unreachable_or_malformed_media_url_is_an_actionable_error(server: Server) -> None:
