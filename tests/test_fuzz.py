@@ -480,7 +480,13 @@ def test_rename_speakers_answers_every_generated_mapping_with_the_names_or_an_ac
     new_names = st.one_of(st.text(max_size=60), st.sampled_from(HOSTILE_TEXT), own, st.just(""))
     mapping = P(st.dictionaries(keys, new_names, min_size=1, max_size=4))
     ids = P(st.one_of(st.just(transcript_id), st.just(transcript_id), names))
-    server.check("rename_speakers", data.draw(arguments({"transcript_id": ids, "mapping": mapping}, {})))
+    result = server.check("rename_speakers", data.draw(arguments({"transcript_id": ids, "mapping": mapping}, {})))
+    if not result.is_error:  # every speaker stays identifiable: no name is another speaker's label, alias or name
+        speakers = (result.structured_content or {})["speakers"]
+        for speaker in (s for s in speakers if s.get("name")):
+            others = [s for s in speakers if s["label"] != speaker["label"]]
+            taken = {t.strip().casefold() for s in others for t in (s["label"], alias(s["label"]), s.get("name")) if t}
+            assert speaker["name"].strip().casefold() not in taken, speakers
 
 
 @cases(600)

@@ -78,7 +78,11 @@ TimeParam = Annotated[
 ]
 SpeakersParam = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=200)]] | None,
-    Field(max_length=100, description="Only these speakers, by label (SPEAKER_00) or name, case-insensitive."),
+    Field(
+        max_length=100,
+        description="Only these speakers, by label (SPEAKER_00), short alias (S0) or name, case-insensitive. A "
+        "label always means its own speaker.",
+    ),
 ]
 WaitSeconds = Annotated[
     float | None,
