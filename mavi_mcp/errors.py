@@ -5,6 +5,7 @@ MaviError                          root: everything this package raises on purpo
 ├── ConfigurationError             no API key, bad settings (says how to fix it)
 ├── InputError                     bad input from the agent (path, URL, cursor, option)
 ├── ResultError                    the API answered 2xx but the body is not a documented shape
+├── UnconfirmedUploadError         the file was uploaded (asset id known) but could not be confirmed ready
 └── APIError                       the MAVI API refused or failed; carries status, code, msg, request_id
     ├── AuthenticationError        401 / 403
     ├── OutOfCreditsError          402
@@ -55,6 +56,19 @@ class ResultError(MaviError):
         self.raw = raw
 
 
+class UnconfirmedUploadError(MaviError):
+    """The upload itself succeeded (MAVI returned `asset_id`), but confirming that the asset is ready failed.
+
+    The asset exists at MAVI: the message tells the agent its id and not to upload the file again, and the job
+    keeps `asset_id` with its task (`get_task`, `list_tasks`). `raw` holds an unreadable answer, as `ResultError`.
+    """
+
+    def __init__(self, message: str, *, asset_id: str, raw: bytes | None = None) -> None:
+        super().__init__(message)
+        self.asset_id = asset_id
+        self.raw = raw
+
+
 class APIError(MaviError):
     """The MAVI API refused or failed a request.
 
@@ -88,6 +102,15 @@ class APIError(MaviError):
         self.endpoint = endpoint
 
     def __str__(self) -> str:
+        parts = [self.summary()]
+        if self.retry_after is not None and math.isfinite(self.retry_after):
+            parts.append(f"MAVI asked to wait {math.ceil(self.retry_after)} s before the next request (Retry-After).")
+        if self.hint:
+            parts.append(self.hint)
+        return " ".join(parts)
+
+    def summary(self) -> str:
+        """What failed, with the endpoint, HTTP status, the API's message and the request id; no advice."""
         parts = [self.args[0] if self.args else type(self).__name__]
         detail: list[str] = []
         if self.endpoint:
@@ -100,10 +123,6 @@ class APIError(MaviError):
             detail.append(f"request id {self.request_id}")
         if detail:
             parts.append(f"({'; '.join(detail)})")
-        if self.retry_after is not None and math.isfinite(self.retry_after):
-            parts.append(f"MAVI asked to wait {math.ceil(self.retry_after)} s before the next request (Retry-After).")
-        if self.hint:
-            parts.append(self.hint)
         return " ".join(parts)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from mavi_mcp.errors import MaviError, ResultError
+from mavi_mcp.errors import MaviError, ResultError, UnconfirmedUploadError
 from mavi_mcp.store import AsyncStore, TaskRecord
 from mavi_mcp.transcript import Transcript
 
@@ -107,9 +107,17 @@ class Jobs:
                 self.store.sync.finish_task, task_id, "completed", transcript_id=transcript_id, result=outcome.result
             )
         except MaviError as exc:
-            if isinstance(exc, ResultError) and exc.raw is not None:
+            if isinstance(exc, ResultError | UnconfirmedUploadError) and exc.raw is not None:
                 await self.store.run(self.store.sync.save_raw_result, "job", exc.raw, task_id=task_id)
-            await self.store.run(self.store.sync.finish_task, task_id, "failed", error=str(exc))
+            asset_id = exc.asset_id if isinstance(exc, UnconfirmedUploadError) else None
+            await self.store.run(
+                self.store.sync.finish_task,
+                task_id,
+                "failed",
+                error=str(exc),
+                asset_id=asset_id,
+                result={"asset_id": asset_id} if asset_id else None,
+            )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 await self.store.run(self.store.sync.finish_task, task_id, "failed", error=INTERRUPTED)

@@ -323,14 +323,27 @@ class Store:
         transcript_id: str | None = None,
         error: str | None = None,
         result: Mapping[str, Any] | None = None,
+        asset_id: str | None = None,
     ) -> None:
-        """Mark a task completed (with its transcript or result) or failed (with the reason)."""
+        """Mark a task completed (with its transcript or result) or failed (with the reason).
+
+        `asset_id`, when given, is recorded on the task (an upload that failed after MAVI created the asset).
+        """
         now = utcnow().isoformat()
         with self._tx() as db:
             db.execute(
                 "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, result = ?, updated_at = ?,"
-                " completed_at = ? WHERE task_id = ?",
-                (status, transcript_id, error, json.dumps(dict(result)) if result else None, now, now, task_id),
+                " completed_at = ?, asset_id = COALESCE(?, asset_id) WHERE task_id = ?",
+                (
+                    status,
+                    transcript_id,
+                    error,
+                    json.dumps(dict(result)) if result else None,
+                    now,
+                    now,
+                    asset_id,
+                    task_id,
+                ),
             )
 
     def fail_stale_jobs(self, reason: str) -> int:

@@ -32,7 +32,18 @@ def _wav(seconds: float) -> bytes:
 WAV = _wav(2.0)
 
 
+SIGNED = "X-Amz-Signature=s3cr3t-signature"
+PASSWORD = "hunter2-password"
+
+
 def media_site(request: httpx2.Request) -> httpx2.Response:
+    """media.test serves files; unreachable.test refuses connections; nowhere.test has no DNS entry."""
+    if request.url.host == "unreachable.test":
+        raise httpx2.ConnectError("All connection attempts failed", request=request)
+    if request.url.host == "nowhere.test":
+        raise httpx2.ConnectError("[Errno -2] Name or service not known", request=request)
+    if request.url.host == "slow.test":
+        raise httpx2.ReadTimeout(f"timed out reading {request.url}", request=request)
     path = request.url.path
     if path == "/talk.wav":
         return httpx2.Response(200, content=WAV, headers={"content-type": "audio/wav"})
@@ -105,3 +116,50 @@ async def test_names_come_from_the_url_the_disposition_header_or_the_content_typ
 )
 async def test_a_bad_media_url_gets_an_actionable_error(client: Client, url: str, expected: str) -> None:
     assert expected in error(await client.call_tool("upload_media", {"path": url}))
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://unreachable.test/talk.wav", "Could not connect to the host of https://unreachable.test/talk.wav"),
+        ("https://nowhere.test/talk.wav", "Name or service not known"),
+        ("https://slow.test/talk.wav", "ReadTimeout"),
+        ("http://[::1", "'http://[::1' is not a valid URL"),
+        ("http://[::1]:port/a.wav", "is not a valid URL"),
+        ("http://", "has no host name"),
+        ("https:///talk.wav", "has no host name"),
+        ("http://media.test:abc/talk.wav", "is not a valid URL (Invalid port"),
+        ("http://999.1.1.1/talk.wav", "is not a valid URL"),
+        ("http://\u2603.test/talk.wav", "is not a valid URL"),
+    ],
+)
+async def test_an_unreachable_or_malformed_media_url_says_what_went_wrong_and_what_to_do(
+    client: Client, url: str, expected: str
+) -> None:
+    message = error(await client.call_tool("upload_media", {"path": url}))
+    assert expected in message
+    assert "internal error" not in message
+    assert "local path" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://user:{PASSWORD}@unreachable.test/talk.wav?{SIGNED}",
+        f"https://user:{PASSWORD}@nowhere.test/talk.wav?{SIGNED}#t=10",
+        f"https://user:{PASSWORD}@slow.test/talk.wav?{SIGNED}",
+        f"https://user:{PASSWORD}@media.test/missing.mp3?{SIGNED}",
+        f"https://user:{PASSWORD}@media.test/page?{SIGNED}",
+        f"https://user:{PASSWORD}@media.test:abc/talk.wav?{SIGNED}",
+        f"https://user:{PASSWORD}@[::1/talk.wav?{SIGNED}",
+    ],
+)
+async def test_a_failed_media_url_is_shown_without_its_credentials_or_query(client: Client, url: str) -> None:
+    message = error(await client.call_tool("upload_media", {"path": url}))
+    assert PASSWORD not in message
+    assert "s3cr3t" not in message
+    assert "…@" in message
+    assert "talk.wav?…" in message or "missing.mp3?…" in message or "page?…" in message
+    stored = str((await client.call_tool("list_tasks", {})).structured_content)  # failed download jobs, if any
+    assert PASSWORD not in stored
+    assert "s3cr3t" not in stored

@@ -102,6 +102,12 @@ class Rig:
         with sqlite3.connect(f"file:{self.data / 'mavi-mcp.sqlite3'}?mode=ro", uri=True) as db:
             return [row[0] for row in db.execute("SELECT body FROM raw_results WHERE task_id = ?", (task_id,))]
 
+    def untasked_raw_results(self, endpoint: str) -> list[bytes]:
+        """Raw answers of `endpoint` kept without a task (an async start whose task id could not be read)."""
+        with sqlite3.connect(f"file:{self.data / 'mavi-mcp.sqlite3'}?mode=ro", uri=True) as db:
+            query = "SELECT body FROM raw_results WHERE task_id IS NULL AND endpoint = ? ORDER BY id"
+            return [row[0] for row in db.execute(query, (endpoint,))]
+
 
 @pytest.fixture(scope="module")
 async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
@@ -196,6 +202,22 @@ def assert_uploaded(result: CallToolResult) -> None:
     assert data["status"] == "completed"
     assert data["upload_status"] == "SUCCESS"
     assert data["asset_id"].startswith("re_")
+
+
+async def assert_the_uploaded_asset_is_reported(rig: Rig, message: str) -> str:
+    """The upload succeeded and its confirmation failed: the message, get_task and list_tasks give the asset id."""
+    match = re.search(r"MAVI stored the file as asset_id (re_\w+)\. Do not upload it again", message)
+    assert match, message
+    asset_id = match.group(1)
+    assert f'call a transcription tool with asset_id="{asset_id}"' in message
+    assert "upload_media failed" not in message
+    task_id = task_of(message)
+    task = ok(await rig.client.call_tool("get_task", {"task_id": task_id}))
+    assert (task["status"], task["asset_id"]) == ("failed", asset_id)
+    assert f"asset_id {asset_id}" in task["error"]
+    listed = ok(await rig.client.call_tool("list_tasks", {"limit": 5}))["tasks"]
+    assert next(t for t in listed if t["task_id"] == task_id)["asset_id"] == asset_id
+    return asset_id
 
 
 async def wait_for_delivery(rig: Rig, seen: int) -> str:
@@ -389,13 +411,19 @@ async def test_a_5xx_burst_on_the_free_metadata_poll_is_retried_and_the_upload_c
     assert seen.requests - len(seen.processed) == 2
 
 
-async def test_a_5xx_that_persists_on_the_metadata_poll_stops_after_max_attempts(rig: Rig) -> None:
+async def test_a_5xx_that_persists_on_the_metadata_poll_stops_after_max_attempts_and_gives_the_uploaded_asset_id(
+    rig: Rig,
+) -> None:
     rig.faults({"metadata": [{"kind": "status", "status": 502}]})
     result, seen, _ = await rig.upload()
     message = error(result)
-    assert "upload_media failed" in message
     assert "HTTP 502" in message
     assert seen == Seen(1 + 4, ["upload"])
+    asset_id = await assert_the_uploaded_asset_is_reported(rig, message)
+    rig.admin.delete("/_sandbox/faults")
+    assert ok(await rig.client.call_tool("identify_speakers", {"asset_id": asset_id, "mode": "sync"}))["status"] == (
+        "completed"
+    )
 
 
 async def test_a_503_on_an_upload_is_retried_and_the_file_is_uploaded_once(rig: Rig) -> None:
@@ -506,16 +534,51 @@ async def test_an_unexpected_shape_of_the_metadata_poll_is_reported_as_unreadabl
     assert "does not recognise" in message
     assert "Check the id" not in message
     assert seen.processed[0] == "upload"
+    await assert_the_uploaded_asset_is_reported(rig, message)
+    assert "the raw answer was kept" in message
+    (raw,) = rig.raw_results(task_of(message))
+    assert b'"unexpected":"shape"' in raw
 
 
-async def test_an_unexpected_shape_of_an_async_start_is_not_resent_and_its_result_still_arrives(rig: Rig) -> None:
+async def assert_an_unreadable_async_start_is_kept_and_its_result_still_arrives(rig: Rig, kind: str) -> str:
+    """An async start whose answer cannot be read: not resent, the raw answer kept, the agent told that the task may
+    run and be billed, and where its result will show; then the callback arrives and list_tasks lists it."""
     deliveries = len(rig.deliveries_after(0))
-    rig.faults({ASYNC_AUDIO: [{"kind": "shape"}]})
+    kept_before = len(rig.untasked_raw_results(ASYNC_AUDIO))
+    rig.faults({ASYNC_AUDIO: [{"kind": kind}]})
     result, seen, _ = await rig.call("transcribe_whisper", async_whisper())
-    assert "does not recognise" in error(result)
+    message = error(result)
     assert seen == Seen(1, [ASYNC_AUDIO])
+    assert "the raw answer was kept" in message
+    assert len(rig.untasked_raw_results(ASYNC_AUDIO)) == kept_before + 1
+    assert "MAVI may have started the task, and billed it" in message
+    assert "Do not start it again unless you accept paying twice" in message
+    assert "list_tasks shows it under MAVI's task id" in message
     task_id = await wait_for_delivery(rig, deliveries)
-    assert ok(await rig.client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 10}))["status"] == "completed"
+    listed = ok(await rig.client.call_tool("list_tasks", {"limit": 5}))["tasks"]
+    task = next(t for t in listed if t["task_id"] == task_id)
+    assert (task["status"], task["tool"], task["endpoint"]) == ("completed", None, ASYNC_AUDIO)
+    assert f"endpoint {ASYNC_AUDIO}" in message
+    done = ok(await rig.client.call_tool("get_task", {"task_id": task_id}))
+    assert done["status"] == "completed"
+    assert len(done["speakers"]) == 17
+    return message
+
+
+async def test_an_unexpected_shape_of_an_async_start_is_kept_raw_not_resent_and_its_result_still_arrives(
+    rig: Rig,
+) -> None:
+    message = await assert_an_unreadable_async_start_is_kept_and_its_result_still_arrives(rig, "shape")
+    assert "does not recognise" in message
+    assert b'"unexpected":"shape"' in rig.untasked_raw_results(ASYNC_AUDIO)[-1]
+
+
+async def test_a_truncated_answer_to_an_async_start_is_kept_raw_not_resent_and_its_result_still_arrives(
+    rig: Rig,
+) -> None:
+    message = await assert_an_unreadable_async_start_is_kept_and_its_result_still_arrives(rig, "truncated")
+    assert "not a JSON object" in message
+    assert rig.untasked_raw_results(ASYNC_AUDIO)[-1].startswith(b'{"code":"0000","msg":"success","data":{"task_id":')
 
 
 # --- the documented envelope variants --------------------------------------------------------------------------

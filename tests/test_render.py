@@ -206,6 +206,19 @@ def test_a_speaker_filter_shows_only_that_speakers_turns_by_label_alias_or_name(
         resolve_speakers(whisper, {}, ["Nobody"])
 
 
+def test_a_label_always_means_its_own_speaker_and_a_name_two_speakers_share_is_refused_not_guessed() -> None:
+    """Names stored before rename_speakers refused conflicts can clash with labels or with each other: the
+    lookup is still deterministic (label, short alias, given name, provider name, in that order)."""
+    whisper = load("sync-generate-audio-speaker/4474506")
+    clashing = {"SPEAKER_00": "SPEAKER_01", "SPEAKER_02": "S3"}
+    assert resolve_speakers(whisper, clashing, ["SPEAKER_01", "s3"]) == ("SPEAKER_01", "SPEAKER_03")
+    assert resolve_speakers(whisper, clashing, ["S0"]) == ("SPEAKER_00",)
+    shared = {"SPEAKER_00": "Ana Ruiz", "SPEAKER_02": "ana ruiz"}
+    with pytest.raises(InputError, match=r"'Ana Ruiz' is the name of several speakers .*: SPEAKER_00, SPEAKER_02\."):
+        resolve_speakers(whisper, shared, ["Ana Ruiz"])
+    assert resolve_speakers(whisper, shared, ["SPEAKER_02"]) == ("SPEAKER_02",)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_renamed_speakers_appear_in_every_format(fmt: Format) -> None:
     transcript = load("sync-generate-audio-speaker/4474506")

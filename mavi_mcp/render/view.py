@@ -187,23 +187,59 @@ def alias(label: str) -> str:
     return f"S{int(suffix)}" if suffix.isdigit() else f"S{suffix}"
 
 
+IdentifierKind = Literal["label", "short alias", "name", "provider name"]
+PRECEDENCE: tuple[IdentifierKind, ...] = ("label", "short alias", "name", "provider name")
+"""How a speaker entry is matched, first kind first: a label always means its own speaker, then a short alias,
+then a name given with rename_speakers, then the provider's name."""
+
+
+def _claims(transcript: Transcript, names: dict[str, str]) -> dict[str, dict[str, list[IdentifierKind]]]:
+    """Every identifier of every speaker, case-insensitive: identifier -> label -> the kinds it is for that speaker.
+
+    Labels appear in transcript order, so everything derived from this is deterministic.
+    """
+    claims: dict[str, dict[str, list[IdentifierKind]]] = {}
+
+    def add(text: str | None, label: str, kind: IdentifierKind) -> None:
+        key = (text or "").strip().casefold()
+        if key:
+            kinds = claims.setdefault(key, {}).setdefault(label, [])
+            if kind not in kinds:
+                kinds.append(kind)
+
+    for speaker in transcript.speakers:
+        add(speaker.label, speaker.label, "label")
+        add(alias(speaker.label), speaker.label, "short alias")
+        add(names.get(speaker.label), speaker.label, "name")
+        add(speaker.name, speaker.label, "provider name")
+    return claims
+
+
 def resolve_speakers(transcript: Transcript, names: dict[str, str], requested: list[str]) -> tuple[str, ...]:
-    """Labels for `requested` entries given as labels or names (provider or renamed), case-insensitively.
+    """Labels for `requested` entries given as labels, short aliases or names (given or the provider's),
+    case-insensitively, matched in `PRECEDENCE` order (so `SPEAKER_01` is always SPEAKER_01's label).
 
     Raises:
-        InputError: an entry matches no speaker (the message lists the speakers there are).
+        InputError: an entry matches no speaker (the message lists the speakers there are), or matches several
+            speakers by the same kind of identifier (two speakers given the same name before such renames were
+            refused); the message lists them and asks for a label.
     """
-    lookup: dict[str, str] = {}
-    for speaker in transcript.speakers:
-        lookup[speaker.label.casefold()] = speaker.label
-        lookup.setdefault(alias(speaker.label).casefold(), speaker.label)
-        if speaker.name:
-            lookup[speaker.name.casefold()] = speaker.label
-    for label, name in names.items():
-        lookup[name.casefold()] = label
+    claims = _claims(transcript, names)
     resolved: list[str] = []
     for entry in requested:
-        label = lookup.get(entry.strip().casefold())
+        by_label = claims.get(entry.strip().casefold(), {})
+        label: str | None = None
+        for kind in PRECEDENCE:
+            matching = [candidate for candidate, kinds in by_label.items() if kind in kinds]
+            if len(matching) > 1:
+                raise InputError(
+                    f"{entry!r} is the {kind} of several speakers in transcript {transcript.id}: "
+                    f"{', '.join(matching)}. Name the speaker by its label, or give each a distinct name with "
+                    "rename_speakers."
+                )
+            if matching:
+                label = matching[0]
+                break
         if label is None:
             known = ", ".join(
                 f"{s.label} ({names.get(s.label) or s.name})" if names.get(s.label) or s.name else s.label
@@ -215,3 +251,32 @@ def resolve_speakers(transcript: Transcript, names: dict[str, str], requested: l
         if label not in resolved:
             resolved.append(label)
     return tuple(resolved)
+
+
+def naming_conflicts(transcript: Transcript, names: dict[str, str], renamed: set[str]) -> list[str]:
+    """Why the names `names` (label -> name, all in effect) would make a speaker entry ambiguous, for the speakers
+    in `renamed`: one line per name that is also another speaker's label, short alias, name or provider name.
+
+    Returns an empty list when every renamed speaker's name identifies that speaker alone. Deterministic
+    (transcript order). Used by rename_speakers to refuse such a mapping before anything is stored.
+    """
+    described = {
+        "label": "the label of",
+        "short alias": "the short alias of",
+        "name": "the name of",
+        "provider name": "the provider's name for",
+    }
+    conflicts: list[str] = []
+    for by_label in _claims(transcript, names).values():
+        if len(by_label) < 2:
+            continue
+        new = [label for label, kinds in by_label.items() if label in renamed and "name" in kinds]
+        if not new:
+            continue
+        roles: list[str] = []
+        for label, kinds in by_label.items():
+            for kind in kinds:
+                role = "the new name of" if label in new and kind == "name" else described[kind]
+                roles.append(f"{role} {label}")
+        conflicts.append(f"{names[new[0]]!r} would be {', '.join(roles[:-1])} and {roles[-1]}")
+    return conflicts

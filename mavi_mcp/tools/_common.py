@@ -71,11 +71,18 @@ TimestampsParam = Annotated[
 ]
 TimeParam = Annotated[
     float | str | None,
-    Field(description="Seconds (754.5) or clock time ('12:34', '1:02:03'). Only speech in the window is shown."),
+    Field(
+        description="Seconds (754.5) or clock time ('12:34', '1:02:03'). Only speech in the window is shown. "
+        "Checked before anything is sent: a bad value costs nothing."
+    ),
 ]
 SpeakersParam = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=200)]] | None,
-    Field(max_length=100, description="Only these speakers, by label (SPEAKER_00) or name, case-insensitive."),
+    Field(
+        max_length=100,
+        description="Only these speakers, by label (SPEAKER_00), short alias (S0) or name, case-insensitive. A "
+        "label always means its own speaker.",
+    ),
 ]
 WaitSeconds = Annotated[
     float | None,
@@ -200,6 +207,22 @@ def request_key(ctx: Context[Runtime, Any]) -> str | None:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+def parse_window(start: float | str | None, end: float | str | None) -> tuple[float | None, float | None]:
+    """The `start` / `end` tool arguments as SECONDS (None when not given): numbers, or `m:ss` / `h:mm:ss` clocks.
+
+    Raises:
+        InputError: a time that cannot be parsed, negative or non-finite, or `end` not after `start`.
+    """
+    try:
+        a = parse_time(start) if start is not None else None
+        b = parse_time(end) if end is not None else None
+    except ValueError as exc:
+        raise InputError(f"{exc}.") from None
+    if a is not None and b is not None and b <= a:
+        raise InputError(f"end ({b} s) must be after start ({a} s).")
+    return a, b
+
+
 def build_view(
     transcript: Transcript,
     names: dict[str, str],
@@ -213,20 +236,10 @@ def build_view(
     """A `View` from tool arguments: times parsed (seconds or clock), speakers resolved to labels.
 
     Raises:
-        InputError: a time that cannot be parsed, an empty window, or an unknown speaker. The message names the
-            transcript: a transcription tool builds its view after the paid result is stored.
+        InputError: a time that cannot be parsed, an empty window (`parse_window`), or an unknown or ambiguous
+            speaker (`resolve_speakers`).
     """
-    stored = (
-        f' Transcript {transcript.id} is stored: read it with get_transcript(transcript_id="{transcript.id}") '
-        "and a valid start/end."
-    )
-    try:
-        a = parse_time(start) if start is not None else None
-        b = parse_time(end) if end is not None else None
-    except ValueError as exc:
-        raise InputError(f"{exc}.{stored}") from None
-    if a is not None and b is not None and b <= a:
-        raise InputError(f"end ({b} s) must be after start ({a} s).{stored}")
+    a, b = parse_window(start, end)
     labels = resolve_speakers(transcript, names, speakers) if speakers else ()
     return View(format=format, start=a, end=b, speakers=labels, timestamps=timestamps)
 

@@ -1,7 +1,9 @@
 """`upload_media`: a local file (confined to the allowed roots) or an http(s) URL -> a MAVI asset id.
 
-Local paths are checked before anything is sent (`media.resolve_local_file`). URLs are downloaded with a size
-cap and a total time limit into the data directory, then uploaded (MAVI v2 has no upload by URL). After the
+Local paths are checked before anything is sent (`media.resolve_local_file`). URLs are checked (http(s), a host,
+parseable) before the job starts, then downloaded with a size cap and a total time limit into the data directory,
+then uploaded (MAVI v2 has no upload by URL). Every message that shows a URL shows it without user:password, query
+or fragment (`shown_url`): signed URLs carry their secrets there. After the
 upload the job polls `GET /{asset_id}/metadata` until `upload_status` is SUCCESS (only such assets can be
 transcribed) or FAILED. Like transcriptions, the upload runs as a job: a large file that outlasts the wait
 answers with a task handle, and `get_task` returns the asset id once it is ready.
@@ -25,7 +27,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from mavi_mcp.errors import InputError, ResultError
+from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError, redact
 from mavi_mcp.jobs import Outcome
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file
 from mavi_mcp.runtime import Runtime
@@ -52,12 +54,35 @@ class UploadResult(BaseModel):
     error: str | None = None
 
 
+def _not_again(asset_id: str) -> str:
+    return (
+        f"The upload itself succeeded: MAVI stored the file as asset_id {asset_id}. Do not upload it again (that "
+        "would store, and bill storage for, a second copy)."
+    )
+
+
 async def _wait_until_ready(rt: Runtime, asset_id: str, key: str | None) -> str:
-    """Poll the asset's metadata until SUCCESS; returns the final status. Raises on FAILED or timeout."""
+    """Poll the asset's metadata until SUCCESS; returns the final status.
+
+    Raises:
+        ResultError: MAVI reports upload_status FAILED (the file must be fixed and uploaded again).
+        UnconfirmedUploadError: still not SUCCESS after `READY_TIMEOUT` seconds, or a poll failed (API error,
+            unreadable answer, anything else): the asset exists, and the message gives its id.
+    """
     deadline = time.monotonic() + READY_TIMEOUT
     delay = 1.0
     while True:
-        resource = await rt.client.metadata(asset_id, api_key=key)
+        try:
+            resource = await rt.client.metadata(asset_id, api_key=key)
+        except MaviError as exc:
+            reason = exc.summary() if isinstance(exc, APIError) else str(exc)
+            raw = exc.raw if isinstance(exc, ResultError) else None
+            raise _unconfirmed(asset_id, f"Checking that MAVI has processed it failed: {reason}", raw=raw) from None
+        except Exception:
+            logger.exception("Metadata poll of asset %s failed", asset_id)
+            raise _unconfirmed(
+                asset_id, "Checking that MAVI has processed it failed (an internal error; details are in the log)."
+            ) from None
         status = (resource.upload_status or "").upper()
         if status == "SUCCESS":
             return status
@@ -67,15 +92,81 @@ async def _wait_until_ready(rt: Runtime, asset_id: str, key: str | None) -> str:
                 "the file plays and has an audio track, then upload it again."
             )
         if time.monotonic() + delay > deadline:
-            raise ResultError(
-                f"Asset {asset_id} was still {status or 'processing'} after {READY_TIMEOUT:.0f} s. It may become "
-                "ready later: try a transcription tool with this asset_id in a few minutes."
-            )
+            raise _unconfirmed(asset_id, f"It was still {status or 'processing'} after {READY_TIMEOUT:.0f} s.")
         await anyio.sleep(delay)
         delay = min(delay * 1.5, 5.0)
 
 
+def _unconfirmed(asset_id: str, what: str, *, raw: bytes | None = None) -> UnconfirmedUploadError:
+    return UnconfirmedUploadError(
+        f"{_not_again(asset_id)} {what} The asset is probably ready, or will be soon: call a transcription tool "
+        f'with asset_id="{asset_id}"; if MAVI answers that the asset is not ready (or with its ambiguous limit '
+        "message), wait a minute and call it again.",
+        asset_id=asset_id,
+        raw=raw,
+    )
+
+
 _EXT_BY_TYPE = {v: k for k, v in reversed(MEDIA_TYPES.items())} | {"audio/mp3": ".mp3", "audio/x-wav": ".wav"}
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _split_secrets(url: str) -> tuple[str, list[str]]:
+    """`url` without user:password, query and fragment, and the parts taken out (split as `urlsplit` does)."""
+    text = url.strip()
+    secrets: list[str] = []
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority:
+        userinfo, authority = authority.rsplit("@", 1)
+        secrets.append(userinfo)
+        authority = "…@" + authority
+    cut = min((i for i in (tail.find("?"), tail.find("#")) if i >= 0), default=len(tail))
+    if cut < len(tail):
+        secrets.append(tail[cut + 1 :])
+        tail = tail[: cut + 1] + "…"
+    return f"{scheme}{sep}{authority}{tail}", [s for s in secrets if s]
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be shown to the agent and logged: no user:password (`…@host`), no query or fragment
+    (`?…`, `#…`), no control characters, no key-like strings, at most 200 characters."""
+    text = redact(_CONTROL_CHARS.sub("?", _split_secrets(url)[0]))
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _scrubbed(detail: str, url: str) -> str:
+    """An error detail from the HTTP library with the URL's secret parts taken out, at most 200 characters."""
+    for secret in sorted(_split_secrets(url)[1], key=len, reverse=True):
+        detail = detail.replace(secret, "…")
+    return redact(_CONTROL_CHARS.sub("?", detail))[:200]
+
+
+def check_url(url: str) -> None:
+    """Refuse, before anything is downloaded, an http(s) URL that cannot be requested.
+
+    Raises:
+        InputError: the URL does not parse (bad IPv6 brackets, port, host name, characters) or has no host.
+    """
+    shown = shown_url(url)
+    try:
+        urlsplit(url)
+        host = httpx2.URL(url).host
+    except (httpx2.InvalidURL, ValueError) as exc:
+        raise InputError(
+            f"{shown!r} is not a valid URL ({_scrubbed(str(exc), url)}). Pass the full http(s) URL of the audio or "
+            "video file (https://host/path/file.mp3), or download the file yourself and pass its local path."
+        ) from None
+    if not host:
+        raise InputError(
+            f"{shown!r} has no host name. Pass the full http(s) URL of the audio or video file "
+            "(https://host/path/file.mp3), or a local path."
+        )
 
 
 def _name_from(url: str, content_type: str | None, disposition: str | None) -> str:
@@ -94,27 +185,34 @@ def _name_from(url: str, content_type: str | None, disposition: str | None) -> s
         stem = Path(candidates[-1]).stem if candidates[-1] else "download"
         return f"{stem or 'download'}{ext}"
     raise InputError(
-        f"{url} does not look like an audio or video file (name {candidates[-1] or '(none)'!r}, Content-Type "
-        f"{content_type or '(none)'}). Pass the URL of the media file itself ({ACCEPTED})."
+        f"{shown_url(url)} does not look like an audio or video file (name {candidates[-1] or '(none)'!r}, "
+        f"Content-Type {content_type or '(none)'}). Pass the URL of the media file itself ({ACCEPTED})."
     )
 
 
 async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, int]:
-    """Download `url` into `directory` with the size cap and time limit; returns (path, file name, size)."""
+    """Download `url` into `directory` with the size cap and time limit; returns (path, file name, size).
+
+    Raises:
+        InputError: every way the download can fail (HTTP error status, not http(s), too many redirects, too
+            large, not media, empty, unreachable host, timeout), with the URL shown by `shown_url`.
+    """
     cap = rt.settings.max_upload_bytes
+    shown = shown_url(url)
+    own_copy = "or download the file yourself and pass its local path."
     try:
         with anyio.fail_after(rt.settings.download_timeout):
             async with rt.downloads.stream("GET", url) as response:
                 if response.status_code >= 400:
                     raise InputError(
-                        f"Downloading {url} failed with HTTP {response.status_code}. Check that the URL is public "
+                        f"Downloading {shown} failed with HTTP {response.status_code}. Check that the URL is public "
                         "and points at the audio or video file itself (not a web page)."
                     )
                 if response.url.scheme not in ("http", "https"):
-                    raise InputError(f"{url} redirected to a {response.url.scheme}: URL; only http(s) is followed.")
+                    raise InputError(f"{shown} redirected to a {response.url.scheme}: URL; only http(s) is followed.")
                 length = response.headers.get("content-length")
                 if length and length.isdigit() and int(length) > cap:
-                    raise InputError(f"{url} is {human_size(int(length))}, above the {human_size(cap)} upload limit.")
+                    raise InputError(f"{shown} is {human_size(int(length))}, above the {human_size(cap)} upload limit.")
                 name = _name_from(
                     str(response.url), response.headers.get("content-type"), response.headers.get("content-disposition")
                 )
@@ -126,33 +224,45 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
                         if size > cap:
                             out.close()
                             os.unlink(tmp)
-                            raise InputError(f"{url} is larger than the {human_size(cap)} upload limit.")
+                            raise InputError(f"{shown} is larger than the {human_size(cap)} upload limit.")
                         out.write(chunk)
     except httpx2.UnsupportedProtocol:
         raise InputError(
-            f"{url} redirected to a URL that is not http(s); only http(s) downloads are followed."
+            f"{shown} redirected to a URL that is not http(s); only http(s) downloads are followed."
         ) from None
     except httpx2.TooManyRedirects:
-        raise InputError(f"{url} redirected too many times (more than 5). Pass the final URL of the file.") from None
+        raise InputError(f"{shown} redirected too many times (more than 5). Pass the final URL of the file.") from None
+    except httpx2.InvalidURL as exc:
+        raise InputError(
+            f"{shown} cannot be requested: {_scrubbed(str(exc), url)}. Check the URL, {own_copy}"
+        ) from None
+    except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
+        raise InputError(
+            f"Could not connect to the host of {shown} ({type(exc).__name__}: {_scrubbed(str(exc), url)}). Check the "
+            "host name and that it is reachable from the machine mavi-mcp runs on (the server downloads the file, "
+            f"not you), {own_copy}"
+        ) from None
     except httpx2.HTTPError as exc:
         raise InputError(
-            f"Downloading {url} failed ({type(exc).__name__}). Check that the URL is reachable from this machine, or "
-            "download the file yourself and pass its local path."
+            f"Downloading {shown} failed ({type(exc).__name__}: {_scrubbed(str(exc), url)}). Check that the URL is "
+            f"reachable from the machine mavi-mcp runs on, {own_copy}"
         ) from None
     except TimeoutError:
         raise InputError(
-            f"Downloading {url} took longer than {rt.settings.download_timeout:.0f} s. Download it yourself and "
+            f"Downloading {shown} took longer than {rt.settings.download_timeout:.0f} s. Download it yourself and "
             "pass the local path, or raise MAVI_MCP_DOWNLOAD_TIMEOUT."
         ) from None
     if size == 0:
         os.unlink(tmp)
-        raise InputError(f"{url} returned an empty body; it has no audio to transcribe.")
+        raise InputError(f"{shown} returned an empty body; it has no audio to transcribe.")
     return Path(tmp), name, size
 
 
 def _upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
     result = record.result or {}
     elapsed = round(((record.completed_at or record.updated_at) - record.created_at).total_seconds(), 3)
+    if record.status == "failed" and record.asset_id:
+        raise ToolError(f"upload_media (task {record.task_id}): {record.error}")
     if record.status == "failed":
         raise ToolError(f"upload_media failed (task {record.task_id}): {record.error}")
     if record.status == "pending":
@@ -205,14 +315,19 @@ async def upload_media(
     a URL is downloaded by the server, then uploaded. The tool waits until MAVI has processed the file.
     Cost: free (MAVI bills storage at $0.001 per GB per day).
     Returns: asset_id, file name and size. Next: identify_speakers or transcribe_* with that asset_id.
+    Errors say what to fix: a path outside the allowed folders, a URL that does not parse, cannot be reached
+    or is not media (URLs are shown without user:password or query). If the upload succeeded but MAVI's
+    processing could not be confirmed, the error gives the asset_id (get_task and list_tasks keep it): use it,
+    do not upload the file again.
     """
     rt = runtime_of(ctx)
     key = request_key(ctx)
     target = path.strip()
-    is_url = urlsplit(target).scheme.lower() in ("http", "https")
+    is_url = re.match(r"https?:", target, re.IGNORECASE) is not None
     if not is_url and "://" in target:
-        raise InputError(f"{target!r}: only local paths and http(s) URLs can be uploaded.")
+        raise InputError(f"{shown_url(target)!r}: only local paths and http(s) URLs can be uploaded.")
     if is_url:
+        check_url(target)
         local: Path | None = None
         size = 0
     else:

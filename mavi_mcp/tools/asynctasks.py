@@ -16,6 +16,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mavi_mcp.client import Endpoint
+from mavi_mcp.errors import ResultError
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.tools._common import agent_errors, request_key, runtime_of
 
@@ -36,6 +37,15 @@ NO_RECEIVER = (
     "the server with --webhook-port N (stdio), serve over streamable-http, or run `mavi-mcp webhook --port N`, and "
     "to paste the URL shown by webhook_info into the MAVI console (Webhooks Settings). Or use mode='sync'."
 )
+
+
+UNREADABLE_START = (
+    "MAVI may have started the task, and billed it: this server could not read its task id from the answer, so it "
+    "could not record the task. Do not start it again unless you accept paying twice. If MAVI runs it, its result "
+    "still arrives at the webhook and is stored: within a few minutes list_tasks shows it under MAVI's task id "
+    "(without a tool name; endpoint {endpoint}), and get_task with that id returns the transcript."
+)
+"""Added to the error when the answer to an async start cannot be read (`start_async`)."""
 
 
 async def webhook_verified(rt: Runtime) -> bool:
@@ -66,13 +76,27 @@ async def start_async(
     asset_id: str | None,
     params: dict[str, Any],
 ) -> str:
-    """Start an async MAVI task and record it; the pair is shielded from cancellation so no task is orphaned."""
+    """Start an async MAVI task and record it; the pair is shielded from cancellation so no task is orphaned.
+
+    Returns MAVI's task id (32 hex digits), recorded as a pending task.
+
+    Raises:
+        ToolError: no webhook receiver (nothing sent).
+        ResultError: MAVI answered with a body whose task id cannot be read; the body is kept in the store's
+            raw_results, and the message says the task may be running (and billed) and where its result will show.
+        MaviError: any other failure of the request (see `MaviClient`).
+    """
     rt = runtime_of(ctx)
     if not await rt.receiver_available():
         raise ToolError(NO_RECEIVER)
     task_id = ""
     with anyio.CancelScope(shield=True):
-        task_id = await rt.client.start_task(endpoint, body, api_key=request_key(ctx))
+        try:
+            task_id = await rt.client.start_task(endpoint, body, api_key=request_key(ctx))
+        except ResultError as exc:
+            if exc.raw is not None:
+                await rt.store.run(rt.store.sync.save_raw_result, endpoint.name, exc.raw)
+            raise ResultError(f"{exc} {UNREADABLE_START.format(endpoint=endpoint.name)}") from None
         await rt.store.run(
             rt.store.sync.create_task,
             task_id,

@@ -57,6 +57,7 @@ from mavi_mcp.tools._common import (
     build_view,
     failed_result,
     page_for,
+    parse_window,
     pending_result,
     request_key,
     runtime_of,
@@ -81,6 +82,24 @@ class PageArgs:
     timestamps: Timestamps = "auto"
     max_tokens: int | None = None
 
+    def check(self) -> None:
+        """Refuse bad page arguments before anything is sent: a transcription is paid, a typo must cost nothing.
+
+        `format`, `timestamps` and `max_tokens` are checked by the tool's schema; this checks the window and that
+        no speaker entry is blank. Whether a speaker exists can only be told once the transcript does: an unknown
+        one is refused after the result is stored (`answer_for_task`), with the transcript's id.
+
+        Raises:
+            InputError: a time that cannot be parsed, `end` not after `start`, a blank speaker; the message says
+                nothing was sent or billed.
+        """
+        try:
+            parse_window(self.start, self.end)
+            if any(not entry.strip() for entry in self.speakers or ()):
+                raise InputError("speakers: an entry is blank; give labels (SPEAKER_00, S0) or names.")
+        except InputError as exc:
+            raise InputError(f"{exc} Nothing was sent or billed.") from None
+
 
 async def answer_for_task(
     rt: Runtime, record: TaskRecord, args: PageArgs, *, waited: float, failure_is_error: bool
@@ -98,15 +117,21 @@ async def answer_for_task(
     if transcript is None:
         raise ToolError(f"Transcript {record.transcript_id} of task {record.task_id} is not in this server's store.")
     names = await rt.store.speaker_names(transcript.id)
-    view = build_view(
-        transcript,
-        names,
-        format=args.format,
-        start=args.start,
-        end=args.end,
-        speakers=args.speakers,
-        timestamps=args.timestamps,
-    )
+    try:
+        view = build_view(
+            transcript,
+            names,
+            format=args.format,
+            start=args.start,
+            end=args.end,
+            speakers=args.speakers,
+            timestamps=args.timestamps,
+        )
+    except InputError as exc:
+        raise InputError(
+            f'{exc} The transcript is stored: read it with get_transcript(transcript_id="{transcript.id}") and '
+            "other speakers (nothing more is billed)."
+        ) from None
     page = page_for(transcript, names, view, max_tokens=args.max_tokens or rt.settings.page_tokens)
     return transcript_result(transcript, names, page, record)
 
@@ -179,6 +204,7 @@ async def identify_speakers(
     rt = runtime_of(ctx)
     key = request_key(ctx)
     args = PageArgs(format=format, start=start, end=end, speakers=speakers, max_tokens=max_tokens)
+    args.check()
     if await choose_mode(rt, mode) == "async":
         task_id = await start_async(
             ctx, ASYNC_SPEAKER, {"asset_id": asset_id}, tool="identify_speakers", asset_id=asset_id, params={}
@@ -229,6 +255,7 @@ async def transcribe_whisper(
     rt = runtime_of(ctx)
     key = request_key(ctx)
     args = PageArgs(format, start, end, speakers, timestamps, max_tokens)
+    args.check()
     params = {"speaker": speaker, "model": "whisper-1"}
     if await choose_mode(rt, mode) == "async":
         task_id = await start_async(
@@ -394,7 +421,9 @@ async def _speech_to_text(
     wait_seconds: float | None,
     args: PageArgs,
 ) -> CallToolResult:
-    """Validate a provider's options (nothing is sent for bad input), then run `speech-to-text` as a job."""
+    """Validate a provider's options and the page arguments (nothing is sent for bad input), then run
+    `speech-to-text` as a job."""
+    args.check()
     rt = runtime_of(ctx)
     key = request_key(ctx)
     model = AssemblyAIOptions if provider == "assemblyai" else ElevenLabsOptions
@@ -448,6 +477,7 @@ async def multi_speaker_async(
     transcript's first page with names; detected faces are kept with the transcript (structured `extras`).
     """
     args = PageArgs(format, start, end, speakers, timestamps, max_tokens)
+    args.check()
     task_id = await start_async(
         ctx, ASYNC_MULTI_SPEAKER, {"asset_id": asset_id}, tool="multi_speaker_async", asset_id=asset_id, params={}
     )

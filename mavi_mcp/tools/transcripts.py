@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from mavi_mcp.errors import InputError
 from mavi_mcp.render.timefmt import clock
+from mavi_mcp.render.view import naming_conflicts, resolve_speakers
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.tools._common import (
     FormatParam,
@@ -93,8 +94,8 @@ async def rename_speakers(
         Field(
             min_length=1,
             max_length=100,
-            description='Label (or current name) -> new name, e.g. {"SPEAKER_00": "Ana Ruiz"}. An empty name '
-            "removes the rename.",
+            description='Label, short alias or current name -> new name, e.g. {"SPEAKER_00": "Ana Ruiz"}. An empty '
+            "name removes the rename. Each new name must identify one speaker (see the tool description).",
         ),
     ],
     ctx: Context[Runtime, Any],
@@ -103,19 +104,36 @@ async def rename_speakers(
 
     Use it once you know who is who (from what they say, or from the user). The names are stored and used in
     every later page and format of this transcript, including pages of cursors handed out before.
+    Every name must identify one speaker, so that speakers= filters stay unambiguous: a mapping that gives two
+    speakers the same name, or gives a speaker another speaker's label (SPEAKER_01), short alias (S1), name or
+    provider name, or names one speaker twice, is refused with the conflicts listed, and nothing is changed.
+    Names compare case-insensitively. To swap two names, give both in one mapping.
     Cost: free. Returns: the speakers with their names. Next: get_transcript to read with names.
     """
     rt = runtime_of(ctx)
     transcript = await load_transcript(rt, transcript_id)
     current = await rt.store.speaker_names(transcript.id)
-    from mavi_mcp.render.view import resolve_speakers
 
     resolved: dict[str, str] = {}
+    keys: dict[str, str] = {}
     for key, name in mapping.items():
         (label,) = resolve_speakers(transcript, current, [key])
         if "\n" in name or "\r" in name:
             raise InputError(f"The name for {key!r} contains a line break; use a single-line name.")
-        resolved[label] = name
+        if label in keys:
+            raise InputError(
+                f"{keys[label]!r} and {key!r} both mean speaker {label}; give it one name. Nothing was renamed."
+            )
+        keys[label] = key
+        resolved[label] = name.strip()
+    after = {label: name for label, name in {**current, **resolved}.items() if name}
+    conflicts = naming_conflicts(transcript, after, {label for label, name in resolved.items() if name})
+    if conflicts:
+        raise InputError(
+            f"Nothing was renamed: each name must identify one speaker of {transcript.id}, or a later speakers= "
+            f"filter could not tell them apart. {'; '.join(conflicts)}. Choose distinct names (to swap two names, "
+            "give both in one mapping)."
+        )
     names = await rt.store.run(rt.store.sync.set_speaker_names, transcript.id, resolved)
     out = speakers_out(transcript, names)
     lines = [f"{s.label} -> {s.name}" if s.name else f"{s.label} (no name)" for s in out]
