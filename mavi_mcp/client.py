@@ -155,6 +155,19 @@ class RetryPolicy:
         return min(backoff + jitter * self.initial_wait, self.max_wait)
 
 
+def may_have_been_processed(error: BaseException) -> bool:
+    """Whether MAVI may have processed (and, for a paid request, billed) a request that failed with `error`.
+
+    True for a read timeout, a connection that failed after the request was sent, and a 5xx other than 503;
+    False when the failure proves nothing was processed (never sent, 429, 503, a 4xx refusal) and for errors
+    that are not API failures. A 2xx answer that cannot be read (`ResultError`) was processed; it is not
+    covered here.
+    """
+    if isinstance(error, ServerError):
+        return error.status != 503
+    return isinstance(error, APITimeoutError | _DroppedAfterSend)
+
+
 class Pacer:
     """At most `rate` request starts per second per API key (keys are hashed, never kept in clear)."""
 
@@ -465,4 +478,4 @@ def _safe(exc: BaseException, key: str) -> str:
     return redact(f"{type(exc).__name__}: {exc}", key)[:200]
 
 
-__all__ = ["APIError", "MaviClient", "Reply", "RetryPolicy"]
+__all__ = ["APIError", "MaviClient", "Reply", "RetryPolicy", "may_have_been_processed"]

@@ -29,6 +29,7 @@ from mavi_mcp.client import (
     ASYNC_SPEAKER,
     MaviClient,
     RetryPolicy,
+    may_have_been_processed,
     parse_retry_after,
 )
 from mavi_mcp.errors import (
@@ -699,6 +700,32 @@ async def test_billed_call_that_may_have_been_processed_is_never_resent(
     assert h.mavi.count == 1, f"{endpoint.name} was resent after {failure}"
     assert h.sleeps == []
     assert caught.value.endpoint is not None
+
+
+NOT_PROCESSED: list[tuple[str, Answer]] = [
+    ("connect", httpx2.ConnectError("All connection attempts failed")),
+    ("connect-timeout", httpx2.ConnectTimeout("timed out")),
+    ("503", fail(503, "Service Unavailable")),
+    ("429", fail(429, "Too Many Requests")),
+    ("ambiguous-400", fail(400, LIMIT_MESSAGE)),
+    ("402", fail(402, "Payment Required")),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("failure", "answer", "processed"),
+    [(d[0], d[1], True) for d in DROPPED] + [(n[0], n[1], False) for n in NOT_PROCESSED],
+    ids=[d[0] for d in DROPPED] + [n[0] for n in NOT_PROCESSED],
+)
+async def test_an_async_start_may_have_been_processed_exactly_when_the_failure_does_not_prove_otherwise(
+    failure: str, answer: Answer, processed: bool
+) -> None:
+    with anyio.fail_after(TIMEOUT):
+        async with harness(answer, policy=RetryPolicy(max_attempts=1)) as h:
+            with pytest.raises(APIError) as caught:
+                await h.client.start_task(ASYNC_AUDIO, {"asset_id": ASSET})
+    assert may_have_been_processed(caught.value) is processed, failure
 
 
 @pytest.mark.anyio

@@ -15,8 +15,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from mavi_mcp.client import Endpoint
-from mavi_mcp.errors import ResultError
+from mavi_mcp.client import Endpoint, may_have_been_processed
+from mavi_mcp.errors import APIError, ResultError
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.tools._common import agent_errors, request_key, runtime_of
 
@@ -39,13 +39,26 @@ NO_RECEIVER = (
 )
 
 
+RESULT_STILL_ARRIVES = (
+    "its result still arrives at the webhook and is stored: within a few minutes list_tasks shows it under MAVI's "
+    "task id (without a tool name; endpoint {endpoint}), and get_task with that id returns the transcript."
+)
+
 UNREADABLE_START = (
     "MAVI may have started the task, and billed it: this server could not read its task id from the answer, so it "
-    "could not record the task. Do not start it again unless you accept paying twice. If MAVI runs it, its result "
-    "still arrives at the webhook and is stored: within a few minutes list_tasks shows it under MAVI's task id "
-    "(without a tool name; endpoint {endpoint}), and get_task with that id returns the transcript."
+    "could not record the task. Do not start it again unless you accept paying twice. If MAVI runs it, "
+    + RESULT_STILL_ARRIVES
 )
 """Added to the error when the answer to an async start cannot be read (`start_async`)."""
+
+UNANSWERED_START = (
+    "This server did not resend the request, because it may have been processed and billed: MAVI may have started "
+    "the task. If it did, "
+    + RESULT_STILL_ARRIVES
+    + " Check list_tasks before starting it again (a second start is billed again)."
+)
+"""The advice of an error after which an async start may have been processed (timeout, connection failure after
+sending, 5xx other than 503), in place of the error class's generic hint."""
 
 
 async def webhook_verified(rt: Runtime) -> bool:
@@ -84,7 +97,10 @@ async def start_async(
         ToolError: no webhook receiver (nothing sent).
         ResultError: MAVI answered with a body whose task id cannot be read; the body is kept in the store's
             raw_results, and the message says the task may be running (and billed) and where its result will show.
-        MaviError: any other failure of the request (see `MaviClient`).
+        APIError: the request failed (see `MaviClient`); when it may have been processed (read timeout, connection
+            failure after sending, 5xx other than 503) the message says where the result would show and to check
+            list_tasks before starting again.
+        MaviError: any other failure (no key configured).
     """
     rt = runtime_of(ctx)
     if not await rt.receiver_available():
@@ -97,6 +113,10 @@ async def start_async(
             if exc.raw is not None:
                 await rt.store.run(rt.store.sync.save_raw_result, endpoint.name, exc.raw)
             raise ResultError(f"{exc} {UNREADABLE_START.format(endpoint=endpoint.name)}") from None
+        except APIError as exc:
+            if may_have_been_processed(exc):
+                exc.advice = UNANSWERED_START.format(endpoint=endpoint.name)
+            raise
         await rt.store.run(
             rt.store.sync.create_task,
             task_id,
