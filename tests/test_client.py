@@ -31,6 +31,7 @@ from mavi_mcp.client import (
     RetryPolicy,
     may_have_been_processed,
     parse_retry_after,
+    task_id_in_raw,
 )
 from mavi_mcp.errors import (
     LIMIT_MESSAGE,
@@ -753,6 +754,37 @@ async def test_upload_is_not_resent_after_a_server_error_so_no_duplicate_asset_i
             with pytest.raises(ServerError):
                 await h.client.upload(media_file)
     assert h.mavi.count == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (f'{{"code":"0000","msg":"success","data":{{"task_id":"{TASK}"}},"succ'.encode(), TASK),
+        (f'{{"code":"0000","data": {{ "task_id" : "{TASK.upper()}"'.encode(), TASK),
+        (f'{{"data":{{"task_id":"{TASK}","again":{{"task_id":"{TASK}"'.encode(), TASK),
+        (f'{{"code":"0000","msg":"success","data":{{"task_id":"{TASK[:20]}'.encode(), None),
+        (f'{{"code":"0000","msg":"success","data":{{"task_id":"{TASK}'.encode(), None),  # maybe more digits
+        (f'{{"data":{{"task_id":"{TASK}0"}}'.encode(), None),
+        (f'{{"data":{{"task_id":"{TASK}","other":{{"task_id":"{TASK[::-1]}"'.encode(), None),
+        (b'{"code":"0000","msg":"success","da', None),
+        (b"", None),
+    ],
+    ids=[
+        "cut-after-id",
+        "spaces-upper",
+        "same-twice",
+        "cut-inside",
+        "no-closing-quote",
+        "33-digits",
+        "two-ids",
+        "no-id",
+        "empty",
+    ],
+)
+def test_a_task_id_is_read_from_a_raw_answer_only_when_it_is_complete_and_unambiguous(
+    raw: bytes, expected: str | None
+) -> None:
+    assert task_id_in_raw(raw) == expected
 
 
 @pytest.mark.anyio

@@ -618,6 +618,30 @@ async def test_a_truncated_answer_to_an_async_start_is_kept_raw_not_resent_and_i
     assert rig.untasked_raw_results(ASYNC_AUDIO)[-1].startswith(b'{"code":"0000","msg":"success","data":{"task_id":')
 
 
+async def test_a_truncated_answer_to_an_async_start_that_holds_the_whole_task_id_records_the_task_under_it(
+    rig: Rig,
+) -> None:
+    deliveries = len(rig.deliveries_after(0))
+    rig.faults({ASYNC_AUDIO: [{"kind": "truncated", "keep": -20}]})  # cut after `"task_id":"<32 hex>"},`
+    result, seen, _ = await rig.call("transcribe_whisper", {**async_whisper(), "wait_seconds": 0})
+    answer = ok(result)
+    assert seen == Seen(1, [ASYNC_AUDIO])
+    task_id = answer["task_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", task_id), answer
+    assert answer["status"] in ("pending", "completed")
+    if answer["status"] == "pending":
+        assert f'get_task(task_id="{task_id}")' in text_of(result)
+    assert await wait_for_delivery(rig, deliveries) == task_id
+    done = ok(await rig.client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 10}))
+    assert (done["status"], done["task_id"], done["endpoint"]) == ("completed", task_id, ASYNC_AUDIO)
+    assert len(done["speakers"]) == 17
+    listed = ok(await rig.client.call_tool("list_tasks", {"limit": 5}))["tasks"]
+    assert next(t for t in listed if t["task_id"] == task_id)["tool"] == "transcribe_whisper"
+    (raw,) = rig.raw_results(task_id)  # the cut answer is kept, with the task it names
+    assert raw.startswith(b'{"code":"0000","msg":"success","data":{"task_id":"' + task_id.encode() + b'"}')
+    assert not raw.endswith(b"}")
+
+
 # --- the documented envelope variants --------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ without a receiver is lost. `webhook_info` tells the user the URL to paste into 
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -15,10 +16,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from mavi_mcp.client import Endpoint, may_have_been_processed
+from mavi_mcp.client import Endpoint, may_have_been_processed, task_id_in_raw
 from mavi_mcp.errors import APIError, ResultError
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.tools._common import agent_errors, request_key, runtime_of
+
+logger = logging.getLogger(__name__)
 
 Mode = Literal["auto", "sync", "async"]
 
@@ -91,7 +94,9 @@ async def start_async(
 ) -> str:
     """Start an async MAVI task and record it; the pair is shielded from cancellation so no task is orphaned.
 
-    Returns MAVI's task id (32 hex digits), recorded as a pending task.
+    Returns MAVI's task id (32 hex digits), recorded as a pending task. An answer that cannot be parsed (cut off
+    on the way) but holds one complete task id (`client.task_id_in_raw`) counts as an answer: the task is recorded
+    under that id, and the raw answer is kept in the store's raw_results with it.
 
     Raises:
         ToolError: no webhook receiver (nothing sent).
@@ -110,9 +115,13 @@ async def start_async(
         try:
             task_id = await rt.client.start_task(endpoint, body, api_key=request_key(ctx))
         except ResultError as exc:
+            read = task_id_in_raw(exc.raw) if exc.raw is not None else None
             if exc.raw is not None:
-                await rt.store.run(rt.store.sync.save_raw_result, endpoint.name, exc.raw)
-            raise ResultError(f"{exc} {UNREADABLE_START.format(endpoint=endpoint.name)}") from None
+                await rt.store.run(rt.store.sync.save_raw_result, endpoint.name, exc.raw, task_id=read)
+            if read is None:
+                raise ResultError(f"{exc} {UNREADABLE_START.format(endpoint=endpoint.name)}") from None
+            logger.warning("%s Its task id %s was read from the raw answer; recorded as usual.", exc, read)
+            task_id = read
         except APIError as exc:
             if may_have_been_processed(exc):
                 exc.advice = UNANSWERED_START.format(endpoint=endpoint.name)
