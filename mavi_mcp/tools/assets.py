@@ -28,7 +28,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError, redact
-from mavi_mcp.jobs import Outcome
+from mavi_mcp.jobs import Outcome, new_job_id
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
@@ -258,19 +258,30 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
     return Path(tmp), name, size
 
 
+def pending_upload_text(record: TaskRecord) -> str:
+    """What to do about a pending upload task: with its asset id once MAVI has stored the file, else without."""
+    if record.asset_id is None:
+        return (
+            "The upload continues on the server; "
+            f'call get_task(task_id="{record.task_id}") in a minute to get the asset_id.'
+        )
+    return (
+        f"MAVI has stored the file as asset_id {record.asset_id} and is still processing it; do not upload it "
+        f'again. Call get_task(task_id="{record.task_id}") in a minute to learn when it is ready (a transcription '
+        "tool may refuse the asset until then)."
+    )
+
+
 def _upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
     result = record.result or {}
     elapsed = round(((record.completed_at or record.updated_at) - record.created_at).total_seconds(), 3)
-    if record.status == "failed" and record.asset_id:
+    if record.status == "failed" and result.get("asset_id"):  # the upload succeeded, its confirmation failed
         raise ToolError(f"upload_media (task {record.task_id}): {record.error}")
     if record.status == "failed":
         raise ToolError(f"upload_media failed (task {record.task_id}): {record.error}")
     if record.status == "pending":
-        text = (
-            f"Still uploading after {waited:.0f} s (task {record.task_id}). The upload continues on the server; "
-            f'call get_task(task_id="{record.task_id}") in a minute to get the asset_id.'
-        )
-        data = UploadResult(status="pending", task_id=record.task_id, elapsed_seconds=elapsed)
+        text = f"Still uploading after {waited:.0f} s (task {record.task_id}). {pending_upload_text(record)}"
+        data = UploadResult(status="pending", task_id=record.task_id, asset_id=record.asset_id, elapsed_seconds=elapsed)
     else:
         asset_id = result.get("asset_id")
         text = (
@@ -333,6 +344,8 @@ async def upload_media(
     else:
         local, size = resolve_local_file(target, rt.settings.resolved_allowed_dirs, rt.settings.max_upload_bytes)
 
+    task_id = new_job_id()
+
     async def work() -> Outcome:
         if local is not None:
             asset_id = await rt.client.upload(local, api_key=key)
@@ -346,10 +359,11 @@ async def upload_media(
             finally:
                 file.unlink(missing_ok=True)
             result = {"filename": name, "size_bytes": got, "source": target}
+        await rt.store.run(rt.store.sync.set_task_asset, task_id, asset_id)  # a pending answer can show it now
         status = await _wait_until_ready(rt, asset_id, key)
         return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
 
-    task_id = await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={})
+    await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={}, task_id=task_id)
     bound = rt.settings.wait_seconds if wait_seconds is None else wait_seconds
 
     async def progress(elapsed: float) -> None:
