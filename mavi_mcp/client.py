@@ -21,6 +21,7 @@ import email.utils
 import hashlib
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -153,6 +154,19 @@ class RetryPolicy:
             return min(float(retry_after), self.max_wait)
         backoff = self.initial_wait * (2 ** (attempt - 1))
         return min(backoff + jitter * self.initial_wait, self.max_wait)
+
+
+def may_have_been_processed(error: BaseException) -> bool:
+    """Whether MAVI may have processed (and, for a paid request, billed) a request that failed with `error`.
+
+    True for a read timeout, a connection that failed after the request was sent, and a 5xx other than 503;
+    False when the failure proves nothing was processed (never sent, 429, 503, a 4xx refusal) and for errors
+    that are not API failures. A 2xx answer that cannot be read (`ResultError`) was processed; it is not
+    covered here.
+    """
+    if isinstance(error, ServerError):
+        return error.status != 503
+    return isinstance(error, APITimeoutError | _DroppedAfterSend)
 
 
 class Pacer:
@@ -446,6 +460,18 @@ class MaviClient:
         return reply.data.task_id
 
 
+_TASK_ID_IN_RAW = re.compile(rb'"task_id"\s*:\s*"([0-9a-fA-F]{32})"')
+
+
+def task_id_in_raw(raw: bytes) -> str | None:
+    """MAVI's task id in the raw answer to an async start that could not be parsed (cut off on the way, say),
+    when it can be read unambiguously: one distinct complete id, 32 hex digits between the quotes of
+    `"task_id":"..."`. None when there is none, when it is cut (no closing quote) or when two differ.
+    """
+    found = {match.decode("ascii").lower() for match in _TASK_ID_IN_RAW.findall(raw)}
+    return found.pop() if len(found) == 1 else None
+
+
 def _status_from_code(code: object) -> int:
     """An envelope `code` as an HTTP-like status for a 2xx answer that reports failure (default 400)."""
     try:
@@ -465,4 +491,4 @@ def _safe(exc: BaseException, key: str) -> str:
     return redact(f"{type(exc).__name__}: {exc}", key)[:200]
 
 
-__all__ = ["APIError", "MaviClient", "Reply", "RetryPolicy"]
+__all__ = ["APIError", "MaviClient", "Reply", "RetryPolicy", "may_have_been_processed", "task_id_in_raw"]

@@ -78,6 +78,8 @@ class APIError(MaviError):
         api_message: the envelope's `msg` / `message`, when the body had one.
         request_id: a request id header when the API sent one.
         retry_after: seconds the API asked us to wait (`Retry-After`), when it did.
+        advice: what to do next, when the caller knows better than the class's `hint` (an async start that
+            may have been processed says where its result will show); None means the `hint`.
     """
 
     hint: ClassVar[str] = "Try again later; if it keeps failing, check the MAVI status page and your account."
@@ -92,8 +94,10 @@ class APIError(MaviError):
         request_id: str | None = None,
         retry_after: float | None = None,
         endpoint: str | None = None,
+        advice: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.advice = advice
         self.status = status
         self.code = code
         self.api_message = api_message
@@ -105,8 +109,9 @@ class APIError(MaviError):
         parts = [self.summary()]
         if self.retry_after is not None and math.isfinite(self.retry_after):
             parts.append(f"MAVI asked to wait {math.ceil(self.retry_after)} s before the next request (Retry-After).")
-        if self.hint:
-            parts.append(self.hint)
+        advice = self.hint if self.advice is None else self.advice
+        if advice:
+            parts.append(advice)
         return " ".join(parts)
 
     def summary(self) -> str:

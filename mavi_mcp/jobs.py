@@ -77,9 +77,13 @@ class Jobs:
         endpoint: str,
         asset_id: str | None,
         params: dict[str, Any],
+        task_id: str | None = None,
     ) -> str:
-        """Record a pending job and run `work` in the server's task group; returns the job's task id."""
-        task_id = new_job_id()
+        """Record a pending job and run `work` in the server's task group; returns the job's task id.
+
+        `task_id` (from `new_job_id`) lets `work` know its own id, to record what it learns while it runs.
+        """
+        task_id = task_id or new_job_id()
         await self.store.run(
             self.store.sync.create_task,
             task_id,

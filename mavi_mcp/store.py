@@ -346,6 +346,15 @@ class Store:
                 ),
             )
 
+    def set_task_asset(self, task_id: str, asset_id: str) -> None:
+        """Record the asset a still-running task works on as soon as it is known (an upload whose POST returned
+        while MAVI still processes the file), so a pending task shows it."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE tasks SET asset_id = ?, updated_at = ? WHERE task_id = ?",
+                (asset_id, utcnow().isoformat(), task_id),
+            )
+
     def fail_stale_jobs(self, reason: str) -> int:
         """Mark local (mode "sync") jobs whose owning process is gone as failed; returns the count.
 

@@ -111,7 +111,9 @@ class Source(_Strict):
     endpoint: str
     model: str | None = None
     asset_id: str | None = None
-    audio_url: str | None = None
+    audio_url: str | None = Field(
+        default=None, description="The audio URL as `media.shown_url` shows it: no user:password, no query."
+    )
     task_id: str | None = None
     sandbox: bool = False
 

@@ -29,7 +29,9 @@ from mavi_mcp.client import (
     ASYNC_SPEAKER,
     MaviClient,
     RetryPolicy,
+    may_have_been_processed,
     parse_retry_after,
+    task_id_in_raw,
 )
 from mavi_mcp.errors import (
     LIMIT_MESSAGE,
@@ -701,6 +703,32 @@ async def test_billed_call_that_may_have_been_processed_is_never_resent(
     assert caught.value.endpoint is not None
 
 
+NOT_PROCESSED: list[tuple[str, Answer]] = [
+    ("connect", httpx2.ConnectError("All connection attempts failed")),
+    ("connect-timeout", httpx2.ConnectTimeout("timed out")),
+    ("503", fail(503, "Service Unavailable")),
+    ("429", fail(429, "Too Many Requests")),
+    ("ambiguous-400", fail(400, LIMIT_MESSAGE)),
+    ("402", fail(402, "Payment Required")),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("failure", "answer", "processed"),
+    [(d[0], d[1], True) for d in DROPPED] + [(n[0], n[1], False) for n in NOT_PROCESSED],
+    ids=[d[0] for d in DROPPED] + [n[0] for n in NOT_PROCESSED],
+)
+async def test_an_async_start_may_have_been_processed_exactly_when_the_failure_does_not_prove_otherwise(
+    failure: str, answer: Answer, processed: bool
+) -> None:
+    with anyio.fail_after(TIMEOUT):
+        async with harness(answer, policy=RetryPolicy(max_attempts=1)) as h:
+            with pytest.raises(APIError) as caught:
+                await h.client.start_task(ASYNC_AUDIO, {"asset_id": ASSET})
+    assert may_have_been_processed(caught.value) is processed, failure
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(("failure", "answer", "expected"), DROPPED, ids=[d[0] for d in DROPPED])
 async def test_free_idempotent_metadata_is_retried_after_the_same_failures(
@@ -726,6 +754,37 @@ async def test_upload_is_not_resent_after_a_server_error_so_no_duplicate_asset_i
             with pytest.raises(ServerError):
                 await h.client.upload(media_file)
     assert h.mavi.count == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (f'{{"code":"0000","msg":"success","data":{{"task_id":"{TASK}"}},"succ'.encode(), TASK),
+        (f'{{"code":"0000","data": {{ "task_id" : "{TASK.upper()}"'.encode(), TASK),
+        (f'{{"data":{{"task_id":"{TASK}","again":{{"task_id":"{TASK}"'.encode(), TASK),
+        (f'{{"code":"0000","msg":"success","data":{{"task_id":"{TASK[:20]}'.encode(), None),
+        (f'{{"code":"0000","msg":"success","data":{{"task_id":"{TASK}'.encode(), None),  # maybe more digits
+        (f'{{"data":{{"task_id":"{TASK}0"}}'.encode(), None),
+        (f'{{"data":{{"task_id":"{TASK}","other":{{"task_id":"{TASK[::-1]}"'.encode(), None),
+        (b'{"code":"0000","msg":"success","da', None),
+        (b"", None),
+    ],
+    ids=[
+        "cut-after-id",
+        "spaces-upper",
+        "same-twice",
+        "cut-inside",
+        "no-closing-quote",
+        "33-digits",
+        "two-ids",
+        "no-id",
+        "empty",
+    ],
+)
+def test_a_task_id_is_read_from_a_raw_answer_only_when_it_is_complete_and_unambiguous(
+    raw: bytes, expected: str | None
+) -> None:
+    assert task_id_in_raw(raw) == expected
 
 
 @pytest.mark.anyio

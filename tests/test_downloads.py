@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import logging
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from mavi_mcp.runtime import RuntimeHolder
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from tests.test_e2e import error, ok
+from tests.test_secrets import store_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -36,8 +39,13 @@ SIGNED = "X-Amz-Signature=s3cr3t-signature"
 PASSWORD = "hunter2-password"
 
 
+REQUESTED: list[httpx2.URL] = []
+"""Every URL media_site was asked for, in order (tests clear it first)."""
+
+
 def media_site(request: httpx2.Request) -> httpx2.Response:
     """media.test serves files; unreachable.test refuses connections; nowhere.test has no DNS entry."""
+    REQUESTED.append(request.url)
     if request.url.host == "unreachable.test":
         raise httpx2.ConnectError("All connection attempts failed", request=request)
     if request.url.host == "nowhere.test":
@@ -163,3 +171,30 @@ async def test_a_failed_media_url_is_shown_without_its_credentials_or_query(clie
     stored = str((await client.call_tool("list_tasks", {})).structured_content)  # failed download jobs, if any
     assert PASSWORD not in stored
     assert "s3cr3t" not in stored
+
+
+async def test_a_signed_media_url_is_downloaded_in_full_but_returned_stored_and_logged_without_its_secrets(
+    client: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for library in ("httpx2", "httpcore"):  # as `cli.configure_logging` sets them: requests are never logged
+        caplog.set_level(logging.WARNING, logger=library)
+    url = f"https://user:{PASSWORD}@media.test/talk.wav?{SIGNED}&X-Amz-Credential=AKIA%2Fs3cr3t-credential"
+    REQUESTED.clear()
+    uploaded = await client.call_tool("upload_media", {"path": url})
+    result = ok(uploaded)
+    assert result["source"] == "https://…@media.test/talk.wav?…"
+    assert [(u.host, u.path, u.query.decode()) for u in REQUESTED] == [
+        ("media.test", "/talk.wav", f"{SIGNED}&X-Amz-Credential=AKIA%2Fs3cr3t-credential")
+    ]  # the download itself used the whole URL
+    assert REQUESTED[0].userinfo == f"user:{PASSWORD}".encode()
+    answers = [uploaded]
+    answers.append(await client.call_tool("get_task", {"task_id": result["task_id"]}))
+    answers.append(await client.call_tool("list_tasks", {}))
+    resource = await client.read_resource(f"mavi://tasks/{result['task_id']}")
+    seen = [c.text for a in answers for c in a.content if c.type == "text"]
+    seen += [json.dumps(a.structured_content) for a in answers]
+    seen += [getattr(c, "text", "") for c in resource.contents]
+    seen += [text for _, text in store_rows(tmp_path / "sandbox" / "mavi-mcp.sqlite3")]
+    seen.append(caplog.text)
+    assert not [text for text in seen if PASSWORD in text or "s3cr3t" in text]

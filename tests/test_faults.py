@@ -220,6 +220,24 @@ async def assert_the_uploaded_asset_is_reported(rig: Rig, message: str) -> str:
     return asset_id
 
 
+def assert_told_where_a_maybe_started_task_shows(message: str) -> None:
+    """An async start that may have been processed: not resent, and the agent is told where its result would show
+    (list_tasks, under MAVI's task id) and to look there before starting it again."""
+    assert "did not resend the request, because it may have been processed and billed" in message
+    assert "MAVI may have started the task" in message
+    assert "its result still arrives at the webhook" in message
+    assert "list_tasks shows it under MAVI's task id" in message
+    assert f"endpoint {ASYNC_AUDIO}" in message
+    assert "Check list_tasks before starting it again" in message
+    assert "mode='async'" not in message  # the sync timeout's advice does not fit an async start
+
+
+async def assert_listed_without_a_tool(rig: Rig, task_id: str) -> None:
+    listed = ok(await rig.client.call_tool("list_tasks", {"limit": 10}))["tasks"]
+    task = next(t for t in listed if t["task_id"] == task_id)
+    assert (task["status"], task["tool"], task["endpoint"]) == ("completed", None, ASYNC_AUDIO)
+
+
 async def wait_for_delivery(rig: Rig, seen: int) -> str:
     """The task id of the next callback the sandbox delivered successfully after `seen` deliveries (bounded)."""
     with anyio.fail_after(20):
@@ -286,12 +304,14 @@ async def test_a_reset_of_an_async_start_is_not_resent_and_its_result_still_arri
     rig.faults({ASYNC_AUDIO: [{"kind": "reset"}]})
     result, seen, _ = await rig.call("transcribe_whisper", async_whisper())
     message = error(result)
-    assert "may have been processed and billed" in message
+    assert "The connection to MAVI failed while waiting for the answer" in message
+    assert_told_where_a_maybe_started_task_shows(message)
     assert seen == Seen(1, [ASYNC_AUDIO])
     task_id = await wait_for_delivery(rig, deliveries)
     kept = ok(await rig.client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 10}))
     assert kept["status"] == "completed"
     assert len(kept["speakers"]) == 17
+    await assert_listed_without_a_tool(rig, task_id)
 
 
 # --- read timeout (the answer comes after MAVI_MCP_REQUEST_TIMEOUT) ------------------------------------------
@@ -320,10 +340,13 @@ async def test_a_read_timeout_of_an_async_start_is_not_resent_and_its_result_sti
     deliveries = len(rig.deliveries_after(0))
     rig.faults({ASYNC_AUDIO: [{"kind": "timeout", "seconds": 2 * READ_TIMEOUT}]})
     result, seen, _ = await rig.call("transcribe_whisper", async_whisper())
-    assert "did not answer in time" in error(result)
+    message = error(result)
+    assert "did not answer in time" in message
+    assert_told_where_a_maybe_started_task_shows(message)
     assert seen == Seen(1, [ASYNC_AUDIO])
     task_id = await wait_for_delivery(rig, deliveries)
     assert ok(await rig.client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 10}))["status"] == "completed"
+    await assert_listed_without_a_tool(rig, task_id)
 
 
 # --- 429 -------------------------------------------------------------------------------------------------------
@@ -450,11 +473,25 @@ async def test_a_503_burst_on_an_async_start_is_retried_and_the_task_is_started_
     assert seen == Seen(3, [ASYNC_AUDIO])
 
 
-async def test_a_500_on_an_async_start_is_not_resent(rig: Rig) -> None:
-    rig.faults({ASYNC_AUDIO: [{"kind": "status", "status": 500}]})
+@pytest.mark.parametrize("status", [500, 502])
+async def test_a_500_or_502_on_an_async_start_is_not_resent_and_says_where_its_result_would_show(
+    rig: Rig, status: int
+) -> None:
+    rig.faults({ASYNC_AUDIO: [{"kind": "status", "status": status}]})
     result, seen, _ = await rig.call("transcribe_whisper", async_whisper())
-    assert "did not resend" in error(result)
+    message = error(result)
+    assert f"MAVI server error. ({ASYNC_AUDIO}; HTTP {status}" in message
+    assert_told_where_a_maybe_started_task_shows(message)
     assert seen == Seen(1, [])
+
+
+async def test_a_503_that_persists_on_an_async_start_is_not_said_to_show_in_list_tasks(rig: Rig) -> None:
+    rig.faults({ASYNC_AUDIO: [{"kind": "status", "status": 503}]})
+    result, seen, _ = await rig.call("transcribe_whisper", async_whisper())
+    message = error(result)
+    assert "HTTP 503" in message
+    assert "list_tasks" not in message
+    assert seen == Seen(4, [])
 
 
 # --- HTTP 400 "Request has exceeded the limit." ----------------------------------------------------------------
@@ -579,6 +616,30 @@ async def test_a_truncated_answer_to_an_async_start_is_kept_raw_not_resent_and_i
     message = await assert_an_unreadable_async_start_is_kept_and_its_result_still_arrives(rig, "truncated")
     assert "not a JSON object" in message
     assert rig.untasked_raw_results(ASYNC_AUDIO)[-1].startswith(b'{"code":"0000","msg":"success","data":{"task_id":')
+
+
+async def test_a_truncated_answer_to_an_async_start_that_holds_the_whole_task_id_records_the_task_under_it(
+    rig: Rig,
+) -> None:
+    deliveries = len(rig.deliveries_after(0))
+    rig.faults({ASYNC_AUDIO: [{"kind": "truncated", "keep": -20}]})  # cut after `"task_id":"<32 hex>"},`
+    result, seen, _ = await rig.call("transcribe_whisper", {**async_whisper(), "wait_seconds": 0})
+    answer = ok(result)
+    assert seen == Seen(1, [ASYNC_AUDIO])
+    task_id = answer["task_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", task_id), answer
+    assert answer["status"] in ("pending", "completed")
+    if answer["status"] == "pending":
+        assert f'get_task(task_id="{task_id}")' in text_of(result)
+    assert await wait_for_delivery(rig, deliveries) == task_id
+    done = ok(await rig.client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 10}))
+    assert (done["status"], done["task_id"], done["endpoint"]) == ("completed", task_id, ASYNC_AUDIO)
+    assert len(done["speakers"]) == 17
+    listed = ok(await rig.client.call_tool("list_tasks", {"limit": 5}))["tasks"]
+    assert next(t for t in listed if t["task_id"] == task_id)["tool"] == "transcribe_whisper"
+    (raw,) = rig.raw_results(task_id)  # the cut answer is kept, with the task it names
+    assert raw.startswith(b'{"code":"0000","msg":"success","data":{"task_id":"' + task_id.encode() + b'"}')
+    assert not raw.endswith(b"}")
 
 
 # --- the documented envelope variants --------------------------------------------------------------------------

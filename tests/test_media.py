@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from mavi_mcp.errors import InputError
-from mavi_mcp.media import ACCEPTED, check_extension, content_type, resolve_local_file
+from mavi_mcp.media import (
+    ACCEPTED,
+    check_extension,
+    content_type,
+    resolve_local_file,
+    scrub_url_secrets,
+    scrub_url_secrets_in_raw,
+    shown_url,
+)
 
 MAX = 1_000_000
 
@@ -242,3 +251,47 @@ def test_check_extension_returns_the_lower_cased_suffix() -> None:
     assert check_extension("Talk.MKV") == ".mkv"
     with pytest.raises(InputError, match="no extension"):
         check_extension("README")
+
+
+# --- URLs without their secrets ----------------------------------------------------------------------
+
+SIGNED = "https://ana:pa55-word-9@bucket.s3.example/calls/q1.mp3?X-Amz-Signature=f00d-sig-123&X-Amz-Expires=60#t=5"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (SIGNED, "https://…@bucket.s3.example/calls/q1.mp3?…"),
+        ("https://media.example/a.mp3", "https://media.example/a.mp3"),
+        ("gs://bucket/call.mp3?generation=17", "gs://bucket/call.mp3?…"),
+        ("https://media.example/a.mp3#t=10", "https://media.example/a.mp3#…"),
+        ("https://media.example/sk-mavi-0123456789abc.mp3", "https://media.example/[redacted].mp3"),
+    ],
+)
+def test_a_url_is_shown_without_user_password_query_fragment_or_key_like_strings(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
+
+
+def test_a_url_and_its_secret_parts_are_taken_out_of_text_in_every_spelling_an_answer_may_use() -> None:
+    escaped = json.dumps(SIGNED)[1:-1].replace("/", "\\/")
+    go = SIGNED.replace("&", "\\u0026")
+    text = f"a: {SIGNED} b: {escaped} c: {go} d: pa55-word-9 e: X-Amz-Signature=f00d-sig-123"
+    scrubbed = scrub_url_secrets(text, SIGNED, None)
+    shown = shown_url(SIGNED)
+    assert scrubbed.startswith(f"a: {shown} b: ")
+    assert f"c: {shown} d: … e: X-Amz-Signature=…" in scrubbed
+    assert "pa55" not in scrubbed
+    assert "f00d" not in scrubbed
+    assert scrub_url_secrets(text) == text
+
+
+def test_a_raw_answer_loses_the_urls_secrets_but_keeps_short_parts_elsewhere_and_any_bytes() -> None:
+    url = "https://media.example/a.mp3?v=1&sig=0123456789abcdef"
+    body = {"audio_url": url, "text": "v=1 is the version; sig=0123456789abcdef leaked", "n": "\u00e9"}
+    raw = json.dumps(body).encode() + b"\xff\xfe"
+    scrubbed = scrub_url_secrets_in_raw(raw, url)
+    assert scrubbed.endswith(b"\xff\xfe")
+    kept = json.loads(scrubbed[:-2])
+    assert kept["audio_url"] == "https://media.example/a.mp3?…"
+    assert kept["text"] == "v=1 is the version; sig=… leaked"
+    assert scrub_url_secrets_in_raw(raw, None) == raw

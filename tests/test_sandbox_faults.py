@@ -168,6 +168,20 @@ async def test_a_truncated_fault_answers_200_with_half_the_body() -> None:
         answer.json()
 
 
+@pytest.mark.parametrize("keep", [30, -20])
+async def test_a_truncated_fault_with_keep_cuts_the_body_after_that_many_bytes_or_that_many_before_the_end(
+    keep: int,
+) -> None:
+    async with serve(config(faults={"sync-generate-speaker": [Fault("truncated", keep=keep)]})) as (_, http):
+        answer = await http.post(SPEAKERS, json=BODY)
+        listed = (await http.get("/_sandbox/faults")).json()
+    full = await normal_answer()
+    assert answer.status_code == 200
+    assert answer.content == full[:keep]
+    assert len(answer.content) == (keep if keep > 0 else len(full) + keep)
+    assert listed["sync-generate-speaker"][0]["keep"] == keep
+
+
 async def test_a_shape_fault_answers_a_success_envelope_whose_data_is_not_the_documented_shape() -> None:
     async with serve(config(faults={"sync-generate-speaker": [Fault("shape")]})) as (_, http):
         answer = await http.post(SPEAKERS, json=BODY)
@@ -244,6 +258,10 @@ def test_the_command_line_form_of_a_fault_is_parsed_with_its_options() -> None:
     assert parse_fault('metadata:envelope:code="200"')[1].code == "200"
     assert parse_fault("metadata:envelope:code=200")[1].code == 200
     assert parse_fault("upload:reset") == ("upload", Fault("reset"))
+    assert parse_fault("async-generate-audio:truncated:keep=-20") == (
+        "async-generate-audio",
+        Fault("truncated", keep=-20),
+    )
     for bad in ("metadata", "metadata:explode", ""):
         with pytest.raises(ValueError, match="ENDPOINT:KIND"):
             parse_fault(bad)

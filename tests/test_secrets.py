@@ -3,7 +3,9 @@
 A real `mavi-mcp` over stdio (log level DEBUG, stderr to a file) is started with a recognisable key against a
 sandbox that accepts only that key. Every tool is driven with good and bad input, every resource is read, and
 faults are injected, several of them answers that echo the key back in their message (a 401, a 400, a 429, a
-500 after processing, a 200 envelope with no data, a 5xx on upload, metadata and an async start). Then
+500 after processing, a 200 envelope with no data, a 5xx on upload, metadata and an async start). A media URL
+whose user:password and signature query carry the same canary is uploaded (downloaded from a loopback server) and
+transcribed by URL (sent to MAVI, which echoes it in its answer and, once, in an error). Then
 everything the server wrote is scanned: every tool result and error text and its structured content, the
 resources, the tool list, stderr, every row of every table of the SQLite store, and every file of the data
 directory (WAL included). The scan looks for the key's distinctive middle, so a truncated key counts too.
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +97,14 @@ def files_under(directory: Path) -> list[tuple[str, str]]:
     ]
 
 
-async def drive_every_tool(client: Client, admin: httpx2.Client, key: str, media: Path, out: Outputs) -> None:
-    """Every tool with good and bad input, the resources, and faults that echo `key`; asserts what should work works."""
+async def drive_every_tool(
+    client: Client, admin: httpx2.Client, key: str, media: Path, out: Outputs, signed_url: str
+) -> None:
+    """Every tool with good and bad input, the resources, and faults that echo `key`; asserts what should work works.
+
+    `signed_url` is a media URL with user:password and a signature query that carry the canary: upload_media
+    downloads it, the speech-to-text tools send it to MAVI, and a fault echoes it back in MAVI's error message.
+    """
 
     async def call(tool: str, arguments: dict[str, Any]) -> CallToolResult:
         with anyio.fail_after(60):
@@ -162,11 +172,44 @@ async def drive_every_tool(client: Client, admin: httpx2.Client, key: str, media
         args: dict[str, Any] = {"asset_id": arguments} | ({} if tool == "transcribe_elevenlabs" else mode)
         failed = await call(tool, args)
         assert failed.is_error, (endpoint, fault, failed.content)
+    from_url = await call("upload_media", {"path": signed_url})
+    assert (from_url.structured_content or {}).get("status") == "completed", from_url.content
+    for tool, source in [("transcribe_assemblyai", "url"), ("transcribe_elevenlabs", "source_url")]:
+        by_url = await call(tool, {source: signed_url, "max_tokens": 500})
+        assert not by_url.is_error, by_url.content
+        await call("get_transcript", {"transcript_id": (by_url.structured_content or {})["transcript_id"]})
+    faults({"speech-to-text": [{"kind": "status", "status": 400, "message": f"Cannot download {signed_url}"}]})
+    assert (await call("transcribe_assemblyai", {"url": signed_url})).is_error
     faults({"metadata": [{"kind": "status", "status": 502, "message": echo, "count": 1}]})
     assert not (await call("upload_media", {"path": str(wav)})).is_error
     faults({"upload": [{"kind": "status", "status": 500, "message": echo}]})
     assert (await call("upload_media", {"path": str(wav)})).is_error
     admin.delete("/_sandbox/faults")
+
+
+class MediaSite(ThreadingHTTPServer):
+    """A loopback web server that answers every GET with one WAV file and records the paths asked for."""
+
+    paths: list[str]
+
+
+def serve_media(wav: bytes) -> MediaSite:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            site.paths.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.send_header("Content-Length", str(len(wav)))
+            self.end_headers()
+            self.wfile.write(wav)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    site = MediaSite(("127.0.0.1", 0), Handler)
+    site.paths = []
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    return site
 
 
 @pytest.mark.parametrize("key", KEYS, ids=["sk-key", "key-without-sk-prefix"])
@@ -194,13 +237,22 @@ async def test_the_api_key_appears_in_nothing_the_server_writes_or_answers(tmp_p
     data = tmp_path / "data"
     log = tmp_path / "server-stderr.log"
     out = Outputs()
+    media_site = serve_media(write_wav(tmp_path / "served.wav", seconds=1.0).read_bytes())
+    host, media_port = media_site.server_address[:2]
+    signed_url = (
+        f"http://ana:{CANARY}-password@{host!s}:{media_port}/calls/q1.wav"
+        f"?X-Amz-Credential=AKIA%2F{CANARY}&X-Amz-Signature={CANARY}-signature-0123&X-Amz-Expires=3600"
+    )
     try:
         with log.open("w") as errlog, sandbox.admin() as admin:
             params = stdio_params(env, "--webhook-port", str(port))
             async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=90) as client:
-                await drive_every_tool(client, admin, key, tmp_path / "media", out)
+                await drive_every_tool(client, admin, key, tmp_path / "media", out, signed_url)
     finally:
         sandbox.process.stop()
+        media_site.shutdown()
+        media_site.server_close()
+    assert media_site.paths == ["/calls/q1.wav?" + signed_url.partition("?")[2]]  # downloaded with its query
 
     assert out.results >= 15
     assert out.errors >= 15

@@ -7,6 +7,8 @@ counts every request that reaches it (`Sandbox.requests`) and every one it proce
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,15 +19,17 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from mavi_mcp.runtime import RuntimeHolder
 from mavi_mcp.sandbox import SandboxConfig, create_app
 from mavi_mcp.sandbox.app import Sandbox
+from mavi_mcp.sandbox.faults import Fault
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from mavi_mcp.webhook import receiver_app
 from tests.test_e2e import error, ok
+from tests.test_secrets import store_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -44,6 +48,9 @@ def anyio_backend() -> str:
 class Rig:
     client: Client
     sandbox: Sandbox
+    data: Path
+    sent: list[bytes]
+    """Every request body that reached the sandbox, as sent."""
 
     def seen(self) -> tuple[int, list[str]]:
         return self.sandbox.requests, list(self.sandbox.processed)
@@ -80,11 +87,22 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         webhook_secret=SECRET,  # pyright: ignore[reportArgumentType]
         log_level="WARNING",
     )
+    sent: list[bytes] = []
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        async def received() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                sent.append(message.get("body", b""))
+            return message
+
+        await sandbox.app(scope, received, send)
+
     async with deliveries, sandbox.running():
-        holder = RuntimeHolder(config, transport=httpx2.ASGITransport(app=sandbox.app))
+        holder = RuntimeHolder(config, transport=httpx2.ASGITransport(app=recording))
         with anyio.fail_after(60):
             async with Client(create_server(config, holder=holder)) as client:
-                yield Rig(client, sandbox)
+                yield Rig(client, sandbox, tmp_path / "data", sent)
 
 
 CALLS: list[tuple[str, dict[str, Any]]] = [
@@ -146,3 +164,81 @@ async def test_an_unknown_speaker_is_refused_after_the_paid_result_is_stored_and
     page = ok(await rig.client.call_tool("get_transcript", {"transcript_id": match.group(1)}))
     assert page["endpoint"] == "sync-generate-speaker"
     assert rig.sandbox.processed == ["sync-generate-speaker"]
+
+
+# --- media URLs carry secrets ---------------------------------------------------------------------------------
+
+SIGNED = (
+    "https://ana:URLSECRET-password@media.example/calls/q1.mp3"
+    "?X-Amz-Credential=AKIA%2FURLSECRET-credential&X-Amz-Signature=URLSECRET-signature&X-Amz-Expires=3600"
+)
+SHOWN = "https://…@media.example/calls/q1.mp3?…"
+HOOK_WITH_TOKEN = "https://hooks.example/assemblyai?token=URLSECRET-hook-token"
+URL_CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("transcribe_assemblyai", {"url": SIGNED, "webhook_url": HOOK_WITH_TOKEN}),
+    ("transcribe_assemblyai", {"source_url": SIGNED, "speaker_labels": True}),
+    ("transcribe_elevenlabs", {"url": SIGNED}),
+    ("transcribe_elevenlabs", {"source_url": SIGNED, "diarize": True}),
+]
+
+
+def everything_stored(data: Path) -> list[tuple[str, str]]:
+    return store_rows(data / "mavi-mcp.sqlite3")
+
+
+def assert_no_url_secret(where: str, text: str) -> None:
+    assert "URLSECRET" not in text, f"{where}: {text[:500]}"
+
+
+@pytest.mark.parametrize(("tool", "arguments"), URL_CALLS)
+async def test_a_media_url_is_sent_to_mavi_in_full_but_stored_shown_and_logged_without_its_secrets(
+    rig: Rig, tool: str, arguments: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = await rig.client.call_tool(tool, {**arguments, "max_tokens": 500})
+    page = ok(result)
+    (body,) = [json.loads(b) for b in rig.sent if b.startswith(b"{")]
+    assert body[next(k for k in ("url", "source_url") if k in arguments)] == SIGNED  # MAVI gets what it needs
+    if "webhook_url" in arguments:
+        assert body["webhook_url"] == HOOK_WITH_TOKEN
+    first = result.content[0]
+    assert first.type == "text"
+    assert f"url {SHOWN}" in first.text  # the page header names the recording without its secrets
+    assert "no audio was read from https://media.example/calls/q1.mp3." in first.text  # the sandbox's own words
+    task = await rig.client.call_tool("get_task", {"task_id": page["task_id"]})
+    listed = await rig.client.call_tool("list_tasks", {})
+    pages = await rig.client.call_tool("get_transcript", {"transcript_id": page["transcript_id"], "format": "json"})
+    resources = [
+        await rig.client.read_resource(f"mavi://transcripts/{page['transcript_id']}"),
+        await rig.client.read_resource(f"mavi://tasks/{page['task_id']}"),
+    ]
+    shown: list[tuple[str, str]] = []
+    for name, answer in [(tool, result), ("get_task", task), ("list_tasks", listed), ("get_transcript", pages)]:
+        shown += [(name, c.text) for c in answer.content if c.type == "text"]
+        shown.append((name, json.dumps(answer.structured_content)))
+    shown += [("resource", getattr(c, "text", "")) for r in resources for c in r.contents]
+    stored = everything_stored(rig.data)
+    in_json = json.dumps(SHOWN)[1:-1]
+    assert any(in_json in text for where, text in stored if where == "table tasks"), "params keep the shown URL"
+    assert any(where == "table raw_results" for where, _ in stored)
+    for where, text in [*shown, *stored, ("log", caplog.text)]:
+        assert_no_url_secret(where, text)
+
+
+async def test_a_mavi_error_that_echoes_the_media_url_is_shown_and_stored_without_its_secrets(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    echo = (
+        f"Download error, unable to download {SIGNED} (403 Forbidden); also tried {SIGNED.replace('/', chr(92) + '/')}"
+    )
+    rig.sandbox.faults = {"speech-to-text": [Fault("status", status=400, message=echo)]}
+    message = error(await rig.client.call_tool("transcribe_assemblyai", {"url": SIGNED}))
+    assert f"Download error, unable to download {SHOWN} (403 Forbidden)" in message
+    listed = ok(await rig.client.call_tool("list_tasks", {}))["tasks"]
+    assert listed[0]["status"] == "failed"
+    assert SHOWN in listed[0]["error"]
+    for where, text in [("error", message), ("list_tasks", json.dumps(listed)), ("log", caplog.text)]:
+        assert_no_url_secret(where, text)
+    for where, text in everything_stored(rig.data):
+        assert_no_url_secret(where, text)

@@ -15,7 +15,8 @@ Faults AFTER the request is processed (it happened, and was billed, then the ans
   status_after (status)        the request was processed, then an error answer (a 500 that may have billed)
   reset                        half the body, then the connection is dropped
   timeout (seconds)            the answer comes only after `seconds` (beyond the client's read timeout)
-  truncated                    a 200 whose JSON body is cut in half
+  truncated (keep)             a 200 whose JSON body is cut: in half, or after `keep` bytes (a negative `keep`
+                               drops that many from the end: `-20` cuts an async start's answer after its task id)
   shape                        a 200 envelope whose `data` is valid JSON of an unexpected shape
   envelope (code, key)         the documented envelope variants: `code` 200 / "200" / "0000", `msg` / `message`
   slow (seconds)               the body trickles out over `seconds`
@@ -61,6 +62,7 @@ class Fault:
     seconds: float = 1.0
     code: int | str = 200
     key: str = "msg"
+    keep: int | None = None
 
     def take(self) -> bool:
         """Whether this fault hits the current request (and uses up one of its `count`)."""
@@ -108,6 +110,7 @@ def fault_from(data: dict[str, Any]) -> Fault:
         seconds=float(data.get("seconds", 1.0)),
         code=_json_code(data.get("code", 200)),
         key=str(data.get("key", "msg")),
+        keep=int(data["keep"]) if data.get("keep") is not None else None,
     )
 
 
@@ -166,7 +169,8 @@ async def after(fault: Fault, response: Response) -> Response:
         await anyio.sleep(fault.seconds)
         return response
     if fault.kind == "truncated":
-        return Response(body[: len(body) // 2], 200, media_type="application/json")
+        cut = len(body) // 2 if fault.keep is None else fault.keep
+        return Response(body[:cut], 200, media_type="application/json")
     envelope = json.loads(body)
     if fault.kind == "shape":
         envelope["data"] = {"unexpected": "shape", "items": "not a list"}

@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import uuid
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from mavi_mcp.sandbox import catalog
 from mavi_mcp.sandbox.answers import LIMIT, Reject, Upload, sandbox_text
@@ -158,7 +159,13 @@ def _resolve(target: Asset | Upload | str) -> tuple[Asset | None, str, float, st
     asset = catalog.BY_URL.get(target)
     if asset is not None:
         return asset, "", asset.duration, asset.audio_url
-    return None, f"[MAVI sandbox] The sandbox does not fetch URLs; no audio was read from {target}.", 1.0, target
+    return None, f"[MAVI sandbox] The sandbox does not fetch URLs; no audio was read from {_bare(target)}.", 1.0, target
+
+
+def _bare(url: str) -> str:
+    """`url` without user:password, query and fragment: a signed URL's secrets are not words of a transcript."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
 
 
 def _assemblyai(target: Asset | Upload | str, body: JSON) -> JSON:

@@ -2,8 +2,9 @@
 
 Local paths are checked before anything is sent (`media.resolve_local_file`). URLs are checked (http(s), a host,
 parseable) before the job starts, then downloaded with a size cap and a total time limit into the data directory,
-then uploaded (MAVI v2 has no upload by URL). Every message that shows a URL shows it without user:password, query
-or fragment (`shown_url`): signed URLs carry their secrets there. After the
+then uploaded (MAVI v2 has no upload by URL). Every message that shows a URL, and the `source` kept with the task
+and returned, shows it without user:password, query or fragment (`media.shown_url`): signed URLs carry their
+secrets there. After the
 upload the job polls `GET /{asset_id}/metadata` until `upload_status` is SUCCESS (only such assets can be
 transcribed) or FAILED. Like transcriptions, the upload runs as a job: a large file that outlasts the wait
 answers with a task handle, and `get_task` returns the asset id once it is ready.
@@ -27,9 +28,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError, redact
-from mavi_mcp.jobs import Outcome
-from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file
+from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError
+from mavi_mcp.jobs import Outcome, new_job_id
+from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file, shown_url, url_error_detail
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._common import WaitSeconds, agent_errors, request_key, runtime_of
@@ -49,7 +50,9 @@ class UploadResult(BaseModel):
     filename: str | None = None
     size_bytes: int | None = None
     upload_status: str | None = Field(default=None, description="MAVI's status: SUCCESS means ready.")
-    source: str | None = Field(default=None, description="The path or URL that was uploaded.")
+    source: str | None = Field(
+        default=None, description="The path or URL that was uploaded (a URL without user:password and query)."
+    )
     elapsed_seconds: float | None = None
     error: str | None = None
 
@@ -110,43 +113,6 @@ def _unconfirmed(asset_id: str, what: str, *, raw: bytes | None = None) -> Uncon
 _EXT_BY_TYPE = {v: k for k, v in reversed(MEDIA_TYPES.items())} | {"audio/mp3": ".mp3", "audio/x-wav": ".wav"}
 
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _split_secrets(url: str) -> tuple[str, list[str]]:
-    """`url` without user:password, query and fragment, and the parts taken out (split as `urlsplit` does)."""
-    text = url.strip()
-    secrets: list[str] = []
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "", text
-    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-    authority, tail = rest[:end], rest[end:]
-    if "@" in authority:
-        userinfo, authority = authority.rsplit("@", 1)
-        secrets.append(userinfo)
-        authority = "…@" + authority
-    cut = min((i for i in (tail.find("?"), tail.find("#")) if i >= 0), default=len(tail))
-    if cut < len(tail):
-        secrets.append(tail[cut + 1 :])
-        tail = tail[: cut + 1] + "…"
-    return f"{scheme}{sep}{authority}{tail}", [s for s in secrets if s]
-
-
-def shown_url(url: str) -> str:
-    """`url` as it may be shown to the agent and logged: no user:password (`…@host`), no query or fragment
-    (`?…`, `#…`), no control characters, no key-like strings, at most 200 characters."""
-    text = redact(_CONTROL_CHARS.sub("?", _split_secrets(url)[0]))
-    return text if len(text) <= 200 else text[:199] + "…"
-
-
-def _scrubbed(detail: str, url: str) -> str:
-    """An error detail from the HTTP library with the URL's secret parts taken out, at most 200 characters."""
-    for secret in sorted(_split_secrets(url)[1], key=len, reverse=True):
-        detail = detail.replace(secret, "…")
-    return redact(_CONTROL_CHARS.sub("?", detail))[:200]
-
-
 def check_url(url: str) -> None:
     """Refuse, before anything is downloaded, an http(s) URL that cannot be requested.
 
@@ -159,7 +125,7 @@ def check_url(url: str) -> None:
         host = httpx2.URL(url).host
     except (httpx2.InvalidURL, ValueError) as exc:
         raise InputError(
-            f"{shown!r} is not a valid URL ({_scrubbed(str(exc), url)}). Pass the full http(s) URL of the audio or "
+            f"{shown!r} is not a valid URL ({url_error_detail(exc, url)}). Pass the full http(s) URL of the audio or "
             "video file (https://host/path/file.mp3), or download the file yourself and pass its local path."
         ) from None
     if not host:
@@ -234,17 +200,17 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
         raise InputError(f"{shown} redirected too many times (more than 5). Pass the final URL of the file.") from None
     except httpx2.InvalidURL as exc:
         raise InputError(
-            f"{shown} cannot be requested: {_scrubbed(str(exc), url)}. Check the URL, {own_copy}"
+            f"{shown} cannot be requested: {url_error_detail(exc, url)}. Check the URL, {own_copy}"
         ) from None
     except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
         raise InputError(
-            f"Could not connect to the host of {shown} ({type(exc).__name__}: {_scrubbed(str(exc), url)}). Check the "
+            f"Could not connect to the host of {shown} ({type(exc).__name__}: {url_error_detail(exc, url)}). Check the "
             "host name and that it is reachable from the machine mavi-mcp runs on (the server downloads the file, "
             f"not you), {own_copy}"
         ) from None
     except httpx2.HTTPError as exc:
         raise InputError(
-            f"Downloading {shown} failed ({type(exc).__name__}: {_scrubbed(str(exc), url)}). Check that the URL is "
+            f"Downloading {shown} failed ({type(exc).__name__}: {url_error_detail(exc, url)}). Check that the URL is "
             f"reachable from the machine mavi-mcp runs on, {own_copy}"
         ) from None
     except TimeoutError:
@@ -258,19 +224,30 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
     return Path(tmp), name, size
 
 
+def pending_upload_text(record: TaskRecord) -> str:
+    """What to do about a pending upload task: with its asset id once MAVI has stored the file, else without."""
+    if record.asset_id is None:
+        return (
+            "The upload continues on the server; "
+            f'call get_task(task_id="{record.task_id}") in a minute to get the asset_id.'
+        )
+    return (
+        f"MAVI has stored the file as asset_id {record.asset_id} and is still processing it; do not upload it "
+        f'again. Call get_task(task_id="{record.task_id}") in a minute to learn when it is ready (a transcription '
+        "tool may refuse the asset until then)."
+    )
+
+
 def _upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
     result = record.result or {}
     elapsed = round(((record.completed_at or record.updated_at) - record.created_at).total_seconds(), 3)
-    if record.status == "failed" and record.asset_id:
+    if record.status == "failed" and result.get("asset_id"):  # the upload succeeded, its confirmation failed
         raise ToolError(f"upload_media (task {record.task_id}): {record.error}")
     if record.status == "failed":
         raise ToolError(f"upload_media failed (task {record.task_id}): {record.error}")
     if record.status == "pending":
-        text = (
-            f"Still uploading after {waited:.0f} s (task {record.task_id}). The upload continues on the server; "
-            f'call get_task(task_id="{record.task_id}") in a minute to get the asset_id.'
-        )
-        data = UploadResult(status="pending", task_id=record.task_id, elapsed_seconds=elapsed)
+        text = f"Still uploading after {waited:.0f} s (task {record.task_id}). {pending_upload_text(record)}"
+        data = UploadResult(status="pending", task_id=record.task_id, asset_id=record.asset_id, elapsed_seconds=elapsed)
     else:
         asset_id = result.get("asset_id")
         text = (
@@ -333,6 +310,8 @@ async def upload_media(
     else:
         local, size = resolve_local_file(target, rt.settings.resolved_allowed_dirs, rt.settings.max_upload_bytes)
 
+    task_id = new_job_id()
+
     async def work() -> Outcome:
         if local is not None:
             asset_id = await rt.client.upload(local, api_key=key)
@@ -345,11 +324,12 @@ async def upload_media(
                 asset_id = await rt.client.upload(file, filename=name, api_key=key)
             finally:
                 file.unlink(missing_ok=True)
-            result = {"filename": name, "size_bytes": got, "source": target}
+            result = {"filename": name, "size_bytes": got, "source": shown_url(target)}
+        await rt.store.run(rt.store.sync.set_task_asset, task_id, asset_id)  # a pending answer can show it now
         status = await _wait_until_ready(rt, asset_id, key)
         return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
 
-    task_id = await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={})
+    await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={}, task_id=task_id)
     bound = rt.settings.wait_seconds if wait_seconds is None else wait_seconds
 
     async def progress(elapsed: float) -> None:

@@ -7,6 +7,7 @@ without a receiver is lost. `webhook_info` tells the user the URL to paste into 
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -15,10 +16,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from mavi_mcp.client import Endpoint
-from mavi_mcp.errors import ResultError
+from mavi_mcp.client import Endpoint, may_have_been_processed, task_id_in_raw
+from mavi_mcp.errors import APIError, ResultError
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.tools._common import agent_errors, request_key, runtime_of
+
+logger = logging.getLogger(__name__)
 
 Mode = Literal["auto", "sync", "async"]
 
@@ -39,13 +42,26 @@ NO_RECEIVER = (
 )
 
 
+RESULT_STILL_ARRIVES = (
+    "its result still arrives at the webhook and is stored: within a few minutes list_tasks shows it under MAVI's "
+    "task id (without a tool name; endpoint {endpoint}), and get_task with that id returns the transcript."
+)
+
 UNREADABLE_START = (
     "MAVI may have started the task, and billed it: this server could not read its task id from the answer, so it "
-    "could not record the task. Do not start it again unless you accept paying twice. If MAVI runs it, its result "
-    "still arrives at the webhook and is stored: within a few minutes list_tasks shows it under MAVI's task id "
-    "(without a tool name; endpoint {endpoint}), and get_task with that id returns the transcript."
+    "could not record the task. Do not start it again unless you accept paying twice. If MAVI runs it, "
+    + RESULT_STILL_ARRIVES
 )
 """Added to the error when the answer to an async start cannot be read (`start_async`)."""
+
+UNANSWERED_START = (
+    "This server did not resend the request, because it may have been processed and billed: MAVI may have started "
+    "the task. If it did, "
+    + RESULT_STILL_ARRIVES
+    + " Check list_tasks before starting it again (a second start is billed again)."
+)
+"""The advice of an error after which an async start may have been processed (timeout, connection failure after
+sending, 5xx other than 503), in place of the error class's generic hint."""
 
 
 async def webhook_verified(rt: Runtime) -> bool:
@@ -78,13 +94,18 @@ async def start_async(
 ) -> str:
     """Start an async MAVI task and record it; the pair is shielded from cancellation so no task is orphaned.
 
-    Returns MAVI's task id (32 hex digits), recorded as a pending task.
+    Returns MAVI's task id (32 hex digits), recorded as a pending task. An answer that cannot be parsed (cut off
+    on the way) but holds one complete task id (`client.task_id_in_raw`) counts as an answer: the task is recorded
+    under that id, and the raw answer is kept in the store's raw_results with it.
 
     Raises:
         ToolError: no webhook receiver (nothing sent).
         ResultError: MAVI answered with a body whose task id cannot be read; the body is kept in the store's
             raw_results, and the message says the task may be running (and billed) and where its result will show.
-        MaviError: any other failure of the request (see `MaviClient`).
+        APIError: the request failed (see `MaviClient`); when it may have been processed (read timeout, connection
+            failure after sending, 5xx other than 503) the message says where the result would show and to check
+            list_tasks before starting again.
+        MaviError: any other failure (no key configured).
     """
     rt = runtime_of(ctx)
     if not await rt.receiver_available():
@@ -94,9 +115,17 @@ async def start_async(
         try:
             task_id = await rt.client.start_task(endpoint, body, api_key=request_key(ctx))
         except ResultError as exc:
+            read = task_id_in_raw(exc.raw) if exc.raw is not None else None
             if exc.raw is not None:
-                await rt.store.run(rt.store.sync.save_raw_result, endpoint.name, exc.raw)
-            raise ResultError(f"{exc} {UNREADABLE_START.format(endpoint=endpoint.name)}") from None
+                await rt.store.run(rt.store.sync.save_raw_result, endpoint.name, exc.raw, task_id=read)
+            if read is None:
+                raise ResultError(f"{exc} {UNREADABLE_START.format(endpoint=endpoint.name)}") from None
+            logger.warning("%s Its task id %s was read from the raw answer; recorded as usual.", exc, read)
+            task_id = read
+        except APIError as exc:
+            if may_have_been_processed(exc):
+                exc.advice = UNANSWERED_START.format(endpoint=endpoint.name)
+            raise
         await rt.store.run(
             rt.store.sync.create_task,
             task_id,

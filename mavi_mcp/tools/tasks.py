@@ -23,6 +23,7 @@ from mavi_mcp.tools._common import (
     agent_errors,
     runtime_of,
 )
+from mavi_mcp.tools.assets import pending_upload_text
 from mavi_mcp.tools.transcribe import PageArgs, answer_for_task
 
 TaskId = Annotated[str, Field(min_length=1, max_length=100, description="task_id returned by a tool.")]
@@ -43,7 +44,8 @@ async def get_task(
     Use it after a tool answered status "pending" with a task_id (long recordings, async transcriptions).
     Cost: free (reads the local store). Returns: status pending / completed / failed with timing; when
     completed, exactly what the transcription tool would have returned (transcript_id, next_cursor, first page).
-    For an upload task, the asset_id. Next: get_transcript(transcript_id, cursor) to read on.
+    For an upload task, the asset_id, as soon as MAVI has stored the file (before it is ready).
+    Next: get_transcript(transcript_id, cursor) to read on.
     """
     rt = runtime_of(ctx)
     record = await rt.store.run(rt.store.sync.get_task, task_id.strip())
@@ -61,6 +63,8 @@ async def get_task(
         record = await rt.jobs.wait(waiting_for, bound, on_tick=progress)
     if record.endpoint == "upload" and record.status == "completed":
         return _asset_answer(record)
+    if record.endpoint == "upload" and record.status == "pending":
+        return _pending_upload_answer(record)
     return await answer_for_task(
         rt, record, PageArgs(format=format, max_tokens=max_tokens), waited=bound, failure_is_error=False
     )
@@ -80,6 +84,23 @@ def _asset_answer(record: TaskRecord) -> CallToolResult:
         endpoint="upload",
         created_at=record.created_at,
         completed_at=record.completed_at,
+        resource_uri=f"mavi://tasks/{record.task_id}",
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=data.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def _pending_upload_answer(record: TaskRecord) -> CallToolResult:
+    """A pending upload task: its asset id once MAVI has stored the file (it may still be processing it)."""
+    text = f"Task {record.task_id} (upload_media) is still running. {pending_upload_text(record)}"
+    data = TranscriptResult(
+        status="pending",
+        task_id=record.task_id,
+        asset_id=record.asset_id,
+        endpoint="upload",
+        created_at=record.created_at,
         resource_uri=f"mavi://tasks/{record.task_id}",
     )
     return CallToolResult(

@@ -7,6 +7,7 @@ sending progress notifications -> the transcript's first page, or a task handle 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
@@ -18,8 +19,9 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from mavi_mcp.client import ASYNC_AUDIO, ASYNC_MULTI_SPEAKER, ASYNC_SPEAKER, Reply
-from mavi_mcp.errors import InputError, ResultError
+from mavi_mcp.errors import APIError, InputError, MaviError, ResultError
 from mavi_mcp.jobs import Outcome
+from mavi_mcp.media import scrub_url_secrets, scrub_url_secrets_in_raw, shown_url
 from mavi_mcp.normalize import (
     Context as NormalizeContext,
 )
@@ -432,27 +434,57 @@ async def _speech_to_text(
         options = model.model_validate(values)
     except pydantic.ValidationError as exc:
         raise InputError(_pydantic_problems(exc, "AssemblyAI" if provider == "assemblyai" else "ElevenLabs")) from None
-    body = options.to_body()
-    context = _context(rt, asset_id=options.asset_id, audio_url=options.url or options.source_url)
+    body = options.to_body()  # sent to MAVI as given: the URLs in full, secrets included
+    urls = [body.get(name) for name in _URL_OPTIONS]
+    audio_url = options.url or options.source_url
+    context = _context(rt, asset_id=options.asset_id, audio_url=shown_url(audio_url) if audio_url else None)
     model_id = options.model_id if isinstance(options, ElevenLabsOptions) else None
 
-    async def work() -> Outcome:
+    async def call() -> Outcome:
         if isinstance(options, AssemblyAIOptions):
             reply = await rt.client.speech_to_text_assemblyai(body, api_key=key)
             return normalized(reply, lambda data: normalize_assemblyai(data, context))
         eleven = await rt.client.speech_to_text_elevenlabs(body, api_key=key)
         return normalized(eleven, lambda data: normalize_elevenlabs(data, context, model=model_id))
 
+    async def work() -> Outcome:
+        try:
+            outcome = await call()
+        except MaviError as exc:
+            _hide_url_secrets(exc, urls)
+            raise
+        if outcome.raw is None:
+            return outcome
+        return dataclasses.replace(outcome, raw=scrub_url_secrets_in_raw(outcome.raw, *urls))
+
+    shown = {name: shown_url(value) for name in _URL_OPTIONS if isinstance(value := body.get(name), str)}
     return await run_job(
         ctx,
         work,
         tool=f"transcribe_{provider}",
         endpoint="speech-to-text",
         asset_id=options.asset_id,
-        params={"provider": provider, **body},
+        params={"provider": provider, **body, **shown},
         wait_seconds=wait_seconds,
         args=args,
     )
+
+
+_URL_OPTIONS = ("url", "source_url", "webhook_url")
+"""Options of `speech-to-text` that hold URLs: sent in full, stored and shown by `media.shown_url` only."""
+
+
+def _hide_url_secrets(exc: MaviError, urls: list[Any]) -> None:
+    """Take the secrets of `urls` out of an error before it is stored and shown (MAVI and the providers echo the
+    audio URL in messages such as "Download error, unable to download <url>", and in raw answers)."""
+    given = [u for u in urls if isinstance(u, str)]
+    if not given:
+        return
+    exc.args = tuple(scrub_url_secrets(a, *given) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(exc, APIError) and exc.api_message is not None:
+        exc.api_message = scrub_url_secrets(exc.api_message, *given)
+    if isinstance(exc, ResultError) and exc.raw is not None:
+        exc.raw = scrub_url_secrets_in_raw(exc.raw, *given)
 
 
 @agent_errors
