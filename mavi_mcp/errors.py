@@ -14,6 +14,7 @@ MaviError                          root: everything this package raises on purpo
     │   └── AmbiguousLimitError    400 "Request has exceeded the limit." (rate limit OR validation)
     ├── RateLimitedError           429
     ├── ServerError                5xx
+    │   └── ServiceUnavailableError 503: refused before processing, never billed
     ├── APITimeoutError            no answer in time (status None)
     └── APIConnectionError         could not reach the API (status None)
 ```
@@ -174,6 +175,15 @@ class ServerError(APIError):
     )
 
 
+class ServiceUnavailableError(ServerError):
+    """HTTP 503: MAVI refused the request before processing it (the client retries it; this is what is left)."""
+
+    hint = (
+        "MAVI is temporarily unavailable (HTTP 503): the request was not processed and nothing was billed. "
+        "Call the tool again in a minute."
+    )
+
+
 class APITimeoutError(APIError):
     hint = (
         "No answer from MAVI in time. The request may still be processed (and billed) on MAVI's side; "
@@ -206,6 +216,7 @@ _DEFAULT_TITLES: dict[type[APIError], str] = {
     NotFoundError: "MAVI does not know this resource.",
     RateLimitedError: "MAVI rate limit reached.",
     ServerError: "MAVI server error.",
+    ServiceUnavailableError: "MAVI server error.",
 }
 
 
@@ -237,7 +248,10 @@ def error_for_response(
         api_message = redact(body.strip(), *secrets)[:200]
 
     cls: type[APIError]
-    cls = ServerError if status >= 500 else _STATUS_ERRORS.get(status, ValidationError)
+    if status == 503:
+        cls = ServiceUnavailableError
+    else:
+        cls = ServerError if status >= 500 else _STATUS_ERRORS.get(status, ValidationError)
     if status == 400 and api_message is not None:
         if api_message.strip() == LIMIT_MESSAGE:
             cls = AmbiguousLimitError

@@ -46,6 +46,7 @@ from mavi_mcp.errors import (
     RateLimitedError,
     ResultError,
     ServerError,
+    ServiceUnavailableError,
     ValidationError,
 )
 from tests import data
@@ -494,7 +495,7 @@ async def test_unreadable_2xx_body_raises_result_error_keeping_the_raw_body(body
         (429, RateLimitedError),
         (500, ServerError),
         (502, ServerError),
-        (503, ServerError),
+        (503, ServiceUnavailableError),
     ],
 )
 async def test_each_http_status_raises_its_error_with_status_code_message_and_request_id(

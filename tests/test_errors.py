@@ -21,6 +21,7 @@ from mavi_mcp.errors import (
     RateLimitedError,
     ResultError,
     ServerError,
+    ServiceUnavailableError,
     ValidationError,
     error_for_response,
     redact,
@@ -45,7 +46,7 @@ KEY = "sk-mavi-testkey123456"
         (418, ValidationError),  # an undocumented 4xx is still the request's fault
         (500, ServerError),
         (502, ServerError),
-        (503, ServerError),
+        (503, ServiceUnavailableError),
         (504, ServerError),
         (599, ServerError),
     ],

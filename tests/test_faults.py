@@ -491,6 +491,8 @@ async def test_a_503_that_persists_on_an_async_start_is_not_said_to_show_in_list
     message = error(result)
     assert "HTTP 503" in message
     assert "list_tasks" not in message
+    assert "not processed and nothing was billed" in message
+    assert "may have been processed" not in message
     assert seen == Seen(4, [])
 
 
