@@ -297,7 +297,7 @@ class MaviClient:
             "MAVI %s attempt %d failed (%s); retrying in %.1fs",
             endpoint.name,
             state.attempt_number,
-            type(error).__name__,
+            _describe(error),
             wait,
         )
 
@@ -479,6 +479,17 @@ def _status_from_code(code: object) -> int:
     except (TypeError, ValueError):
         return 400
     return value if 400 <= value <= 599 else 400
+
+
+def _describe(error: BaseException | None) -> str:
+    """A short label for a retry log line: `connection failed before sending`, `ServerError, HTTP 502`, ..."""
+    if isinstance(error, _Unsent):
+        return "connection failed before sending"
+    if isinstance(error, _DroppedAfterSend):
+        return "connection dropped after sending"
+    status = getattr(error, "status", None)
+    name = type(error).__name__
+    return f"{name}, HTTP {status}" if status is not None else name
 
 
 def _without(raw: bytes, key: str) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -592,6 +593,19 @@ async def test_a_request_that_never_connected_is_retried_for_every_endpoint(
     assert result is not None
     assert h.mavi.count == 3
     assert h.sleeps == [1.0, 2.0]
+
+
+@pytest.mark.anyio
+async def test_each_retry_is_logged_with_what_failed_in_words(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="mavi_mcp.client")
+    with anyio.fail_after(TIMEOUT):
+        async with harness(httpx2.ConnectError("refused"), fail(503, "down"), ok(SPEAKER_DATA)) as h:
+            await h.client.generate_speaker(ASSET)
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries == [
+        "MAVI sync-generate-speaker attempt 1 failed (connection failed before sending); retrying in 1.0s",
+        "MAVI sync-generate-speaker attempt 2 failed (ServiceUnavailableError, HTTP 503); retrying in 2.0s",
+    ]
 
 
 @pytest.mark.anyio
