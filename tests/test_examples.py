@@ -24,7 +24,6 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult
 
 from mavi_mcp.cli import build_parser
 from tests.conftest import (
@@ -37,6 +36,7 @@ from tests.conftest import (
     stdio_params,
     wait_http,
 )
+from tests.test_e2e import ok
 from tests.test_readme import REPO, settings_by_env
 
 EXAMPLES = REPO / "examples"
@@ -95,12 +95,6 @@ def claude_code_launches() -> list[Launch]:
         env = dict(options[i + 1].split("=", 1) for i, word in enumerate(options) if word in ("-e", "--env"))
         launches.append(Launch(f"claude_code.sh:{index}", tuple(command[2:]), env))
     return launches
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 def test_the_client_configs_have_the_shape_their_clients_read() -> None:

@@ -37,6 +37,8 @@ from tests.conftest import (
     stdio_params,
     write_wav,
 )
+from tests.test_e2e import error as e2e_error
+from tests.test_e2e import ok, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -147,26 +149,11 @@ def no_faults_left(rig: Rig) -> Iterator[None]:
     rig.admin.delete("/_sandbox/faults")
 
 
-def text_of(result: CallToolResult) -> str:
-    first = result.content[0]
-    assert first.type == "text"
-    return first.text
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
-
-
 def error(result: CallToolResult) -> str:
     """The tool error's text, checked to be an actionable message (no crash, no traceback, no key)."""
-    assert result.is_error, text_of(result)
-    message = text_of(result)
-    assert "Traceback" not in message
+    message = e2e_error(result)
     assert "mavi-mcp hit an internal error" not in message
     assert not re.fullmatch(r"Error executing tool \w+", message)
-    assert API_KEY not in message
     return message
 
 

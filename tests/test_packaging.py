@@ -33,9 +33,9 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp_types import CallToolResult
 
 from tests.conftest import mavi_mcp_command
+from tests.test_e2e import ok
 from tests.test_readme import README, REPO, config_variables, default_text, settings_by_env
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
@@ -349,12 +349,6 @@ def loaded_mavi_mcp_files(trace: str) -> set[Path]:
     found = re.findall(r"^# \S+ matches (\S+/mavi_mcp/\S+\.py)$", trace, flags=re.MULTILINE)
     found += re.findall(r"^# code object from '?(\S+/mavi_mcp/[^'\s]+\.py)'?$", trace, flags=re.MULTILINE)
     return {Path(f).resolve() for f in found}
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def serve_recordings(params: StdioServerParameters, trace: Path) -> None:
