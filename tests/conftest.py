@@ -12,13 +12,22 @@ import sys
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
 from mcp.client.stdio import StdioServerParameters
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from mavi_mcp.runtime import Runtime
+    from mavi_mcp.sandbox.app import Sandbox
 
 API_KEY = "sk-mavi-e2e-test-key-0123456789"
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
@@ -158,3 +167,60 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
         except httpx2.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+@asynccontextmanager
+async def in_process_server(
+    data_dir: Path,
+    allowed_dirs: list[Path],
+    *,
+    api_key: str,
+    webhook_secret: str,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+    download_transport: httpx2.AsyncBaseTransport | None = None,
+    **sandbox_options: Any,
+) -> AsyncIterator[tuple[MCPServer[Runtime], Sandbox]]:
+    """The real server over an in-process sandbox (no port, no rate limit on either side, callbacks at once).
+
+    Callbacks reach the server's own receiver in process, and the receiver counts as running (transport
+    streamable-http; the in-memory MCP client does not use that transport), so async modes are allowed.
+    `wrap` sits between the server and the sandbox app (to record requests); `sandbox_options` go to SandboxConfig.
+    """
+    from mavi_mcp.runtime import RuntimeHolder
+    from mavi_mcp.sandbox import SandboxConfig, create_app
+    from mavi_mcp.server import create_server
+    from mavi_mcp.settings import Settings
+    from mavi_mcp.webhook import receiver_app
+
+    holder: RuntimeHolder | None = None
+
+    async def receiver(scope: Scope, receive: Receive, send: Send) -> None:
+        runtime = holder.current if holder is not None else None
+        assert runtime is not None
+        await receiver_app(runtime.receiver)(scope, receive, send)
+
+    deliveries = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=receiver))
+    sandbox = create_app(
+        SandboxConfig(
+            rate_limit=False,
+            webhook_url=f"http://mavi-mcp.test/webhooks/mavi/{webhook_secret}",
+            webhook_client=deliveries,
+            callback_delay=0.0,
+            **sandbox_options,
+        )
+    )
+    config = Settings(
+        api_key=api_key,  # pyright: ignore[reportArgumentType]
+        base_url="http://mavi.test",
+        data_dir=data_dir,
+        allowed_dirs=allowed_dirs,
+        rate_limit=0,
+        max_retry_wait=0,
+        transport="streamable-http",
+        webhook_secret=webhook_secret,  # pyright: ignore[reportArgumentType]
+        log_level="WARNING",
+    )
+    async with deliveries, sandbox.running():
+        app = sandbox.app if wrap is None else wrap(sandbox.app)
+        holder = RuntimeHolder(config, transport=httpx2.ASGITransport(app=app), download_transport=download_transport)
+        yield create_server(config, holder=holder), sandbox

@@ -41,7 +41,6 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from mcp import Client
 from mcp_types import CallToolResult
-from starlette.types import Receive, Scope, Send
 
 from mavi_mcp import wire
 from mavi_mcp.errors import ResultError
@@ -58,13 +57,8 @@ from mavi_mcp.normalize import (
 from mavi_mcp.normalize._assemble import RawSegment, RawWord, assemble
 from mavi_mcp.render.page import Page, display_names, render_page
 from mavi_mcp.render.view import FORMATS, View, alias
-from mavi_mcp.runtime import RuntimeHolder
-from mavi_mcp.sandbox import SandboxConfig, create_app
-from mavi_mcp.server import create_server
-from mavi_mcp.settings import Settings
 from mavi_mcp.transcript import Transcript
-from mavi_mcp.webhook import receiver_app
-from tests.conftest import free_port, write_wav
+from tests.conftest import free_port, in_process_server, write_wav
 from tests.test_render import body, expected_tokens, read_all, text_tokens
 
 pytestmark = [pytest.mark.fuzz]
@@ -288,61 +282,36 @@ async def serving(tmp: Path) -> AsyncIterator[Server]:
     (media / "notes.txt").write_text("not audio")
     (media / "folder").mkdir()
     (media / "escape.wav").symlink_to("/etc/hostname")
-    holder: RuntimeHolder | None = None
-
-    async def receiver(scope: Scope, receive: Receive, send: Send) -> None:
-        """The webhook receiver of the running server, reached in process (no port)."""
-        runtime = holder.current if holder is not None else None
-        assert runtime is not None
-        await receiver_app(runtime.receiver)(scope, receive, send)
-
-    deliveries = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=receiver))
-    sandbox = create_app(
-        SandboxConfig(
-            rate_limit=False,
-            webhook_url=f"http://mavi-mcp.test/webhooks/mavi/{SECRET}",
-            webhook_client=deliveries,
-            callback_delay=0.0,
+    async with (
+        in_process_server(
+            tmp / "data",
+            [media],
+            api_key=KEY,
+            webhook_secret=SECRET,
+            download_transport=MediaHosts(wav.read_bytes()),
             upload_processing_seconds=0.0,
-        )
-    )
-    # transport "streamable-http": the receiver counts as running in this server (on its HTTP app), so async
-    # modes are allowed; the in-memory MCP client does not use that transport
-    config = Settings(
-        api_key=KEY,  # pyright: ignore[reportArgumentType]
-        base_url="http://mavi.test",
-        data_dir=tmp / "data",
-        allowed_dirs=[media],
-        rate_limit=0,
-        max_retry_wait=0,
-        transport="streamable-http",
-        webhook_secret=SECRET,  # pyright: ignore[reportArgumentType]
-        log_level="WARNING",
-    )
-    async with deliveries, sandbox.running():
-        holder = RuntimeHolder(
-            config, transport=httpx2.ASGITransport(app=sandbox.app), download_transport=MediaHosts(wav.read_bytes())
-        )
-        async with Client(create_server(config, holder=holder), read_timeout_seconds=60) as client:
-            paths = [str(wav), str(media / "notes.txt"), str(media / "folder"), str(media / "escape.wav")]
-            server = Server(client, CrashLog(), Seeded(paths=paths))
-            logging.getLogger().addHandler(server.crashes)
-            try:
-                for tool, args in SEED_CALLS:
-                    result = await server.acheck(tool, args)
-                    data = result.structured_content or {}
-                    assert data.get("status") == "completed", text_of(result)
-                    server.seeded.transcripts.append(data["transcript_id"])
-                    server.seeded.tasks.append(data["task_id"])
-                    own = [s["label"] for s in data["speakers"]] + [alias(s["label"]) for s in data["speakers"]]
-                    server.seeded.speakers.extend(own)
-                    server.seeded.speakers_of[data["transcript_id"]] = own
-                    if data.get("next_cursor"):
-                        server.seeded.cursors[data["transcript_id"]] = data["next_cursor"]
-                assert len(server.seeded.cursors) >= 3
-                yield server
-            finally:
-                logging.getLogger().removeHandler(server.crashes)
+        ) as (mcp_server, _),
+        Client(mcp_server, read_timeout_seconds=60) as client,
+    ):
+        paths = [str(wav), str(media / "notes.txt"), str(media / "folder"), str(media / "escape.wav")]
+        server = Server(client, CrashLog(), Seeded(paths=paths))
+        logging.getLogger().addHandler(server.crashes)
+        try:
+            for tool, args in SEED_CALLS:
+                result = await server.acheck(tool, args)
+                data = result.structured_content or {}
+                assert data.get("status") == "completed", text_of(result)
+                server.seeded.transcripts.append(data["transcript_id"])
+                server.seeded.tasks.append(data["task_id"])
+                own = [s["label"] for s in data["speakers"]] + [alias(s["label"]) for s in data["speakers"]]
+                server.seeded.speakers.extend(own)
+                server.seeded.speakers_of[data["transcript_id"]] = own
+                if data.get("next_cursor"):
+                    server.seeded.cursors[data["transcript_id"]] = data["next_cursor"]
+            assert len(server.seeded.cursors) >= 3
+            yield server
+        finally:
+            logging.getLogger().removeHandler(server.crashes)
 
 
 @pytest.fixture(scope="module")

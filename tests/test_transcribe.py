@@ -16,18 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from mcp import Client
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mavi_mcp.runtime import RuntimeHolder
-from mavi_mcp.sandbox import SandboxConfig, create_app
 from mavi_mcp.sandbox.app import Sandbox
 from mavi_mcp.sandbox.faults import Fault
-from mavi_mcp.server import create_server
-from mavi_mcp.settings import Settings
-from mavi_mcp.webhook import receiver_app
+from tests.conftest import in_process_server
 from tests.test_e2e import error, ok
 from tests.test_secrets import store_rows
 
@@ -58,50 +53,27 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    """The server over the in-process sandbox (no rate limit); callbacks reach its receiver in process, and the
-    receiver counts as running (transport streamable-http), so async modes are allowed."""
-    holder: RuntimeHolder | None = None
-
-    async def receiver(scope: Scope, receive: Receive, send: Send) -> None:
-        runtime = holder.current if holder is not None else None
-        assert runtime is not None
-        await receiver_app(runtime.receiver)(scope, receive, send)
-
-    deliveries = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=receiver))
-    sandbox = create_app(
-        SandboxConfig(
-            rate_limit=False,
-            webhook_url=f"http://mavi-mcp.test/webhooks/mavi/{SECRET}",
-            webhook_client=deliveries,
-            callback_delay=0.0,
-        )
-    )
-    config = Settings(
-        api_key=KEY,  # pyright: ignore[reportArgumentType]
-        base_url="http://mavi.test",
-        data_dir=tmp_path / "data",
-        allowed_dirs=[tmp_path],
-        rate_limit=0,
-        max_retry_wait=0,
-        transport="streamable-http",
-        webhook_secret=SECRET,  # pyright: ignore[reportArgumentType]
-        log_level="WARNING",
-    )
+    """The server over the in-process sandbox (`in_process_server`), recording every request body it sends."""
     sent: list[bytes] = []
 
-    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
-        async def received() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                sent.append(message.get("body", b""))
-            return message
+    def recorded(app: ASGIApp) -> ASGIApp:
+        async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+            async def received() -> Message:
+                message = await receive()
+                if message["type"] == "http.request":
+                    sent.append(message.get("body", b""))
+                return message
 
-        await sandbox.app(scope, received, send)
+            await app(scope, received, send)
 
-    async with deliveries, sandbox.running():
-        holder = RuntimeHolder(config, transport=httpx2.ASGITransport(app=recording))
+        return recording
+
+    async with in_process_server(tmp_path / "data", [tmp_path], api_key=KEY, webhook_secret=SECRET, wrap=recorded) as (
+        server,
+        sandbox,
+    ):
         with anyio.fail_after(60):
-            async with Client(create_server(config, holder=holder)) as client:
+            async with Client(server) as client:
                 yield Rig(client, sandbox, tmp_path / "data", sent)
 
 
