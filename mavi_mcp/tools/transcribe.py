@@ -287,14 +287,18 @@ async def transcribe_whisper(
 
 
 OptBool = bool | None
+# The three audio sources of speech-to-text (exactly one is given; options.py checks that).
+SourceAsset = Annotated[str | None, Field(max_length=200, description="Uploaded asset (upload_media).")]
+SourceUrl = Annotated[str | None, Field(max_length=4000, description="A public http(s) audio URL.")]
+SourceGsOrUrl = Annotated[str | None, Field(max_length=4000, description="A gs:// path or public http(s) URL.")]
 
 
 @agent_errors
 async def transcribe_assemblyai(
     ctx: Context[Runtime, Any],
-    asset_id: Annotated[str | None, Field(max_length=200, description="Uploaded asset (upload_media).")] = None,
-    url: Annotated[str | None, Field(max_length=4000, description="A public http(s) audio URL.")] = None,
-    source_url: Annotated[str | None, Field(max_length=4000, description="A gs:// path or public http(s) URL.")] = None,
+    asset_id: SourceAsset = None,
+    url: SourceUrl = None,
+    source_url: SourceGsOrUrl = None,
     speaker_labels: Annotated[OptBool, Field(description="Speaker diarization: utterances per speaker.")] = None,
     speakers_expected: Annotated[
         int | None, Field(ge=1, le=50, description="Expected number of speakers (needs speaker_labels).")
@@ -379,9 +383,9 @@ async def transcribe_assemblyai(
 @agent_errors
 async def transcribe_elevenlabs(
     ctx: Context[Runtime, Any],
-    asset_id: Annotated[str | None, Field(max_length=200, description="Uploaded asset (upload_media).")] = None,
-    url: Annotated[str | None, Field(max_length=4000, description="A public http(s) audio URL.")] = None,
-    source_url: Annotated[str | None, Field(max_length=4000, description="A gs:// path or public http(s) URL.")] = None,
+    asset_id: SourceAsset = None,
+    url: SourceUrl = None,
+    source_url: SourceGsOrUrl = None,
     language_code: Annotated[str | None, Field(max_length=20, description="ISO 639-1/3 code; omit to detect.")] = None,
     model_id: Annotated[str | None, Field(max_length=100, description="Default scribe_v2.")] = None,
     diarize: Annotated[OptBool, Field(description="Label speakers (speaker_0, speaker_1, ...).")] = None,
