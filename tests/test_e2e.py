@@ -37,7 +37,7 @@ AMI_ES2004A = "re_700000000000000012"
 COSTCO = "re_700000000000000002"
 SK_TELECOM = "re_700000000000000001"
 MONRO = "re_700000000000000003"
-EXPECTED_TOOLS = {
+TOOLS = [  # in the order the server lists them
     "upload_media",
     "identify_speakers",
     "transcribe_whisper",
@@ -50,7 +50,8 @@ EXPECTED_TOOLS = {
     "get_task",
     "list_tasks",
     "webhook_info",
-}
+]
+EXPECTED_TOOLS = set(TOOLS)
 
 
 def text_of(result: CallToolResult) -> str:

@@ -20,26 +20,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port, mavi_mcp_command, start, wait_http
+from tests.test_e2e import TOOLS
 
 pytestmark = pytest.mark.e2e
 
 NODE_AT_LEAST = (22, 19)
 AMI_ES2004A = "re_700000000000000012"
 COSTCO = "re_700000000000000002"
-TOOLS = [
-    "upload_media",
-    "identify_speakers",
-    "transcribe_whisper",
-    "transcribe_assemblyai",
-    "transcribe_elevenlabs",
-    "multi_speaker_async",
-    "get_transcript",
-    "rename_speakers",
-    "list_transcripts",
-    "get_task",
-    "list_tasks",
-    "webhook_info",
-]
 
 
 def inspector(home: Path) -> tuple[list[str], dict[str, str]]:
