@@ -271,13 +271,13 @@ REGISTRATION = textwrap.dedent(
     """\
     import json, time
     from mcp.server.mcpserver import MCPServer
-    from mavi_mcp.tools import assets, asynctasks, tasks, transcribe, transcripts
+    from mavi_mcp.tools import assets, tasks, transcribe, transcripts, webhook_info
 
     tools = [
         assets.upload_media, transcribe.identify_speakers, transcribe.transcribe_whisper,
         transcribe.transcribe_assemblyai, transcribe.transcribe_elevenlabs, transcribe.multi_speaker_async,
         transcripts.get_transcript, transcripts.rename_speakers, transcripts.list_transcripts, tasks.get_task,
-        tasks.list_tasks, asynctasks.webhook_info,
+        tasks.list_tasks, webhook_info.webhook_info,
     ]
     server = MCPServer("timing")
     spent = {}

@@ -27,27 +27,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mavi_mcp.normalize import normalize_body
 from mavi_mcp.render.cursor import decode_cursor
 from mavi_mcp.render.page import render_page
 from mavi_mcp.render.view import View
+from mavi_mcp.shapes import SHAPES
 from mavi_mcp.transcript import Transcript
 
 DATA = Path(__file__).resolve().parent.parent / "mavi_mcp" / "sandbox" / "data"
 PAGE_TOKENS = 6000
-FOLDERS = (
-    "sync-generate-speaker",
-    "sync-generate-audio",
-    "sync-generate-audio-speaker",
-    "speech-to-text-assemblyai",
-    "speech-to-text-elevenlabs",
-    "async-generate-audio-callback",
-    "async-generate-multi-speaker-callback",
-)
+FOLDERS = tuple(name for name in SHAPES if (DATA / name).is_dir())
+"""Every registry shape with bundled recordings (the data folders are named after the shapes)."""
 
 
 def parse(folder: str, body: bytes) -> Transcript:
-    return normalize_body(folder, body)  # type: ignore[arg-type]  # folders are named after their shapes
+    return SHAPES[folder].normalize_body(body)
 
 
 def render_all(transcript: Transcript) -> list[str]:

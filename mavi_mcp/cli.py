@@ -162,7 +162,7 @@ def check(settings: Settings) -> int:
                 print(f"API check FAILED at {target}: {exc}", file=out)
                 return 1
             print(f"API check OK: {target} answered and accepted the key.", file=out)
-            print(f"Store: {runtime.store.sync.path}", file=out)
+            print(f"Store: {runtime.store.path}", file=out)
             return 0
 
     return anyio.run(probe)
@@ -192,7 +192,7 @@ def serve_webhook(settings: Settings) -> None:
     """`mavi-mcp webhook`: the receiver alone, until interrupted."""
     import uvicorn
 
-    from mavi_mcp.store import Store
+    from mavi_mcp.store import AsyncStore, Store
     from mavi_mcp.webhook import (
         Receiver,
         announce,
@@ -201,10 +201,11 @@ def serve_webhook(settings: Settings) -> None:
         load_or_create_secret,
         public_url,
         receiver_app,
+        serve_receiver,
     )
 
     data_dir = settings.store_dir
-    store = Store.in_dir(data_dir)
+    store = AsyncStore(Store.in_dir(data_dir))
     secret = load_or_create_secret(settings, data_dir)
     receiver = Receiver(store, secret=secret, max_bytes=settings.webhook_max_bytes, sandbox=settings.sandbox)
     sock = bind(settings.webhook_host, settings.webhook_port or 0)
@@ -219,7 +220,7 @@ def serve_webhook(settings: Settings) -> None:
     async def run() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(heartbeat, store, f"webhook-{port}", url)
-            await server.serve(sockets=[sock])
+            await serve_receiver(server, sock)
             tg.cancel_scope.cancel()
 
     try:

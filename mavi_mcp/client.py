@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import httpx2
@@ -37,6 +37,7 @@ from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from mavi_mcp import __version__
+from mavi_mcp.endpoints import METADATA, UPLOAD, Endpoint
 from mavi_mcp.errors import (
     AmbiguousLimitError,
     APIConnectionError,
@@ -51,17 +52,10 @@ from mavi_mcp.errors import (
     redact,
 )
 from mavi_mcp.media import content_type
-from mavi_mcp.wire import (
-    AssemblyAITranscript,
-    AssetResource,
-    ElevenLabsTranscript,
-    Envelope,
-    MetadataData,
-    SpeakerData,
-    TaskData,
-    UploadData,
-    WhisperData,
-)
+from mavi_mcp.wire import AssetResource, Envelope, MetadataData, TaskData, UploadData, envelope
+
+if TYPE_CHECKING:
+    from mavi_mcp.shapes import Shape
 
 logger = logging.getLogger(__name__)
 
@@ -73,30 +67,6 @@ NO_KEY_MESSAGE = (
     "in a shell `export MAVI_API_KEY=sk-...`, then restart the server. To try the tools without a key, "
     "run `mavi-mcp --sandbox`."
 )
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One API operation. `billed` requests are never resent once they may have been processed."""
-
-    name: str
-    method: str
-    path: str
-    billed: bool
-    idempotent: bool
-
-
-UPLOAD = Endpoint("upload", "POST", "/upload", billed=False, idempotent=False)
-METADATA = Endpoint("metadata", "GET", "/{asset_id}/metadata", billed=False, idempotent=True)
-SYNC_SPEAKER = Endpoint("sync-generate-speaker", "POST", "/transcriptions/sync-generate-speaker", True, False)
-SYNC_AUDIO = Endpoint("sync-generate-audio", "POST", "/transcriptions/sync-generate-audio", True, False)
-SPEECH_TO_TEXT = Endpoint("speech-to-text", "POST", "/transcriptions/speech-to-text", True, False)
-ASYNC_SPEAKER = Endpoint("async-generate-speaker", "POST", "/transcriptions/async-generate-speaker", True, False)
-ASYNC_AUDIO = Endpoint("async-generate-audio", "POST", "/transcriptions/async-generate-audio", True, False)
-ASYNC_MULTI_SPEAKER = Endpoint(
-    "async-generate-multi-speaker", "POST", "/transcriptions/async-generate-multi-speaker", True, False
-)
-ASYNC_ENDPOINTS = {e.name: e for e in (ASYNC_SPEAKER, ASYNC_AUDIO, ASYNC_MULTI_SPEAKER)}
 
 
 @dataclass(frozen=True)
@@ -346,6 +316,26 @@ class MaviClient:
         self, endpoint: Endpoint, response: httpx2.Response, model: type[M], request_id: str | None, key: str
     ) -> Reply[M]:
         raw = _without(response.content, key)  # an answer that echoes the key is never stored with it
+        if response.status_code < 400:
+            try:  # the common case, in one pass over the bytes: a success envelope holding `model`
+                envelope_ = envelope(model).model_validate_json(raw)
+            except ValueError:
+                pass
+            else:
+                if envelope_.ok and envelope_.data is not None:
+                    return Reply(data=envelope_.data, raw=raw, request_id=request_id)
+        return self._diagnose(endpoint, response, raw, model, request_id, key)
+
+    def _diagnose(
+        self,
+        endpoint: Endpoint,
+        response: httpx2.Response,
+        raw: bytes,
+        model: type[M],
+        request_id: str | None,
+        key: str,
+    ) -> Reply[M]:
+        """The slow path, for answers that are not a success envelope holding `model`: which error it is."""
         body: Any
         try:
             body = response.json()
@@ -369,7 +359,7 @@ class MaviClient:
                 raw=raw,
             )
         try:
-            envelope = Envelope[Any].model_validate(body)
+            outer = Envelope[Any].model_validate(body)
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -378,11 +368,11 @@ class MaviClient:
                 f"({first['msg']} at {where}); the raw answer was kept.",
                 raw=raw,
             ) from None
-        if not envelope.ok:
-            status = _status_from_code(envelope.code)
+        if not outer.ok:
+            status = _status_from_code(outer.code)
             raise error_for_response(status, body, request_id=request_id, endpoint=endpoint.name, secrets=(key,))
         try:
-            data = model.model_validate(envelope.data)
+            data = model.model_validate(outer.data)
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "data"
@@ -427,32 +417,10 @@ class MaviClient:
                 return resource
         raise NotFoundError("MAVI has no asset with this id.", endpoint=METADATA.name, api_message=asset_id)
 
-    async def generate_speaker(self, asset_id: str, *, api_key: str | None = None) -> Reply[SpeakerData]:
-        """`sync-generate-speaker`: pyannote speaker turns (SECONDS). $0.001/s of audio."""
-        return await self._call(SYNC_SPEAKER, SpeakerData, json={"asset_id": asset_id}, api_key=api_key)
-
-    async def generate_audio(
-        self, asset_id: str, *, speaker: bool = False, model: str = "whisper-1", api_key: str | None = None
-    ) -> Reply[WhisperData]:
-        """`sync-generate-audio`: Whisper segments (SECONDS). $0.001/s, $0.002/s with `speaker`."""
-        body = {"asset_id": asset_id, "model": model, "speaker": speaker}
-        return await self._call(SYNC_AUDIO, WhisperData, json=body, api_key=api_key)
-
-    async def speech_to_text_assemblyai(
-        self, body: dict[str, Any], *, api_key: str | None = None
-    ) -> Reply[AssemblyAITranscript]:
-        """`speech-to-text` with `provider: "assemblyai"` (004_*.txt). $0.15/hour. Times in MILLISECONDS."""
-        return await self._call(
-            SPEECH_TO_TEXT, AssemblyAITranscript, json={**body, "provider": "assemblyai"}, api_key=api_key
-        )
-
-    async def speech_to_text_elevenlabs(
-        self, body: dict[str, Any], *, api_key: str | None = None
-    ) -> Reply[ElevenLabsTranscript]:
-        """`speech-to-text` with `provider: "elevenlabs"`. $0.39/hour. Times in SECONDS."""
-        return await self._call(
-            SPEECH_TO_TEXT, ElevenLabsTranscript, json={**body, "provider": "elevenlabs"}, api_key=api_key
-        )
+    async def transcribe(self, shape: Shape, body: dict[str, Any], *, api_key: str | None = None) -> Reply[Any]:
+        """A sync transcription: `shape.endpoint` with `body` plus the shape's fixed fields (model, provider,
+        speaker flag), parsed as `shape.wire`. Billed at `shape.usd_per_second`; see `mavi_mcp.shapes`."""
+        return await self._call(shape.endpoint, shape.wire, json={**body, **shape.request}, api_key=api_key)
 
     async def start_task(self, endpoint: Endpoint, body: dict[str, Any], *, api_key: str | None = None) -> str:
         """Any async endpoint -> `task_id`; the result arrives later at the account's webhook."""

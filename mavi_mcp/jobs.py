@@ -45,7 +45,8 @@ class Outcome:
     result: dict[str, Any] | None = None
 
 
-Work = Callable[[], Awaitable[Outcome]]
+Work = Callable[[str], Awaitable[Outcome]]
+"""A job's work: called with its own task id (known before anything is sent or normalized)."""
 Tick = Callable[[float], Awaitable[None]]
 
 
@@ -67,7 +68,7 @@ class Jobs:
 
     async def recover(self) -> int:
         """Mark local jobs that a previous process left pending as failed; returns how many."""
-        return await self.store.run(self.store.sync.fail_stale_jobs, INTERRUPTED)
+        return await self.store.fail_stale_jobs(INTERRUPTED)
 
     async def start(
         self,
@@ -77,15 +78,10 @@ class Jobs:
         endpoint: str,
         asset_id: str | None,
         params: dict[str, Any],
-        task_id: str | None = None,
     ) -> str:
-        """Record a pending job and run `work` in the server's task group; returns the job's task id.
-
-        `task_id` (from `new_job_id`) lets `work` know its own id, to record what it learns while it runs.
-        """
-        task_id = task_id or new_job_id()
-        await self.store.run(
-            self.store.sync.create_task,
+        """Record a pending job and run `work(task_id)` in the server's task group; returns the job's task id."""
+        task_id = new_job_id()
+        await self.store.create_task(
             task_id,
             mode="sync",
             endpoint=endpoint,
@@ -98,48 +94,46 @@ class Jobs:
         return task_id
 
     async def _run(self, task_id: str, work: Work) -> None:
+        """Run `work` and end its task in one store transaction; never raises into the task group (a failure of
+        the store itself is logged, and the job stays as the store last saw it)."""
         try:
-            outcome = await work()
-            transcript_id: str | None = None
-            if outcome.transcript is not None:
-                transcript = outcome.transcript.model_copy(
-                    update={"source": outcome.transcript.source.model_copy(update={"task_id": task_id})}
-                )
-                await self.store.save_transcript(transcript, raw=outcome.raw)
-                transcript_id = transcript.id
-            await self.store.run(
-                self.store.sync.finish_task, task_id, "completed", transcript_id=transcript_id, result=outcome.result
-            )
+            await self._settle(task_id, work)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception:
+            logger.exception("Job %s could not be recorded as finished", task_id)
+        finally:
+            self._running.discard(task_id)
+            self.notify(task_id)
+            if not self._running and self._idle is not None:
+                self._idle.set()
+
+    async def _settle(self, task_id: str, work: Work) -> None:
+        try:
+            outcome = await work(task_id)
         except MaviError as exc:
-            if isinstance(exc, ResultError | UnconfirmedUploadError) and exc.raw is not None:
-                await self.store.run(self.store.sync.save_raw_result, "job", exc.raw, task_id=task_id)
+            raw = exc.raw if isinstance(exc, ResultError | UnconfirmedUploadError) else None
             asset_id = exc.asset_id if isinstance(exc, UnconfirmedUploadError) else None
-            await self.store.run(
-                self.store.sync.finish_task,
+            await self.store.finish_job(
                 task_id,
-                "failed",
+                raw=raw,
                 error=str(exc),
                 asset_id=asset_id,
                 result={"asset_id": asset_id} if asset_id else None,
             )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
-                await self.store.run(self.store.sync.finish_task, task_id, "failed", error=INTERRUPTED)
+                await self.store.finish_job(task_id, error=INTERRUPTED)
             raise
         except Exception:
             logger.exception("Job %s crashed", task_id)
-            await self.store.run(
-                self.store.sync.finish_task,
+            await self.store.finish_job(
                 task_id,
-                "failed",
                 error="mavi-mcp hit an internal error (details are in the server's log). Try again; "
                 "if it repeats, report it with the log.",
             )
-        finally:
-            self._running.discard(task_id)
-            self.notify(task_id)
-            if not self._running and self._idle is not None:
-                self._idle.set()
+        else:
+            await self.store.finish_job(task_id, transcript=outcome.transcript, raw=outcome.raw, result=outcome.result)
 
     def notify(self, task_id: str) -> None:
         """Wake up whoever waits for `task_id` in this process (the job ended or a callback arrived)."""
@@ -156,7 +150,7 @@ class Jobs:
         started = time.monotonic()
         next_tick = tick
         while True:
-            record = await self.store.run(self.store.sync.get_task, task_id)
+            record = await self.store.get_task(task_id)
             if record is None or record.status != "pending":
                 assert record is not None, f"unknown task {task_id}"
                 return record

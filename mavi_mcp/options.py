@@ -5,18 +5,18 @@ for `audio_start_from` / `audio_end_at`), plus the combinations AssemblyAI itsel
 follows ../shared/mavi-api/README.md ("Transcription endpoints"). Both check "exactly one audio source":
 `asset_id`, `url` (public http(s) audio URL) or `source_url` (`gs://` path or http(s) URL).
 
-`to_body()` gives the JSON body without unset options, so MAVI and the provider apply their own defaults.
-Invalid combinations raise `InputError` listing every problem at once.
+These models are declared once and feed the tools' parameters (`tools._params.expand_bundles`): each field's type,
+constraints and description is what the agent sees. `to_body()` gives the JSON body without unset options, so MAVI
+and the provider apply their own defaults. Invalid combinations raise one `ValueError` listing every problem (pydantic
+reports it as a validation error; `tools._params.build_bundle` turns it into the agent's message).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from mavi_mcp.errors import InputError
 
 SummaryModel = Literal["informative", "conversational"]
 SummaryType = Literal["bullets", "bullets_verbose", "headline", "paragraph", "gist"]
@@ -36,12 +36,21 @@ class CustomSpelling(BaseModel):
     to: str = Field(min_length=1, description="The spelling to use instead.")
 
 
-class _Source(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Bundle(BaseModel):
+    """Base of parameter bundles (options a tool takes as flat parameters): strict and frozen; `label` names the
+    bundle in error messages ("Invalid AssemblyAI request: ...")."""
 
-    asset_id: str | None = None
-    url: str | None = None
-    source_url: str | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    label: ClassVar[str] = "arguments"
+
+
+OptBool = bool | None
+
+
+class _Source(Bundle):
+    asset_id: str | None = Field(default=None, max_length=200, description="Uploaded asset (upload_media).")
+    url: str | None = Field(default=None, max_length=4000, description="A public http(s) audio URL.")
+    source_url: str | None = Field(default=None, max_length=4000, description="A gs:// path or public http(s) URL.")
 
     def _source_problems(self) -> list[str]:
         problems: list[str] = []
@@ -61,48 +70,73 @@ class _Source(BaseModel):
         return self.model_dump(exclude_none=True, by_alias=True)
 
 
-def _raise(problems: list[str], provider: str) -> None:
+def _raise(problems: list[str]) -> None:
+    """Every problem at once, as one `ValueError` (pydantic reports it; `tools._params.build_bundle` words it)."""
     if problems:
-        raise InputError(f"Invalid {provider} request: " + "; ".join(problems) + ". Nothing was sent or billed.")
+        raise ValueError("; ".join(problems))
 
 
 class AssemblyAIOptions(_Source):
     """`speech-to-text` with `provider: "assemblyai"` (004_d5a1143acd9404eb.txt). $0.15 per hour of audio."""
 
-    language_code: str | None = None
-    punctuate: bool | None = None
-    format_text: bool | None = None
-    speaker_labels: bool | None = None
-    speakers_expected: int | None = Field(default=None, ge=1, le=50)
-    language_detection: bool | None = None
-    language_confidence_threshold: float | None = Field(default=None, ge=0, le=1)
-    speech_model: str | None = None
-    speech_threshold: float | None = Field(default=None, ge=0, le=1)
-    disfluencies: bool | None = None
-    sentiment_analysis: bool | None = None
-    entity_detection: bool | None = None
-    auto_highlights: bool | None = None
-    content_safety: bool | None = None
-    iab_categories: bool | None = None
-    auto_chapters: bool | None = None
-    summarization: bool | None = None
-    summary_model: SummaryModel | None = None
-    summary_type: SummaryType | None = None
-    redact_pii: bool | None = None
-    redact_pii_policies: list[str] | None = None
-    redact_pii_sub: RedactSub | None = None
-    redact_pii_audio: bool | None = None
-    redact_pii_audio_quality: AudioQuality | None = None
-    filter_profanity: bool | None = None
-    word_boost: list[str] | None = None
-    boost_param: BoostParam | None = None
-    custom_spelling: list[CustomSpelling] | None = None
-    webhook_url: str | None = None
-    multichannel: bool | None = None
-    audio_start_from: int | None = Field(default=None, ge=0)
-    audio_end_at: int | None = Field(default=None, ge=0)
-    custom_topics: bool | None = None
-    topics: list[str] | None = None
+    label: ClassVar[str] = "AssemblyAI request"
+
+    speaker_labels: OptBool = Field(default=None, description="Speaker diarization: utterances per speaker.")
+    speakers_expected: int | None = Field(
+        default=None, ge=1, le=50, description="Expected number of speakers (needs speaker_labels)."
+    )
+    language_code: str | None = Field(
+        default=None, max_length=20, description="e.g. en, es, zh. Omit to let the provider detect it."
+    )
+    language_detection: OptBool = Field(default=None, description="Detect the language automatically.")
+    language_confidence_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Minimum language-detection confidence, 0..1."
+    )
+    punctuate: OptBool = Field(default=None, description="Add punctuation (provider default true).")
+    format_text: OptBool = Field(default=None, description="Format numbers, dates (provider default true).")
+    disfluencies: OptBool = Field(default=None, description="Keep um, uh, etc.")
+    filter_profanity: OptBool = Field(default=None, description="Mask profanity.")
+    speech_model: str | None = Field(default=None, max_length=100, description="Provider speech model.")
+    speech_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Reject audio with less speech than this share, 0..1."
+    )
+    multichannel: OptBool = Field(default=None, description="Transcribe each audio channel separately.")
+    audio_start_from: int | None = Field(
+        default=None, ge=0, description="Start transcribing at this time, in MILLISECONDS (billed from here)."
+    )
+    audio_end_at: int | None = Field(default=None, ge=0, description="Stop at this time, in MILLISECONDS.")
+    word_boost: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, max_length=1000, description="Words or phrases to recognise more readily."
+    )
+    boost_param: BoostParam | None = Field(default=None, description="Boost strength (needs word_boost).")
+    custom_spelling: list[CustomSpelling] | None = Field(
+        default=None, max_length=500, description='Spelling fixes: [{"from": ["sequel"], "to": "SQL"}].'
+    )
+    summarization: OptBool = Field(default=None, description="Add a summary (not with auto_chapters).")
+    summary_model: SummaryModel | None = Field(default=None, description="Needs summarization.")
+    summary_type: SummaryType | None = Field(default=None, description="Needs summarization.")
+    auto_chapters: OptBool = Field(default=None, description="Chapters with summaries (not with summarization).")
+    auto_highlights: OptBool = Field(default=None, description="Key phrases.")
+    entity_detection: OptBool = Field(default=None, description="Names, places, organisations...")
+    sentiment_analysis: OptBool = Field(default=None, description="Sentiment per sentence.")
+    iab_categories: OptBool = Field(default=None, description="IAB topic categories.")
+    content_safety: OptBool = Field(default=None, description="Sensitive-content labels.")
+    custom_topics: OptBool = Field(default=None, description="Custom topic detection (with topics).")
+    topics: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None, max_length=100, description="Custom topic labels (needs custom_topics)."
+    )
+    redact_pii: OptBool = Field(default=None, description="Redact personal data (needs redact_pii_policies).")
+    redact_pii_policies: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, max_length=100, description="e.g. person_name, phone_number, email_address."
+    )
+    redact_pii_sub: RedactSub | None = Field(default=None, description="Replace PII by hash or entity_name.")
+    redact_pii_audio: OptBool = Field(default=None, description="Also produce redacted audio.")
+    redact_pii_audio_quality: AudioQuality | None = Field(default=None, description="mp3 or wav.")
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="AssemblyAI's own webhook (rarely needed; the result comes back here).",
+    )
 
     @model_validator(mode="after")
     def _combinations(self) -> Self:
@@ -135,22 +169,28 @@ class AssemblyAIOptions(_Source):
             and self.audio_end_at <= self.audio_start_from
         ):
             p.append("audio_end_at (ms) must be after audio_start_from (ms)")
-        _raise(p, "AssemblyAI")
+        _raise(p)
         return self
 
 
 class ElevenLabsOptions(_Source):
     """`speech-to-text` with `provider: "elevenlabs"` (../shared/mavi-api/README.md). $0.39 per hour."""
 
-    language_code: str | None = None
-    model_id: str | None = None
-    diarize: bool | None = None
-    timestamps_granularity: Granularity | None = None
-    tag_audio_events: bool | None = None
-    num_speakers: int | None = Field(default=None, ge=1, le=32)
-    file_format: FileFormat | None = None
-    source_lang: str | None = None
-    target_lang: str | None = None
+    label: ClassVar[str] = "ElevenLabs request"
+
+    language_code: str | None = Field(default=None, max_length=20, description="ISO 639-1/3 code; omit to detect.")
+    model_id: str | None = Field(default=None, max_length=100, description="Default scribe_v2.")
+    diarize: OptBool = Field(default=None, description="Label speakers (speaker_0, speaker_1, ...).")
+    num_speakers: int | None = Field(
+        default=None, ge=1, le=32, description="Maximum number of speakers (with diarize)."
+    )
+    timestamps_granularity: Granularity | None = Field(
+        default=None, description="none, segment or word (default word)."
+    )
+    tag_audio_events: OptBool = Field(default=None, description="Tag sounds like (laughter), (applause).")
+    file_format: FileFormat | None = Field(default=None, description="pcm_s16le_16 for raw 16 kHz PCM, else other.")
+    source_lang: str | None = Field(default=None, max_length=20, description="Source language.")
+    target_lang: str | None = Field(default=None, max_length=20, description="Target language.")
 
     @model_validator(mode="after")
     def _combinations(self) -> Self:
@@ -159,5 +199,5 @@ class ElevenLabsOptions(_Source):
             p.append("num_speakers needs diarize=true")
         if self.target_lang and not self.source_lang and not self.language_code:
             p.append("target_lang needs source_lang (or language_code)")
-        _raise(p, "ElevenLabs")
+        _raise(p)
         return self

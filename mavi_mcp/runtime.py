@@ -42,6 +42,7 @@ from mavi_mcp.webhook import (
     load_or_create_secret,
     public_url,
     receiver_app,
+    serve_receiver,
 )
 
 logger = logging.getLogger(__name__)
@@ -68,12 +69,6 @@ class Runtime:
     @property
     def sandbox(self) -> bool:
         return self.settings.sandbox
-
-    async def receiver_available(self) -> bool:
-        """True when async results can arrive: a receiver here, or a live one sharing this store."""
-        if self.receiver_here is not None:
-            return True
-        return bool(await self.store.run(self.store.sync.live_receivers))
 
 
 class RuntimeHolder:
@@ -107,12 +102,12 @@ class RuntimeHolder:
         settings = self.settings
         async with AsyncExitStack() as stack:
             data_dir = settings.store_dir
-            store = Store.in_dir(data_dir)
+            store = AsyncStore(Store.in_dir(data_dir))
             stack.callback(store.close)
             secret = load_or_create_secret(settings, data_dir)
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)
-            jobs = Jobs(AsyncStore(store), task_group)
+            jobs = Jobs(store, task_group)
             receiver = Receiver(
                 store,
                 secret=secret,
@@ -154,7 +149,7 @@ class RuntimeHolder:
             runtime = Runtime(
                 settings=settings,
                 client=client,
-                store=jobs.store,
+                store=store,
                 jobs=jobs,
                 downloads=downloads,
                 data_dir=data_dir,
@@ -183,16 +178,7 @@ class RuntimeHolder:
             port = sock.getsockname()[1]
             config = uvicorn.Config(receiver_app(receiver), log_level="warning", lifespan="off")
             server = EmbeddedServer(config)
-
-            async def serve() -> None:
-                try:
-                    await server.serve(sockets=[sock])
-                finally:  # cancelled before uvicorn's own shutdown ran: the port must not stay open
-                    for listening in server.servers:
-                        listening.close()  # stops accepting, then closes the socket
-                    sock.close()
-
-            task_group.start_soon(serve, name="webhook receiver")
+            task_group.start_soon(serve_receiver, server, sock, name="webhook receiver")
             stack.callback(lambda: setattr(server, "should_exit", True))
             url = public_url(settings, receiver.secret, host=settings.webhook_host, port=port)
             how = f"embedded on {settings.webhook_host}:{port}"

@@ -26,7 +26,7 @@ from mavi_mcp.render.page import render_page
 from mavi_mcp.render.view import View
 from mavi_mcp.runtime import Runtime, RuntimeHolder
 from mavi_mcp.settings import Settings
-from mavi_mcp.tools import assets, asynctasks, tasks, transcribe, transcripts
+from mavi_mcp.tools import assets, tasks, transcribe, transcripts, webhook_info
 from mavi_mcp.webhook import ROUTE
 
 INSTRUCTIONS = """\
@@ -88,7 +88,7 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
     server.add_tool(transcripts.list_transcripts, title="List transcripts", annotations=free)
     server.add_tool(tasks.get_task, title="Task status and result", annotations=free)
     server.add_tool(tasks.list_tasks, title="List tasks", annotations=free)
-    server.add_tool(asynctasks.webhook_info, title="Webhook setup", annotations=free)
+    server.add_tool(webhook_info.webhook_info, title="Webhook setup", annotations=free)
 
     @server.custom_route(ROUTE, methods=["POST"], name="mavi_webhook", include_in_schema=False)
     async def webhook(request: Request) -> Response:
@@ -121,7 +121,7 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
     )
     async def task_resource(task_id: str, ctx: Context[Runtime, Any]) -> str:
         rt = ctx.request_context.lifespan_context
-        record = await rt.store.run(rt.store.sync.get_task, task_id)
+        record = await rt.store.get_task(task_id)
         if record is None:
             raise ResourceNotFoundError(f"No task {task_id!r} in this server's store.")
         return json.dumps(tasks.task_item(record).model_dump(), indent=1)

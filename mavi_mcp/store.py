@@ -141,6 +141,46 @@ class TranscriptSummary:
     duration: float
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A row of `deliveries`: a webhook body as received, and what became of it.
+
+    `status`: received -> applied | failed_result | malformed | duplicate | error (see `mavi_mcp.webhook`).
+    """
+
+    id: int
+    task_id: str | None
+    received_at: datetime
+    status: str
+    note: str | None
+    body: bytes
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    """How many webhook deliveries were received, by status, and when the last one came (None: never)."""
+
+    total: int
+    by_status: dict[str, int]
+    last_received_at: datetime | None
+
+    @property
+    def verified(self) -> bool:
+        """A MAVI callback has reached this store before (applied, duplicate or a reported failure)."""
+        return any(n for status, n in self.by_status.items() if status in ("applied", "duplicate", "failed_result"))
+
+
+@dataclass(frozen=True)
+class ReceiverRecord:
+    """A live webhook receiver sharing this store: its process, the URL it announced, when it was last seen."""
+
+    receiver_id: str
+    pid: int
+    url: str
+    started_at: datetime
+    last_seen: datetime
+
+
 class Store:
     """Synchronous access to the SQLite store at `path` (created with its parents if missing)."""
 
@@ -346,6 +386,50 @@ class Store:
                 ),
             )
 
+    def finish_job(
+        self,
+        task_id: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        asset_id: str | None = None,
+    ) -> TaskRecord:
+        """End a local job in ONE transaction: its transcript and the raw body it came from (or the raw body of a
+        result that could not be read), and the task marked completed (with `transcript` or `result`) or failed
+        (with `error`). Returns the task as it now is (`transcript` is cached, so the answer needs no reload)."""
+        now = utcnow().isoformat()
+        status: TaskStatus = "failed" if error is not None else "completed"
+        endpoint = transcript.source.endpoint if transcript is not None else None
+        with self._tx() as db:
+            if transcript is not None:
+                _insert_transcript(db, transcript, task_id=task_id)
+            if raw is not None:
+                db.execute(
+                    "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
+                    " VALUES (?, COALESCE(?, (SELECT endpoint FROM tasks WHERE task_id = ?), 'job'), ?, ?, ?)",
+                    (now, endpoint, task_id, task_id, transcript.id if transcript is not None else None, raw),
+                )
+            db.execute(
+                "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, result = ?, updated_at = ?,"
+                " completed_at = ?, asset_id = COALESCE(?, asset_id) WHERE task_id = ?",
+                (
+                    status,
+                    transcript.id if transcript is not None else None,
+                    error,
+                    json.dumps(dict(result)) if result else None,
+                    now,
+                    now,
+                    asset_id,
+                    task_id,
+                ),
+            )
+            row = db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        if transcript is not None:
+            self._remember(transcript)
+        return _task(row)
+
     def set_task_asset(self, task_id: str, asset_id: str) -> None:
         """Record the asset a still-running task works on as soon as it is known (an upload whose POST returned
         while MAVI still processes the file), so a pending task shows it."""
@@ -390,20 +474,34 @@ class Store:
         with self._tx() as db:
             db.execute("UPDATE deliveries SET status = ?, note = ? WHERE id = ?", (status, note, delivery_id))
 
-    def deliveries(self, task_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def deliveries(self, task_id: str | None = None, limit: int = 100) -> list[Delivery]:
         """Stored deliveries (newest first), body included, for inspection and tests."""
         if task_id is None:
             rows = self._query("SELECT * FROM deliveries ORDER BY id DESC LIMIT ?", (limit,))
         else:
             rows = self._query("SELECT * FROM deliveries WHERE task_id = ? ORDER BY id DESC LIMIT ?", (task_id, limit))
-        return [dict(r) for r in rows]
+        return [
+            Delivery(
+                id=r["id"],
+                task_id=r["task_id"],
+                received_at=datetime.fromisoformat(r["received_at"]),
+                status=r["status"],
+                note=r["note"],
+                body=bytes(r["body"]),
+            )
+            for r in rows
+        ]
 
-    def delivery_stats(self) -> dict[str, Any]:
+    def delivery_stats(self) -> DeliveryStats:
         """How many deliveries were received (by status) and when the last one came."""
         rows = self._query("SELECT status, COUNT(*) AS n, MAX(received_at) AS last FROM deliveries GROUP BY status")
-        by_status = {r["status"]: r["n"] for r in rows}
+        by_status: dict[str, int] = {r["status"]: r["n"] for r in rows}
         last = max((r["last"] for r in rows), default=None)
-        return {"total": sum(by_status.values()), "by_status": by_status, "last_received_at": last}
+        return DeliveryStats(
+            total=sum(by_status.values()),
+            by_status=by_status,
+            last_received_at=datetime.fromisoformat(last) if last else None,
+        )
 
     def complete_from_callback(
         self, task_id: str, endpoint: str, transcript: Transcript | None, error: str | None
@@ -458,15 +556,23 @@ class Store:
         with self._tx() as db:
             db.execute("DELETE FROM receivers WHERE receiver_id = ?", (receiver_id,))
 
-    def live_receivers(self, within_seconds: float = 30.0) -> list[dict[str, Any]]:
+    def live_receivers(self, within_seconds: float = 30.0) -> list[ReceiverRecord]:
         """Receivers seen in the last `within_seconds` whose process still exists."""
         rows = self._query("SELECT * FROM receivers")
         now = utcnow()
-        alive: list[dict[str, Any]] = []
+        alive: list[ReceiverRecord] = []
         for row in rows:
             seen = datetime.fromisoformat(row["last_seen"])
             if (now - seen).total_seconds() <= within_seconds and _process_alive(row["pid"]):
-                alive.append(dict(row))
+                alive.append(
+                    ReceiverRecord(
+                        receiver_id=row["receiver_id"],
+                        pid=row["pid"],
+                        url=row["url"],
+                        started_at=datetime.fromisoformat(row["started_at"]),
+                        last_seen=seen,
+                    )
+                )
         return alive
 
     def get_task(self, task_id: str) -> TaskRecord | None:
@@ -544,23 +650,138 @@ def _task(row: sqlite3.Row) -> TaskRecord:
 
 
 class AsyncStore:
-    """`Store` for async code: every call runs in a worker thread (one at a time, like the connection)."""
+    """The store as async code sees it: every operation of `Store`, awaitable, with the same names, arguments and
+    typed results. Each call runs in a worker thread (one at a time, like the SQLite connection), so the event
+    loop never blocks on the disk. This is the one face tools, jobs and the webhook receiver use."""
 
     def __init__(self, store: Store) -> None:
         self.sync = store
+        self.path = store.path
         self._limiter = anyio.CapacityLimiter(1)
 
-    async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter)
-
-    async def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:
-        await self.run(self.sync.save_transcript, transcript, raw=raw)
-
-    async def get_transcript(self, transcript_id: str) -> Transcript | None:
-        return await self.run(self.sync.get_transcript, transcript_id)
-
-    async def speaker_names(self, transcript_id: str) -> dict[str, str]:
-        return await self.run(self.sync.speaker_names, transcript_id)
 
     def close(self) -> None:
         self.sync.close()
+
+    # transcripts
+    async def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:
+        await self._run(self.sync.save_transcript, transcript, raw=raw)
+
+    async def save_raw_result(self, endpoint: str, raw: bytes, *, task_id: str | None = None) -> None:
+        await self._run(self.sync.save_raw_result, endpoint, raw, task_id=task_id)
+
+    async def get_transcript(self, transcript_id: str) -> Transcript | None:
+        return await self._run(self.sync.get_transcript, transcript_id)
+
+    async def list_transcripts(self, limit: int = 20) -> list[TranscriptSummary]:
+        return await self._run(self.sync.list_transcripts, limit)
+
+    async def speaker_names(self, transcript_id: str) -> dict[str, str]:
+        return await self._run(self.sync.speaker_names, transcript_id)
+
+    async def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]:
+        return await self._run(self.sync.set_speaker_names, transcript_id, mapping)
+
+    # tasks
+    async def create_task(
+        self,
+        task_id: str,
+        *,
+        mode: str,
+        endpoint: str,
+        tool: str | None,
+        asset_id: str | None,
+        params: Mapping[str, Any] | None = None,
+        origin: str = "local",
+    ) -> TaskRecord:
+        return await self._run(
+            self.sync.create_task,
+            task_id,
+            mode=mode,
+            endpoint=endpoint,
+            tool=tool,
+            asset_id=asset_id,
+            params=params,
+            origin=origin,
+        )
+
+    async def finish_task(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        transcript_id: str | None = None,
+        error: str | None = None,
+        result: Mapping[str, Any] | None = None,
+        asset_id: str | None = None,
+    ) -> None:
+        await self._run(
+            self.sync.finish_task,
+            task_id,
+            status,
+            transcript_id=transcript_id,
+            error=error,
+            result=result,
+            asset_id=asset_id,
+        )
+
+    async def finish_job(
+        self,
+        task_id: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        asset_id: str | None = None,
+    ) -> TaskRecord:
+        return await self._run(
+            self.sync.finish_job,
+            task_id,
+            transcript=transcript,
+            raw=raw,
+            result=result,
+            error=error,
+            asset_id=asset_id,
+        )
+
+    async def set_task_asset(self, task_id: str, asset_id: str) -> None:
+        await self._run(self.sync.set_task_asset, task_id, asset_id)
+
+    async def fail_stale_jobs(self, reason: str) -> int:
+        return await self._run(self.sync.fail_stale_jobs, reason)
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        return await self._run(self.sync.get_task, task_id)
+
+    async def list_tasks(self, status: TaskStatus | None = None, limit: int = 20) -> list[TaskRecord]:
+        return await self._run(self.sync.list_tasks, status, limit)
+
+    # webhook deliveries and receivers
+    async def record_delivery(self, body: bytes, *, task_id: str | None, status: str, note: str | None = None) -> int:
+        return await self._run(self.sync.record_delivery, body, task_id=task_id, status=status, note=note)
+
+    async def mark_delivery(self, delivery_id: int, status: str, note: str | None = None) -> None:
+        await self._run(self.sync.mark_delivery, delivery_id, status, note)
+
+    async def deliveries(self, task_id: str | None = None, limit: int = 100) -> list[Delivery]:
+        return await self._run(self.sync.deliveries, task_id, limit)
+
+    async def delivery_stats(self) -> DeliveryStats:
+        return await self._run(self.sync.delivery_stats)
+
+    async def complete_from_callback(
+        self, task_id: str, endpoint: str, transcript: Transcript | None, error: str | None
+    ) -> bool:
+        return await self._run(self.sync.complete_from_callback, task_id, endpoint, transcript, error)
+
+    async def heartbeat(self, receiver_id: str, url: str) -> None:
+        await self._run(self.sync.heartbeat, receiver_id, url)
+
+    async def forget_receiver(self, receiver_id: str) -> None:
+        await self._run(self.sync.forget_receiver, receiver_id)
+
+    async def live_receivers(self, within_seconds: float = 30.0) -> list[ReceiverRecord]:
+        return await self._run(self.sync.live_receivers, within_seconds)

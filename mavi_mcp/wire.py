@@ -49,6 +49,18 @@ class Envelope(WireModel, Generic[T]):
         return self.msg if self.msg is not None else self.message
 
 
+_ENVELOPES: dict[type[BaseModel], type[Envelope[Any]]] = {}
+
+
+def envelope(model: type[BaseModel]) -> type[Envelope[Any]]:
+    """`Envelope[model]`, built once per model (parametrizing a generic model is not free), so a whole answer is
+    parsed and validated in one pass over its bytes (`model_validate_json`)."""
+    cached = _ENVELOPES.get(model)
+    if cached is None:
+        cached = _ENVELOPES[model] = Envelope[model]  # pyright: ignore[reportInvalidTypeForm]
+    return cached
+
+
 # --- assets -----------------------------------------------------------------------------------------
 
 

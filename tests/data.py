@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import mavi_mcp
+from mavi_mcp import shapes
 
-SPEAKER_TURNS = "sync-generate-speaker"
-WHISPER = "sync-generate-audio"
-WHISPER_SPEAKER = "sync-generate-audio-speaker"
-WHISPER_CALLBACK = "async-generate-audio-callback"
-MULTI_SPEAKER_CALLBACK = "async-generate-multi-speaker-callback"
-ASSEMBLYAI = "speech-to-text-assemblyai"
-ELEVENLABS = "speech-to-text-elevenlabs"
+SPEAKER_TURNS = shapes.SPEAKER_TURNS.name
+WHISPER = shapes.WHISPER.name
+WHISPER_SPEAKER = shapes.WHISPER_SPEAKER.name
+WHISPER_CALLBACK = shapes.WHISPER_CALLBACK.name
+MULTI_SPEAKER_CALLBACK = shapes.MULTI_SPEAKER_CALLBACK.name
+ASSEMBLYAI = shapes.ASSEMBLYAI.name
+ELEVENLABS = shapes.ELEVENLABS.name
 
 FOLDERS = (
     SPEAKER_TURNS,
@@ -36,6 +37,7 @@ FOLDERS = (
     ASSEMBLYAI,
     ELEVENLABS,
 )
+"""The registry's shapes that have bundled recordings (every shape but the speaker-turn callback)."""
 
 SHARED_MAVI_DATA = Path("/work/shared/data/mavi")
 """The shared originals; present on the development machine, usually absent in CI."""

@@ -25,15 +25,13 @@ from pydantic import SecretStr
 
 from mavi_mcp import __version__
 from mavi_mcp.client import (
-    ASYNC_AUDIO,
-    ASYNC_MULTI_SPEAKER,
-    ASYNC_SPEAKER,
     MaviClient,
     RetryPolicy,
     may_have_been_processed,
     parse_retry_after,
     task_id_in_raw,
 )
+from mavi_mcp.endpoints import ASYNC_AUDIO, ASYNC_MULTI_SPEAKER, ASYNC_SPEAKER
 from mavi_mcp.errors import (
     LIMIT_MESSAGE,
     AmbiguousLimitError,
@@ -50,6 +48,7 @@ from mavi_mcp.errors import (
     ServiceUnavailableError,
     ValidationError,
 )
+from mavi_mcp.shapes import ASSEMBLYAI, ELEVENLABS, SPEAKER_TURNS, WHISPER, WHISPER_SPEAKER
 from tests import data
 
 KEY = "sk-mavi-testkey123456"
@@ -198,32 +197,32 @@ ENDPOINTS = [
     Endpoint("upload", lambda c, f: c.upload(f), {"asset_id": ASSET}, "POST", "/upload", False),
     Endpoint("metadata", lambda c, f: c.metadata(ASSET), METADATA_DATA, "GET", f"/{ASSET}/metadata", False),
     Endpoint(
-        "generate_speaker",
-        lambda c, f: c.generate_speaker(ASSET),
+        "sync-generate-speaker",
+        lambda c, f: c.transcribe(SPEAKER_TURNS, {"asset_id": ASSET}),
         SPEAKER_DATA,
         "POST",
         "/transcriptions/sync-generate-speaker",
         True,
     ),
     Endpoint(
-        "generate_audio",
-        lambda c, f: c.generate_audio(ASSET, speaker=True),
+        "sync-generate-audio",
+        lambda c, f: c.transcribe(WHISPER_SPEAKER, {"asset_id": ASSET}),
         WHISPER_DATA,
         "POST",
         "/transcriptions/sync-generate-audio",
         True,
     ),
     Endpoint(
-        "speech_to_text_assemblyai",
-        lambda c, f: c.speech_to_text_assemblyai({"asset_id": ASSET}),
+        "speech-to-text-assemblyai",
+        lambda c, f: c.transcribe(ASSEMBLYAI, {"asset_id": ASSET}),
         ASSEMBLYAI_DATA,
         "POST",
         "/transcriptions/speech-to-text",
         True,
     ),
     Endpoint(
-        "speech_to_text_elevenlabs",
-        lambda c, f: c.speech_to_text_elevenlabs({"asset_id": ASSET}),
+        "speech-to-text-elevenlabs",
+        lambda c, f: c.transcribe(ELEVENLABS, {"asset_id": ASSET}),
         ELEVENLABS_DATA,
         "POST",
         "/transcriptions/speech-to-text",
@@ -286,7 +285,7 @@ async def test_sync_speaker_request_and_reply_on_a_real_recording() -> None:
     answer = httpx2.Response(200, content=body, headers={"x-request-id": "req-42"})
     with anyio.fail_after(TIMEOUT):
         async with harness(answer) as h:
-            reply = await h.client.generate_speaker(ASSET)
+            reply = await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert h.mavi.json_bodies() == [{"asset_id": ASSET}]
     assert h.mavi.requests[0].headers["Content-Type"] == "application/json"
     assert len(reply.data.items) == 260
@@ -300,8 +299,8 @@ async def test_whisper_request_body_names_model_and_speaker() -> None:
     body = data.raw(data.WHISPER_SPEAKER, "4474506")
     with anyio.fail_after(TIMEOUT):
         async with harness(httpx2.Response(200, content=body)) as h:
-            reply = await h.client.generate_audio(ASSET, speaker=True)
-            await h.client.generate_audio(ASSET)
+            reply = await h.client.transcribe(WHISPER_SPEAKER, {"asset_id": ASSET})
+            await h.client.transcribe(WHISPER, {"asset_id": ASSET})
     assert h.mavi.json_bodies() == [
         {"asset_id": ASSET, "model": "whisper-1", "speaker": True},
         {"asset_id": ASSET, "model": "whisper-1", "speaker": False},
@@ -315,9 +314,9 @@ async def test_speech_to_text_bodies_carry_the_options_and_force_the_provider() 
     elevenlabs = data.raw(data.ELEVENLABS, "vercel_ai_issue-22052-diarized")
     with anyio.fail_after(TIMEOUT):
         async with harness(httpx2.Response(200, content=assemblyai), httpx2.Response(200, content=elevenlabs)) as h:
-            first = await h.client.speech_to_text_assemblyai({"asset_id": ASSET, "speaker_labels": False})
-            second = await h.client.speech_to_text_elevenlabs(
-                {"url": "https://a.test/x.mp3", "diarize": True, "provider": "assemblyai"}
+            first = await h.client.transcribe(ASSEMBLYAI, {"asset_id": ASSET, "speaker_labels": False})
+            second = await h.client.transcribe(
+                ELEVENLABS, {"url": "https://a.test/x.mp3", "diarize": True, "provider": "assemblyai"}
             )
     assert h.mavi.json_bodies() == [
         {"asset_id": ASSET, "speaker_labels": False, "provider": "assemblyai"},
@@ -390,7 +389,7 @@ async def test_a_base_url_that_is_not_http_is_a_configuration_error_not_a_droppe
     async with httpx2.AsyncClient(base_url="ftp://mavi.test/api") as http:
         client = MaviClient(http, SecretStr(KEY), rate_limit=0)
         with anyio.fail_after(TIMEOUT), pytest.raises(ConfigurationError, match="MAVI_BASE_URL"):
-            await client.generate_speaker(ASSET)
+            await client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
 
 
 # --- envelopes ----------------------------------------------------------------------------------------
@@ -472,7 +471,7 @@ async def test_unreadable_2xx_body_raises_result_error_keeping_the_raw_body(body
     with anyio.fail_after(TIMEOUT):
         async with harness(httpx2.Response(200, content=body)) as h:
             with pytest.raises(ResultError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert caught.value.raw == body  # pyright: ignore[reportAttributeAccessIssue]
     assert "sync-generate-speaker" in str(caught.value)
     assert "raw answer was kept" in str(caught.value)
@@ -506,7 +505,7 @@ async def test_each_http_status_raises_its_error_with_status_code_message_and_re
     with anyio.fail_after(TIMEOUT):
         async with harness(answer, policy=RetryPolicy(max_attempts=1)) as h:
             with pytest.raises(APIError) as caught:
-                await h.client.generate_audio(ASSET)
+                await h.client.transcribe(WHISPER, {"asset_id": ASSET})
     error = caught.value
     assert type(error) is expected
     assert (error.status, error.code, error.api_message) == (status, str(status), f"refused with {status}")
@@ -523,7 +522,7 @@ async def test_the_shared_limit_text_is_ambiguous_and_lists_the_likely_causes() 
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(400, LIMIT_MESSAGE)) as h:
             with pytest.raises(AmbiguousLimitError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     text = str(caught.value)
     for cause in ("rate limit", "unknown or deleted asset_id", "not processed yet", "unsupported model"):
         assert cause in text
@@ -537,7 +536,7 @@ async def test_asset_not_found_on_400_is_not_found() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(400, "Asset not found")) as h:
             with pytest.raises(NotFoundError) as caught:
-                await h.client.generate_speaker("re_404")
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": "re_404"})
     assert caught.value.status == 400
     assert caught.value.api_message == "Asset not found"
     assert h.mavi.count == 1
@@ -549,7 +548,7 @@ async def test_error_body_that_is_not_json_is_shown_as_text() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(answer) as h:
             with pytest.raises(ServerError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert caught.value.api_message == "<html>502 Bad Gateway</html>"
     assert caught.value.request_id == "edge-9"
 
@@ -560,7 +559,7 @@ async def test_connection_refused_raises_api_connection_error_after_bounded_retr
     with anyio.fail_after(TIMEOUT):
         async with harness(refused) as h:
             with pytest.raises(APIConnectionError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert caught.value.status is None
     assert "Could not connect to the MAVI API" in str(caught.value)
     assert "Connection refused" in str(caught.value)
@@ -573,7 +572,7 @@ async def test_read_timeout_raises_api_timeout_error() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(httpx2.ReadTimeout("timed out")) as h:
             with pytest.raises(APITimeoutError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert caught.value.status is None
     assert caught.value.endpoint == "sync-generate-speaker"
     assert "may still be processed" in str(caught.value)
@@ -600,7 +599,7 @@ async def test_each_retry_is_logged_with_what_failed_in_words(caplog: pytest.Log
     caplog.set_level(logging.INFO, logger="mavi_mcp.client")
     with anyio.fail_after(TIMEOUT):
         async with harness(httpx2.ConnectError("refused"), fail(503, "down"), ok(SPEAKER_DATA)) as h:
-            await h.client.generate_speaker(ASSET)
+            await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
     assert retries == [
         "MAVI sync-generate-speaker attempt 1 failed (connection failed before sending); retrying in 1.0s",
@@ -612,7 +611,7 @@ async def test_each_retry_is_logged_with_what_failed_in_words(caplog: pytest.Log
 async def test_rate_limited_call_is_retried_after_retry_after_seconds() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(429, "Too Many Requests", headers={"Retry-After": "3"}), ok(SPEAKER_DATA)) as h:
-            reply = await h.client.generate_speaker(ASSET)
+            reply = await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert reply.data.items[0].speaker == "SPEAKER_01"
     assert h.mavi.count == 2
     assert h.sleeps == [3.0]
@@ -623,7 +622,7 @@ async def test_rate_limited_call_is_retried_after_a_retry_after_http_date() -> N
     when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(429, "Too Many Requests", headers={"Retry-After": when}), ok(SPEAKER_DATA)) as h:
-            await h.client.generate_speaker(ASSET)
+            await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert h.mavi.count == 2
     (slept,) = h.sleeps
     assert 3.5 < slept <= 5.0  # the date has whole seconds, and a little time passed
@@ -653,7 +652,7 @@ async def test_retry_after_longer_than_max_wait_is_not_retried() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(429, "Too Many Requests", headers={"Retry-After": "120"}), policy=policy) as h:
             with pytest.raises(RateLimitedError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert caught.value.retry_after == 120.0
     assert h.mavi.count == 1
     assert h.sleeps == []
@@ -671,7 +670,7 @@ async def test_attempts_are_bounded_by_the_policy(attempts: int) -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(503, "down"), policy=policy) as h:
             with pytest.raises(ServerError):
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert h.mavi.count == attempts
     assert h.sleeps == [2.0**n for n in range(attempts - 1)]
 
@@ -682,7 +681,7 @@ async def test_backoff_grows_exponentially_with_jitter_and_is_capped_at_max_wait
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(503, "down"), policy=policy, jitter=0.5) as h:
             with pytest.raises(ServerError):
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert h.sleeps == [1.5, 2.5, 4.5, 5.0, 5.0]
 
 
@@ -835,7 +834,7 @@ async def test_concurrent_calls_with_the_same_key_are_spaced_one_second_apart() 
     with anyio.fail_after(TIMEOUT):
         async with harness(ok(SPEAKER_DATA), rate_limit=1.0) as h, anyio.create_task_group() as group:
             for _ in range(3):
-                group.start_soon(h.client.generate_speaker, ASSET)
+                group.start_soon(lambda: h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET}))
     assert h.mavi.count == 3
     gaps = [b - a for a, b in zip(h.mavi.arrivals, h.mavi.arrivals[1:], strict=False)]
     assert all(gap >= 1.0 for gap in gaps), gaps
@@ -846,7 +845,7 @@ async def test_different_keys_are_not_paced_against_each_other() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(ok(SPEAKER_DATA), rate_limit=1.0) as h, anyio.create_task_group() as group:
             for key in ("sk-mavi-first-account-0001", "sk-mavi-second-account-002", KEY):
-                group.start_soon(lambda k: h.client.generate_speaker(ASSET, api_key=k), key)
+                group.start_soon(lambda k: h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET}, api_key=k), key)
     assert sorted(r.headers["Authorization"] for r in h.mavi.requests) == sorted(
         ["sk-mavi-first-account-0001", "sk-mavi-second-account-002", KEY]
     )
@@ -858,7 +857,7 @@ async def test_rate_limit_zero_disables_pacing() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(ok(SPEAKER_DATA), rate_limit=0.0) as h, anyio.create_task_group() as group:
             for _ in range(3):
-                group.start_soon(h.client.generate_speaker, ASSET)
+                group.start_soon(lambda: h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET}))
     assert h.mavi.count == 3
     assert max(h.mavi.arrivals) - min(h.mavi.arrivals) < 0.5
 
@@ -867,7 +866,7 @@ async def test_rate_limit_zero_disables_pacing() -> None:
 async def test_a_retry_takes_a_pacing_slot_too() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(429, "slow down", headers={"Retry-After": "0"}), ok(SPEAKER_DATA), rate_limit=1.0) as h:
-            await h.client.generate_speaker(ASSET)
+            await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert h.sleeps == [0.0]
     assert h.mavi.arrivals[1] - h.mavi.arrivals[0] >= 1.0
 
@@ -896,7 +895,7 @@ async def test_the_api_key_never_appears_in_an_error_even_when_the_api_echoes_it
     with anyio.fail_after(TIMEOUT):
         async with harness(echo(key), api_key=SecretStr(key)) as h:
             with pytest.raises(APIError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     error = caught.value
     assert h.mavi.requests[0].headers["Authorization"] == key  # the key was sent...
     assert key not in str(error)  # ...and is nowhere in what the agent sees
@@ -911,7 +910,7 @@ async def test_the_api_key_never_appears_in_a_connection_error(key: str) -> None
     with anyio.fail_after(TIMEOUT):
         async with harness(httpx2.ConnectError(f"proxy refused Authorization: {key}"), api_key=SecretStr(key)) as h:
             with pytest.raises(APIConnectionError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert key not in str(caught.value)
     assert "[redacted]" in str(caught.value)
 
@@ -928,7 +927,7 @@ async def test_no_part_of_the_key_survives_where_a_long_message_is_shortened(sta
     with anyio.fail_after(TIMEOUT):
         async with harness(answers[status], api_key=SecretStr(CUSTOM_KEY)) as h:
             with pytest.raises(APIError) as caught:
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert CUSTOM_KEY[:10] not in str(caught.value)
 
 
@@ -937,7 +936,7 @@ async def test_a_per_call_key_is_redacted_from_errors_too() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(fail(401, f"unknown key {CUSTOM_KEY}")) as h:
             with pytest.raises(AuthenticationError) as caught:
-                await h.client.generate_speaker(ASSET, api_key=CUSTOM_KEY)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET}, api_key=CUSTOM_KEY)
     assert h.mavi.requests[0].headers["Authorization"] == CUSTOM_KEY
     assert CUSTOM_KEY not in str(caught.value)
 
@@ -955,11 +954,11 @@ async def test_every_response_is_closed_whether_it_succeeded_failed_or_was_retri
             fail(401, "Unauthorized"),
             httpx2.Response(200, text="not json"),
         ) as h:
-            await h.client.generate_speaker(ASSET)
+            await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
             with pytest.raises(AuthenticationError):
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
             with pytest.raises(ResultError):
-                await h.client.generate_speaker(ASSET)
+                await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET})
     assert len(h.mavi.bodies) == 5
     assert [body.closed for body in h.mavi.bodies] == [True] * 5
 
@@ -1054,5 +1053,5 @@ async def test_missing_key_says_how_to_set_it_and_sends_nothing(endpoint: Endpoi
 async def test_a_per_call_key_works_without_a_configured_key() -> None:
     with anyio.fail_after(TIMEOUT):
         async with harness(ok(SPEAKER_DATA), api_key=None) as h:
-            await h.client.generate_speaker(ASSET, api_key=KEY)
+            await h.client.transcribe(SPEAKER_TURNS, {"asset_id": ASSET}, api_key=KEY)
     assert h.mavi.requests[0].headers["Authorization"] == KEY

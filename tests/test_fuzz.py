@@ -25,7 +25,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,18 +42,9 @@ from hypothesis.control import currently_in_test_context
 from mcp import Client
 from mcp_types import CallToolResult
 
-from mavi_mcp import wire
+from mavi_mcp import shapes
 from mavi_mcp.errors import ResultError
-from mavi_mcp.normalize import (
-    Context,
-    normalize_assemblyai,
-    normalize_elevenlabs,
-    normalize_multi_speaker_callback,
-    normalize_speaker_callback,
-    normalize_speaker_turns,
-    normalize_whisper,
-    normalize_whisper_callback,
-)
+from mavi_mcp.normalize import Context
 from mavi_mcp.normalize._assemble import RawSegment, RawWord, assemble
 from mavi_mcp.render.page import Page, display_names, render_page
 from mavi_mcp.render.view import FORMATS, View, alias
@@ -693,31 +684,22 @@ multi_segment = Shape({"start_time": seconds, "end_time": seconds, "text": spoke
 face = Shape({}, {"face_id": spoken, "name": spoken, "face_file_blob": spoken})
 usages = st.one_of(usage.typed(), st.lists(usage.typed(), max_size=3))
 
-SHAPES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], Transcript]]] = {
-    "sync-generate-speaker": (
-        payloads(Shape({"items": st.just([])}, {"model": spoken}), {"items": (turn, 40)}),
-        lambda p: normalize_speaker_turns(wire.SpeakerData.model_validate(p), Context()),
-    ),
-    "async-generate-speaker callback": (
+PAYLOADS: dict[str, st.SearchStrategy[Any]] = {
+    "sync-generate-speaker": (payloads(Shape({"items": st.just([])}, {"model": spoken}), {"items": (turn, 40)}),),
+    "async-generate-speaker-callback": (
         payloads(Shape({"data": st.just([])}, {"usage_metadata": usages}), {"data": (turn, 40)}),
-        lambda p: normalize_speaker_callback(wire.SpeakerCallbackResult.model_validate(p), Context()),
     ),
-    "sync-generate-audio": (
-        payloads(Shape({"items": st.just([])}, {"model": spoken}), {"items": (whisper_item, 40)}),
-        lambda p: normalize_whisper(wire.WhisperData.model_validate(p), Context()),
-    ),
-    "async-generate-audio callback": (
+    "sync-generate-audio": (payloads(Shape({"items": st.just([])}, {"model": spoken}), {"items": (whisper_item, 40)}),),
+    "async-generate-audio-callback": (
         payloads(Shape({"data": st.just([])}, {"usage_metadata": usage.typed()}), {"data": (whisper_item, 40)}),
-        lambda p: normalize_whisper_callback(wire.WhisperCallbackResult.model_validate(p), Context()),
     ),
-    "async-generate-multi-speaker callback": (
+    "async-generate-multi-speaker-callback": (
         payloads(
             Shape({"audio_transcription": st.just([])}, {"usage_metadata": usages}),
             {"audio_transcription": (multi_segment, 40), "faces": (face, 3)},
         ),
-        lambda p: normalize_multi_speaker_callback(wire.MultiSpeakerCallbackResult.model_validate(p), Context()),
     ),
-    "speech-to-text assemblyai": (
+    "speech-to-text-assemblyai": (
         payloads(
             Shape(
                 {},
@@ -734,9 +716,8 @@ SHAPES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], Transcript]]] = 
             ),
             {"words": (aai_word, 60), "utterances": (aai_utterance, 6)},
         ),
-        lambda p: normalize_assemblyai(wire.AssemblyAITranscript.model_validate(p), Context()),
     ),
-    "speech-to-text elevenlabs": (
+    "speech-to-text-elevenlabs": (
         payloads(
             Shape(
                 {},
@@ -749,7 +730,6 @@ SHAPES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], Transcript]]] = 
             ),
             {"words": (el_word, 60)},
         ),
-        lambda p: normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(p), Context()),
     ),
 }
 
@@ -775,9 +755,9 @@ def check_transcript(transcript: Transcript) -> None:
 
 def normalize_or_reject(shape: str, payload: Any) -> Transcript | None:
     """The normalizer's answer: a transcript, or None for a clear rejection (pydantic or `ResultError`)."""
-    parse = SHAPES[shape][1]
+    entry = shapes.SHAPES[shape]
     try:
-        transcript = parse(payload)
+        transcript = entry.normalize(entry.wire.model_validate(payload), Context(model=entry.default_model))
     except pydantic.ValidationError as exc:
         problems = exc.errors()
     except ResultError as exc:
@@ -790,13 +770,13 @@ def normalize_or_reject(shape: str, payload: Any) -> Transcript | None:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize("shape", sorted(PAYLOADS))
 @cases(900)
 @given(data=st.data())
 def test_every_normalizer_turns_any_payload_of_its_shape_into_a_transcript_or_a_clear_error(
     shape: str, data: st.DataObject
 ) -> None:
-    payload = data.draw(SHAPES[shape][0], label="payload")
+    payload = data.draw(PAYLOADS[shape], label="payload")
     started = time.monotonic()
     transcript = normalize_or_reject(shape, payload)
     event("normalized" if transcript is not None else "rejected")
@@ -828,7 +808,7 @@ def big_payload(shape: str) -> tuple[dict[str, Any], list[str]]:
     if shape == "sync-generate-audio":
         segments = [{"text": f" word{i}", "start_time": a, "end_time": b} for i, (a, b) in enumerate(spans)]
         return {"items": segments}, [f"word{i}" for i in range(HUNDRED_THOUSAND)]
-    if shape == "speech-to-text assemblyai":
+    if shape == "speech-to-text-assemblyai":
         words = [
             {"text": f"w{i}.", "start": a * 1000, "end": b * 1000, "confidence": 0.9} for i, (a, b) in enumerate(spans)
         ]
@@ -842,7 +822,7 @@ def big_payload(shape: str) -> tuple[dict[str, Any], list[str]]:
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(
-    "shape", ["sync-generate-speaker", "sync-generate-audio", "speech-to-text assemblyai", "speech-to-text elevenlabs"]
+    "shape", ["sync-generate-speaker", "sync-generate-audio", "speech-to-text-assemblyai", "speech-to-text-elevenlabs"]
 )
 def test_a_hundred_thousand_unsorted_overlapping_and_reversed_segments_normalize_and_page_in_bounded_time(
     shape: str,

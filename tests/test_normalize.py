@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from mavi_mcp import wire
+from mavi_mcp import shapes, wire
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize import (
     Context,
@@ -44,29 +44,6 @@ def _callback_result(body: bytes) -> dict[str, Any]:
     return envelope.data.data
 
 
-PARSERS: dict[str, Callable[[bytes], Transcript]] = {
-    data.SPEAKER_TURNS: lambda b: normalize_speaker_turns(
-        _data(wire.Envelope[wire.SpeakerData].model_validate_json(b)), CONTEXT
-    ),
-    data.WHISPER: lambda b: normalize_whisper(_data(wire.Envelope[wire.WhisperData].model_validate_json(b)), CONTEXT),
-    data.WHISPER_SPEAKER: lambda b: normalize_whisper(
-        _data(wire.Envelope[wire.WhisperData].model_validate_json(b)), CONTEXT
-    ),
-    data.WHISPER_CALLBACK: lambda b: normalize_whisper_callback(
-        wire.WhisperCallbackResult.model_validate(_callback_result(b)), CONTEXT
-    ),
-    data.MULTI_SPEAKER_CALLBACK: lambda b: normalize_multi_speaker_callback(
-        wire.MultiSpeakerCallbackResult.model_validate(_callback_result(b)), CONTEXT
-    ),
-    data.ASSEMBLYAI: lambda b: normalize_assemblyai(
-        _data(wire.Envelope[wire.AssemblyAITranscript].model_validate_json(b)), CONTEXT
-    ),
-    data.ELEVENLABS: lambda b: normalize_elevenlabs(
-        _data(wire.Envelope[wire.ElevenLabsTranscript].model_validate_json(b)), CONTEXT
-    ),
-}
-
-
 def _data(envelope: wire.Envelope[T]) -> T:
     assert envelope.ok, f"the recording's envelope does not report success: {envelope.code!r}"
     assert envelope.data is not None
@@ -76,7 +53,7 @@ def _data(envelope: wire.Envelope[T]) -> T:
 @cache
 def normalized(folder: str, name: str) -> Transcript:
     """The recording normalized once per session (transcripts are frozen, so sharing them is safe)."""
-    return PARSERS[folder](data.raw(folder, name))
+    return shapes.normalize_body(folder, data.raw(folder, name), CONTEXT)
 
 
 def _ids(params: list[tuple[str, str]]) -> list[str]:
@@ -113,7 +90,7 @@ def _provider_tokens(folder: str, name: str) -> list[str]:
 
 def test_every_bundled_endpoint_folder_is_covered_by_these_tests() -> None:
     assert data.folders() == sorted(data.FOLDERS)
-    assert set(PARSERS) == set(data.FOLDERS)
+    assert set(data.FOLDERS) <= set(shapes.SHAPES)
     assert len(ALL) == 23
 
 
@@ -545,7 +522,7 @@ def test_elevenlabs_real_response_with_logprob_gives_confidence() -> None:
 
 def _elevenlabs(words: list[dict[str, Any]], **fields: Any) -> Transcript:
     body = {"language_code": "eng", "words": words, **fields}
-    return normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), CONTEXT, model="scribe_v1")
+    return normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), CONTEXT.with_model("scribe_v1"))
 
 
 def test_elevenlabs_audio_events_stay_in_text_and_words() -> None:
@@ -747,9 +724,9 @@ def test_context_fills_source_and_identity() -> None:
     context = Context(
         audio_url="https://a.test/x.mp3", sandbox=True, transcript_id="tr_0123456789abcdef", created_at=when
     )
-    transcript = normalize_whisper(wire.WhisperData.model_validate({"items": []}), context)
+    transcript = shapes.WHISPER.normalize_body(b'{"code": 200, "msg": "success", "data": {"items": []}}', context)
     assert transcript.id == "tr_0123456789abcdef"
     assert transcript.created_at == when
     assert transcript.source.audio_url == "https://a.test/x.mp3"
     assert transcript.source.sandbox is True
-    assert transcript.source.model == "whisper-1"  # the documented default when the body names none
+    assert transcript.source.model == "whisper-1"  # the registry's default when the body names none

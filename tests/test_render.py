@@ -13,26 +13,20 @@ import srt
 import webvtt
 
 from mavi_mcp.errors import InputError
-from mavi_mcp.normalize import Context, normalize_body
+from mavi_mcp.normalize import Context
 from mavi_mcp.render.cursor import Cursor, Position, decode_cursor, encode_cursor
 from mavi_mcp.render.page import Page, display_names, render_page
 from mavi_mcp.render.timefmt import clock, parse_time
 from mavi_mcp.render.tokens import estimate_tokens
 from mavi_mcp.render.view import FORMATS, Format, View, alias, resolve_speakers
+from mavi_mcp.shapes import normalize_body
 from mavi_mcp.transcript import Transcript
+from tests import data
 
 DATA = Path(__file__).resolve().parent.parent / "mavi_mcp" / "sandbox" / "data"
 
 
-FOLDERS = (
-    "sync-generate-speaker",
-    "sync-generate-audio",
-    "sync-generate-audio-speaker",
-    "speech-to-text-assemblyai",
-    "speech-to-text-elevenlabs",
-    "async-generate-audio-callback",
-    "async-generate-multi-speaker-callback",
-)
+FOLDERS = data.FOLDERS
 RECORDINGS = sorted(f"{folder}/{p.stem}" for folder in FOLDERS for p in (DATA / folder).glob("*.json"))
 
 
@@ -40,7 +34,7 @@ RECORDINGS = sorted(f"{folder}/{p.stem}" for folder in FOLDERS for p in (DATA / 
 def load(name: str) -> Transcript:
     folder, stem = name.split("/")
     context = Context(asset_id="re_1") if folder == "sync-generate-speaker" else Context()
-    return normalize_body(folder, (DATA / folder / f"{stem}.json").read_bytes(), context)  # type: ignore[arg-type]
+    return normalize_body(folder, data.raw(folder, stem), context)
 
 
 def read_all(transcript: Transcript, view: View, budget: int, names: dict[str, str] | None = None) -> list[Page]:

@@ -27,10 +27,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mavi_mcp.client import ASYNC_AUDIO, ASYNC_SPEAKER, MaviClient
+from mavi_mcp.client import MaviClient
+from mavi_mcp.endpoints import ASYNC_AUDIO, ASYNC_SPEAKER
 from mavi_mcp.errors import AmbiguousLimitError, AuthenticationError, NotFoundError, ValidationError
 from mavi_mcp.sandbox import ASSETS, SandboxConfig, create_app
 from mavi_mcp.sandbox.app import Sandbox
+from mavi_mcp.shapes import ASSEMBLYAI, ELEVENLABS, SPEAKER_TURNS, WHISPER, WHISPER_SPEAKER
 from tests.conftest import start_sandbox
 
 pytestmark = pytest.mark.anyio
@@ -634,10 +636,10 @@ async def test_the_real_client_uploads_sees_the_upload_finish_and_transcribes_it
         for _ in range(2):
             clock.now += 1.5
             statuses.append((await client.metadata(asset_id)).upload_status)
-        speakers = await client.generate_speaker(asset_id)
-        whisper = await client.generate_audio(asset_id, speaker=True)
-        aai = await client.speech_to_text_assemblyai({"asset_id": asset_id, "speaker_labels": True})
-        eleven = await client.speech_to_text_elevenlabs({"asset_id": asset_id, "diarize": True})
+        speakers = await client.transcribe(SPEAKER_TURNS, {"asset_id": asset_id})
+        whisper = await client.transcribe(WHISPER_SPEAKER, {"asset_id": asset_id})
+        aai = await client.transcribe(ASSEMBLYAI, {"asset_id": asset_id, "speaker_labels": True})
+        eleven = await client.transcribe(ELEVENLABS, {"asset_id": asset_id, "diarize": True})
     assert statuses == ["WAITING", "UPLOADING", "SUCCESS"]
     assert [(t.start, t.end, t.speaker) for t in speakers.data.items] == [(0.0, 4.0, "SPEAKER_00")]
     assert whisper.data.items[0].speaker == "SPEAKER_00"
@@ -649,10 +651,10 @@ async def test_the_real_client_uploads_sees_the_upload_finish_and_transcribes_it
 
 async def test_the_real_client_parses_preloaded_results_with_real_words_and_speakers() -> None:
     async with client_on(config()) as (_, client):
-        turns = await client.generate_speaker("re_700000000000000012")
-        whisper = await client.generate_audio(COSTCO, speaker=True)
-        aai = await client.speech_to_text_assemblyai({"asset_id": "re_700000000000000004"})
-        eleven = await client.speech_to_text_elevenlabs({"asset_id": "re_700000000000000006", "diarize": True})
+        turns = await client.transcribe(SPEAKER_TURNS, {"asset_id": "re_700000000000000012"})
+        whisper = await client.transcribe(WHISPER_SPEAKER, {"asset_id": COSTCO})
+        aai = await client.transcribe(ASSEMBLYAI, {"asset_id": "re_700000000000000004"})
+        eleven = await client.transcribe(ELEVENLABS, {"asset_id": "re_700000000000000006", "diarize": True})
         resource = await client.metadata("re_700000000000000021")
     assert (turns.data.model, len(turns.data.items), turns.data.items[0].speaker) == ("pyannote", 260, "SPEAKER_03")
     assert whisper.data.items[0].text.startswith(" Good day and thank you for standing by")
@@ -665,15 +667,15 @@ async def test_the_real_client_parses_preloaded_results_with_real_words_and_spea
 async def test_the_real_client_maps_the_sandboxs_errors_to_its_error_tree() -> None:
     async with client_on(config(webhook_url=None)) as (_, client):
         with pytest.raises(AmbiguousLimitError) as unknown:
-            await client.generate_speaker(UNKNOWN)
+            await client.transcribe(SPEAKER_TURNS, {"asset_id": UNKNOWN})
         with pytest.raises(NotFoundError):
             await client.metadata(UNKNOWN)
         with pytest.raises(ValidationError) as no_webhook:
             await client.start_task(ASYNC_SPEAKER, {"asset_id": SK_TELECOM})
         with pytest.raises(ValidationError) as empty:
-            await client.generate_audio("")
+            await client.transcribe(WHISPER, {"asset_id": ""})
         with pytest.raises(AuthenticationError) as bearer:
-            await client.generate_speaker(SK_TELECOM, api_key=f"Bearer {KEY}")
+            await client.transcribe(SPEAKER_TURNS, {"asset_id": SK_TELECOM}, api_key=f"Bearer {KEY}")
     assert unknown.value.api_message == LIMIT
     assert no_webhook.value.api_message == NO_WEBHOOK
     assert (empty.value.status, empty.value.api_message) == (400, NO_ASSET_ID)
@@ -684,7 +686,7 @@ async def test_the_real_clients_pacing_keeps_it_under_the_sandbox_rate_limit() -
     async with client_on(config(rate_limit=True), rate_limit=1.0) as (sandbox, client):
         with anyio.fail_after(5):
             first = await client.metadata(SK_TELECOM)
-            second = await client.generate_speaker(AMI_EN2002B)
+            second = await client.transcribe(SPEAKER_TURNS, {"asset_id": AMI_EN2002B})
     assert first.asset_id == SK_TELECOM
     assert len(second.data.items) == 490
     assert sandbox.processed == ["metadata", "sync-generate-speaker"]

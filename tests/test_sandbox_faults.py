@@ -19,6 +19,7 @@ from mavi_mcp.client import MaviClient
 from mavi_mcp.errors import ResultError, ServerError
 from mavi_mcp.sandbox.__main__ import main
 from mavi_mcp.sandbox.faults import Fault, fault_from, parse_fault
+from mavi_mcp.shapes import SPEAKER_TURNS
 from tests.test_sandbox import AMI_EN2002B, KEY, LIMIT, SK_TELECOM, assert_error, config, serve
 
 pytestmark = pytest.mark.anyio
@@ -284,7 +285,7 @@ async def test_the_real_client_retries_a_503_burst_and_the_billed_call_is_proces
     faults = {"sync-generate-speaker": [Fault("status", status=503, count=2)]}
     async with serve(config(faults=faults), key=None) as (sandbox, http):
         client = MaviClient(http, SecretStr(KEY), rate_limit=0, sleep=no_wait)
-        turns = await client.generate_speaker(AMI_EN2002B)
+        turns = await client.transcribe(SPEAKER_TURNS, {"asset_id": AMI_EN2002B})
     assert len(turns.data.items) == 490
     assert (sandbox.requests, sandbox.processed) == (3, ["sync-generate-speaker"])
 
@@ -294,7 +295,7 @@ async def test_the_real_client_does_not_resend_a_billed_call_answered_500_after_
     async with serve(config(faults=faults), key=None) as (sandbox, http):
         client = MaviClient(http, SecretStr(KEY), rate_limit=0)
         with pytest.raises(ServerError) as failed:
-            await client.generate_speaker(AMI_EN2002B)
+            await client.transcribe(SPEAKER_TURNS, {"asset_id": AMI_EN2002B})
     assert failed.value.status == 500
     assert (sandbox.requests, sandbox.processed) == (1, ["sync-generate-speaker"])
 
@@ -303,7 +304,7 @@ async def test_the_real_client_keeps_the_raw_answer_of_a_processed_call_in_an_un
     async with serve(config(faults={"sync-generate-speaker": [Fault("shape")]}), key=None) as (sandbox, http):
         client = MaviClient(http, SecretStr(KEY), rate_limit=0)
         with pytest.raises(ResultError) as failed:
-            await client.generate_speaker(AMI_EN2002B)
+            await client.transcribe(SPEAKER_TURNS, {"asset_id": AMI_EN2002B})
     assert failed.value.raw is not None
     assert b'"not a list"' in failed.value.raw
     assert sandbox.processed == ["sync-generate-speaker"]
@@ -314,5 +315,5 @@ async def test_the_real_client_accepts_every_envelope_variant() -> None:
         faults = {"sync-generate-speaker": [fault_from({"kind": "envelope", **spec})]}
         async with serve(config(faults=faults), key=None) as (_, http):
             client = MaviClient(http, SecretStr(KEY), rate_limit=0)
-            turns = await client.generate_speaker(AMI_EN2002B)
+            turns = await client.transcribe(SPEAKER_TURNS, {"asset_id": AMI_EN2002B})
         assert turns.data.items[0].speaker == "SPEAKER_01"

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from mavi_mcp.runtime import RuntimeHolder
 from mavi_mcp.settings import Settings
-from mavi_mcp.store import Store
+from mavi_mcp.store import AsyncStore, Store
 from mavi_mcp.webhook import Receiver, bind, ingest, load_or_create_secret, receiver_app, webhook_path
 from tests.conftest import free_port
 
@@ -38,7 +38,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _client(store: Store, *, max_bytes: int = 1_000_000, settled: list[str] | None = None) -> httpx2.AsyncClient:
     receiver = Receiver(
-        store, secret=SECRET, max_bytes=max_bytes, on_settled=settled.append if settled is not None else None
+        AsyncStore(store),
+        secret=SECRET,
+        max_bytes=max_bytes,
+        on_settled=settled.append if settled is not None else None,
     )
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=receiver_app(receiver)), base_url="http://hook")
 
@@ -100,7 +103,7 @@ async def test_a_duplicate_delivery_changes_nothing(store: Store) -> None:
     assert second.json()["status"] == "duplicate"
     assert before == after
     assert len(store.list_transcripts()) == 1
-    assert [d["status"] for d in store.deliveries("t-dup")] == ["duplicate", "applied"]
+    assert [d.status for d in store.deliveries("t-dup")] == ["duplicate", "applied"]
 
 
 @pytest.mark.anyio
@@ -143,8 +146,8 @@ async def test_a_body_that_is_not_json_is_kept_and_acknowledged(store: Store) ->
     assert response.status_code == 200
     assert response.json()["status"] == "malformed"
     (delivery,) = store.deliveries()
-    assert delivery["body"] == b"{not json"
-    assert delivery["status"] == "malformed"
+    assert delivery.body == b"{not json"
+    assert delivery.status == "malformed"
 
 
 @pytest.mark.anyio
@@ -160,7 +163,7 @@ async def test_a_malformed_callback_is_kept_and_fails_its_task_with_the_reason(s
     assert task.error is not None
     assert "could not be read" in task.error
     assert "delivery" in task.error
-    assert store.deliveries("t-bad")[0]["body"] == body.encode()
+    assert store.deliveries("t-bad")[0].body == body.encode()
 
 
 @pytest.mark.anyio
@@ -200,10 +203,11 @@ async def test_only_post_with_json_is_accepted(store: Store) -> None:
     assert store.deliveries() == []
 
 
-def test_an_acknowledged_delivery_is_still_there_after_reopening_the_store(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_an_acknowledged_delivery_is_still_there_after_reopening_the_store(tmp_path: Path) -> None:
     path = tmp_path / "durable.sqlite3"
     first = Store(path)
-    result = ingest(first, _body(WHISPER, "t-durable"))
+    result = await ingest(AsyncStore(first), _body(WHISPER, "t-durable"))
     first.close()
     assert result.status == "applied"
     reopened = Store(path)

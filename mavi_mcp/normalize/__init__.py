@@ -10,24 +10,20 @@
 | `speech-to-text` assemblyai `data` (MILLISECONDS) | `normalize_assemblyai` |
 | `speech-to-text` elevenlabs `data` | `normalize_elevenlabs` |
 
-Each raises `mavi_mcp.errors.ResultError` when the body cannot become a valid transcript.
-`normalize_body(shape, bytes)` does parse + normalize for a whole body of any of these shapes.
+Each raises `mavi_mcp.errors.ResultError` when the body cannot become a valid transcript. The model a body does not
+name comes from `Context.model`. Which normalizer reads which endpoint's answer is decided once, in `mavi_mcp.shapes`.
 """
 
 from mavi_mcp.normalize._assemble import Context
 from mavi_mcp.normalize.assemblyai import normalize_assemblyai
-from mavi_mcp.normalize.bodies import SHAPES, Shape, normalize_body
 from mavi_mcp.normalize.elevenlabs import normalize_elevenlabs
 from mavi_mcp.normalize.multi_speaker import normalize_multi_speaker_callback
 from mavi_mcp.normalize.speakers import normalize_speaker_callback, normalize_speaker_turns
 from mavi_mcp.normalize.whisper import normalize_whisper, normalize_whisper_callback
 
 __all__ = [
-    "SHAPES",
     "Context",
-    "Shape",
     "normalize_assemblyai",
-    "normalize_body",
     "normalize_elevenlabs",
     "normalize_multi_speaker_callback",
     "normalize_speaker_callback",

@@ -8,8 +8,9 @@ Times given here are SECONDS.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -35,7 +36,11 @@ subtitle formats (`datetime.timedelta`) overflow long before a float does, so th
 
 @dataclass(frozen=True)
 class Context:
-    """What the caller knows about a result that the body does not say: ids, input, sandbox."""
+    """What the caller knows about a result that the body does not say: ids, input, the model asked for, sandbox.
+
+    `model` is the model the request named (or the shape's default, `shapes.Shape.default_model`); a body that
+    names its own model wins.
+    """
 
     asset_id: str | None = None
     audio_url: str | None = None
@@ -43,6 +48,10 @@ class Context:
     sandbox: bool = False
     transcript_id: str | None = None
     created_at: datetime | None = None
+    model: str | None = None
+
+    def with_model(self, model: str | None) -> Context:
+        return dataclasses.replace(self, model=model)
 
 
 class RawWord(NamedTuple):
@@ -61,7 +70,6 @@ class RawSegment:
     speaker: str | None
     text: str
     words: list[RawWord] | None = None
-    extra: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 def _finite(value: float, what: str) -> float:

@@ -100,7 +100,7 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
         raw,
         provider="assemblyai",
         endpoint="speech-to-text",
-        model=data.speech_model_used or "universal-2",
+        model=data.speech_model_used or context.model,
         context=context,
         language=data.language_code,
         duration=data.audio_duration,

@@ -16,8 +16,9 @@ from mavi_mcp.transcript import Extras, Transcript
 from mavi_mcp.wire import ElevenLabsTranscript
 
 
-def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context, *, model: str | None = None) -> Transcript:
-    """ElevenLabs `data` -> transcript (provider "elevenlabs"); `model` is the `model_id` that was asked for."""
+def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transcript:
+    """ElevenLabs `data` -> transcript (provider "elevenlabs"); the model is the `model_id` asked for
+    (`context.model`)."""
     tokens: list[Token] = []
     untimed = False
     previous_end = 0.0
@@ -57,7 +58,7 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context, *, model:
         raw,
         provider="elevenlabs",
         endpoint="speech-to-text",
-        model=model or "scribe_v2",
+        model=context.model,
         context=context,
         language=data.language_code,
         duration=data.audio_duration_secs,

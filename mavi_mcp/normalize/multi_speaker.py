@@ -26,7 +26,7 @@ def normalize_multi_speaker_callback(result: MultiSpeakerCallbackResult, context
         raw,
         provider="multi-speaker",
         endpoint="async-generate-multi-speaker",
-        model=", ".join(models) or None,
+        model=", ".join(models) or context.model,
         context=context,
         names=names,
         extras=Extras(

@@ -22,7 +22,7 @@ def normalize_speaker_turns(data: SpeakerData, context: Context) -> Transcript:
         _turns(data.items),
         provider="pyannote",
         endpoint="sync-generate-speaker",
-        model=data.model or "pyannote",
+        model=data.model or context.model,
         context=context,
         kind="diarization",
     )
@@ -36,7 +36,7 @@ def normalize_speaker_callback(result: SpeakerCallbackResult, context: Context) 
         _turns(result.data),
         provider="pyannote",
         endpoint="async-generate-speaker",
-        model="pyannote",
+        model=context.model,
         context=context,
         kind="diarization",
         duration=_usage_duration(usage_list),

@@ -22,7 +22,7 @@ def normalize_whisper(data: WhisperData, context: Context) -> Transcript:
         _segments(data.items),
         provider="whisper",
         endpoint="sync-generate-audio",
-        model=data.model or "whisper-1",
+        model=data.model or context.model,
         context=context,
     )
 
@@ -34,7 +34,7 @@ def normalize_whisper_callback(result: WhisperCallbackResult, context: Context) 
         _segments(result.data),
         provider="whisper",
         endpoint="async-generate-audio",
-        model=(usage.model if usage and usage.model else "whisper-1"),
+        model=(usage.model if usage and usage.model else context.model),
         context=context,
         duration=usage.duration if usage else None,
         extras=Extras(usage=[usage.model_dump(exclude_none=True)] if usage else None),

@@ -18,43 +18,27 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 import anyio
 import httpx2
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from mcp_types import CallToolResult
+from pydantic import Field
 
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError
-from mavi_mcp.jobs import Outcome, new_job_id
+from mavi_mcp.jobs import Outcome
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file, shown_url, url_error_detail
 from mavi_mcp.runtime import Runtime
-from mavi_mcp.store import TaskRecord
-from mavi_mcp.tools._common import WaitSeconds, agent_errors, request_key, runtime_of
+from mavi_mcp.tools._answers import UploadResult, upload_answer, wait_for
+from mavi_mcp.tools._boundary import agent_errors, request_key, runtime_of
+from mavi_mcp.tools._params import WaitSeconds
 
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT = 300.0
 """Longest the upload job waits for MAVI to finish processing an upload (seconds)."""
-
-
-class UploadResult(BaseModel):
-    """Structured content of upload_media."""
-
-    status: Literal["completed", "pending", "failed"]
-    task_id: str
-    asset_id: str | None = None
-    filename: str | None = None
-    size_bytes: int | None = None
-    upload_status: str | None = Field(default=None, description="MAVI's status: SUCCESS means ready.")
-    source: str | None = Field(
-        default=None, description="The path or URL that was uploaded (a URL without user:password and query)."
-    )
-    elapsed_seconds: float | None = None
-    error: str | None = None
 
 
 def _not_again(asset_id: str) -> str:
@@ -224,53 +208,6 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
     return Path(tmp), name, size
 
 
-def pending_upload_text(record: TaskRecord) -> str:
-    """What to do about a pending upload task: with its asset id once MAVI has stored the file, else without."""
-    if record.asset_id is None:
-        return (
-            "The upload continues on the server; "
-            f'call get_task(task_id="{record.task_id}") in a minute to get the asset_id.'
-        )
-    return (
-        f"MAVI has stored the file as asset_id {record.asset_id} and is still processing it; do not upload it "
-        f'again. Call get_task(task_id="{record.task_id}") in a minute to learn when it is ready (a transcription '
-        "tool may refuse the asset until then)."
-    )
-
-
-def _upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
-    result = record.result or {}
-    elapsed = round(((record.completed_at or record.updated_at) - record.created_at).total_seconds(), 3)
-    if record.status == "failed" and result.get("asset_id"):  # the upload succeeded, its confirmation failed
-        raise ToolError(f"upload_media (task {record.task_id}): {record.error}")
-    if record.status == "failed":
-        raise ToolError(f"upload_media failed (task {record.task_id}): {record.error}")
-    if record.status == "pending":
-        text = f"Still uploading after {waited:.0f} s (task {record.task_id}). {pending_upload_text(record)}"
-        data = UploadResult(status="pending", task_id=record.task_id, asset_id=record.asset_id, elapsed_seconds=elapsed)
-    else:
-        asset_id = result.get("asset_id")
-        text = (
-            f"Uploaded {result.get('filename')} ({human_size(int(result.get('size_bytes', 0)))}): asset_id "
-            f"{asset_id}, ready (upload_status SUCCESS). Next: identify_speakers, transcribe_whisper, "
-            f'transcribe_assemblyai or transcribe_elevenlabs with asset_id="{asset_id}".'
-        )
-        data = UploadResult(
-            status="completed",
-            task_id=record.task_id,
-            asset_id=asset_id,
-            filename=result.get("filename"),
-            size_bytes=result.get("size_bytes"),
-            upload_status=result.get("upload_status"),
-            source=result.get("source"),
-            elapsed_seconds=elapsed,
-        )
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=data.model_dump(mode="json", exclude_none=True),
-    )
-
-
 @agent_errors
 async def upload_media(
     path: Annotated[
@@ -310,9 +247,7 @@ async def upload_media(
     else:
         local, size = resolve_local_file(target, rt.settings.resolved_allowed_dirs, rt.settings.max_upload_bytes)
 
-    task_id = new_job_id()
-
-    async def work() -> Outcome:
+    async def work(task_id: str) -> Outcome:
         if local is not None:
             asset_id = await rt.client.upload(local, api_key=key)
             result = {"filename": local.name, "size_bytes": size, "source": str(local)}
@@ -325,15 +260,10 @@ async def upload_media(
             finally:
                 file.unlink(missing_ok=True)
             result = {"filename": name, "size_bytes": got, "source": shown_url(target)}
-        await rt.store.run(rt.store.sync.set_task_asset, task_id, asset_id)  # a pending answer can show it now
+        await rt.store.set_task_asset(task_id, asset_id)  # a pending answer can show it now
         status = await _wait_until_ready(rt, asset_id, key)
         return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
 
-    await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={}, task_id=task_id)
-    bound = rt.settings.wait_seconds if wait_seconds is None else wait_seconds
-
-    async def progress(elapsed: float) -> None:
-        await ctx.report_progress(elapsed, None, f"upload_media: uploading ({elapsed:.0f} s, task {task_id})")
-
-    record = await rt.jobs.wait(task_id, bound, on_tick=progress)
-    return _upload_answer(record, waited=bound)
+    task_id = await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={})
+    record, waited = await wait_for(ctx, task_id, wait_seconds, what="upload_media")
+    return upload_answer(record, waited=waited)

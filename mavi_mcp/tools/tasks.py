@@ -15,29 +15,20 @@ from pydantic import BaseModel, Field
 from mavi_mcp.errors import InputError
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
-from mavi_mcp.tools._common import (
-    FormatParam,
-    MaxTokens,
-    TranscriptResult,
-    WaitSeconds,
-    agent_errors,
-    runtime_of,
-)
-from mavi_mcp.tools.assets import pending_upload_text
-from mavi_mcp.tools.transcribe import PageArgs, answer_for_task
-
-TaskId = Annotated[str, Field(min_length=1, max_length=100, description="task_id returned by a tool.")]
+from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, wait_for
+from mavi_mcp.tools._boundary import agent_errors, runtime_of
+from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TaskId, expand_bundles
 
 
 @agent_errors
+@expand_bundles
 async def get_task(
-    task_id: TaskId,
     ctx: Context[Runtime, Any],
+    task_id: TaskId,
     wait_seconds: Annotated[
         float | None, Field(ge=0, le=55, description="Wait up to this long for a pending task (default 0).")
     ] = None,
-    format: FormatParam = "text",
-    max_tokens: MaxTokens = None,
+    page: PageOptions = DEFAULT_PAGE,
 ) -> Annotated[CallToolResult, TranscriptResult]:
     """Status of a transcription or upload task; when completed, the transcript's first page.
 
@@ -48,65 +39,15 @@ async def get_task(
     Next: get_transcript(transcript_id, cursor) to read on.
     """
     rt = runtime_of(ctx)
-    record = await rt.store.run(rt.store.sync.get_task, task_id.strip())
+    record = await rt.store.get_task(task_id.strip())
     if record is None:
         raise InputError(
             f"No task {task_id!r} in this server's store. Use a task_id returned by a tool, or list_tasks."
         )
-    bound = wait_seconds or 0.0
-    if record.status == "pending" and bound > 0:
-        waiting_for = record.task_id
-
-        async def progress(elapsed: float) -> None:
-            await ctx.report_progress(elapsed, None, f"waiting for task {waiting_for} ({elapsed:.0f} s)")
-
-        record = await rt.jobs.wait(waiting_for, bound, on_tick=progress)
-    if record.endpoint == "upload" and record.status == "completed":
-        return _asset_answer(record)
-    if record.endpoint == "upload" and record.status == "pending":
-        return _pending_upload_answer(record)
-    return await answer_for_task(
-        rt, record, PageArgs(format=format, max_tokens=max_tokens), waited=bound, failure_is_error=False
-    )
-
-
-def _asset_answer(record: TaskRecord) -> CallToolResult:
-    result = record.result or {}
-    asset_id = result.get("asset_id")
-    text = (
-        f"Task {record.task_id} completed: uploaded {result.get('filename')} as asset_id {asset_id} (ready). "
-        f'Next: a transcription tool with asset_id="{asset_id}".'
-    )
-    data = TranscriptResult(
-        status="completed",
-        task_id=record.task_id,
-        asset_id=asset_id,
-        endpoint="upload",
-        created_at=record.created_at,
-        completed_at=record.completed_at,
-        resource_uri=f"mavi://tasks/{record.task_id}",
-    )
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=data.model_dump(mode="json", exclude_none=True),
-    )
-
-
-def _pending_upload_answer(record: TaskRecord) -> CallToolResult:
-    """A pending upload task: its asset id once MAVI has stored the file (it may still be processing it)."""
-    text = f"Task {record.task_id} (upload_media) is still running. {pending_upload_text(record)}"
-    data = TranscriptResult(
-        status="pending",
-        task_id=record.task_id,
-        asset_id=record.asset_id,
-        endpoint="upload",
-        created_at=record.created_at,
-        resource_uri=f"mavi://tasks/{record.task_id}",
-    )
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=data.model_dump(mode="json", exclude_none=True),
-    )
+    waited = 0.0
+    if record.status == "pending" and wait_seconds:
+        record, waited = await wait_for(ctx, record.task_id, wait_seconds, what=f"task {record.task_id}")
+    return await answer_for_task(rt, record, page, waited=waited, failure_is_error=False)
 
 
 class TaskItem(BaseModel):
@@ -145,14 +86,14 @@ async def list_tasks(
     status: Annotated[
         Literal["pending", "completed", "failed"] | None, Field(description="Only tasks in this state.")
     ] = None,
-    limit: Annotated[int, Field(ge=1, le=200, description="How many, newest first.")] = 20,
+    limit: Limit = 20,
 ) -> Annotated[CallToolResult, TaskList]:
     """Recent transcription and upload tasks, newest first, optionally only pending / completed / failed.
 
     Use it to find a task_id again or to see what is still running. Free; no MAVI call.
     """
     rt = runtime_of(ctx)
-    records = await rt.store.run(rt.store.sync.list_tasks, status, limit)
+    records = await rt.store.list_tasks(status, limit)
     items = [task_item(r) for r in records]
     if items:
         text = "\n".join(
@@ -166,6 +107,3 @@ async def list_tasks(
     return CallToolResult(
         content=[TextContent(type="text", text=text)], structured_content=TaskList(tasks=items).model_dump()
     )
-
-
-__all__ = ["WaitSeconds", "get_task", "list_tasks"]

@@ -15,26 +15,17 @@ from mavi_mcp.errors import InputError
 from mavi_mcp.render.timefmt import clock
 from mavi_mcp.render.view import naming_conflicts, resolve_speakers
 from mavi_mcp.runtime import Runtime
-from mavi_mcp.tools._common import (
-    FormatParam,
-    MaxTokens,
+from mavi_mcp.tools._answers import (
     SpeakerOut,
-    SpeakersParam,
-    TimeParam,
-    TimestampsParam,
     TranscriptResult,
-    agent_errors,
     build_view,
     page_for,
-    runtime_of,
     speakers_out,
     transcript_result,
 )
+from mavi_mcp.tools._boundary import agent_errors, runtime_of
+from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TranscriptId, expand_bundles
 from mavi_mcp.transcript import Transcript
-
-TranscriptId = Annotated[
-    str, Field(min_length=1, max_length=100, description="Transcript id (tr_...) from a transcription tool.")
-]
 
 
 async def load_transcript(rt: Runtime, transcript_id: str) -> Transcript:
@@ -49,19 +40,15 @@ async def load_transcript(rt: Runtime, transcript_id: str) -> Transcript:
 
 
 @agent_errors
+@expand_bundles
 async def get_transcript(
-    transcript_id: TranscriptId,
     ctx: Context[Runtime, Any],
+    transcript_id: TranscriptId,
     cursor: Annotated[
         str | None,
         Field(max_length=2000, description="next_cursor from the previous page; omit for the first page."),
     ] = None,
-    start: TimeParam = None,
-    end: TimeParam = None,
-    speakers: SpeakersParam = None,
-    max_tokens: MaxTokens = None,
-    format: FormatParam = "text",
-    timestamps: TimestampsParam = "auto",
+    page: PageOptions = DEFAULT_PAGE,
 ) -> Annotated[CallToolResult, TranscriptResult]:
     """Read a stored transcript page by page, or only a time window or some speakers, in any format.
 
@@ -75,9 +62,9 @@ async def get_transcript(
     rt = runtime_of(ctx)
     transcript = await load_transcript(rt, transcript_id)
     names = await rt.store.speaker_names(transcript.id)
-    view = build_view(transcript, names, format=format, start=start, end=end, speakers=speakers, timestamps=timestamps)
-    page = page_for(transcript, names, view, max_tokens=max_tokens or rt.settings.page_tokens, cursor=cursor)
-    return transcript_result(transcript, names, page)
+    view = build_view(transcript, names, page)
+    rendered = page_for(transcript, names, view, max_tokens=page.max_tokens or rt.settings.page_tokens, cursor=cursor)
+    return transcript_result(transcript, names, rendered)
 
 
 class RenameResult(BaseModel):
@@ -134,7 +121,7 @@ async def rename_speakers(
             f"filter could not tell them apart. {'; '.join(conflicts)}. Choose distinct names (to swap two names, "
             "give both in one mapping)."
         )
-    names = await rt.store.run(rt.store.sync.set_speaker_names, transcript.id, resolved)
+    names = await rt.store.set_speaker_names(transcript.id, resolved)
     out = speakers_out(transcript, names)
     lines = [f"{s.label} -> {s.name}" if s.name else f"{s.label} (no name)" for s in out]
     text = f"Speakers of {transcript.id} now read as: " + "; ".join(lines)
@@ -159,11 +146,11 @@ class TranscriptList(BaseModel):
 @agent_errors
 async def list_transcripts(
     ctx: Context[Runtime, Any],
-    limit: Annotated[int, Field(ge=1, le=200, description="How many, newest first.")] = 20,
+    limit: Limit = 20,
 ) -> Annotated[CallToolResult, TranscriptList]:
     """List stored transcripts, newest first, to find a transcript_id again. Free; no MAVI call."""
     rt = runtime_of(ctx)
-    rows = await rt.store.run(rt.store.sync.list_transcripts, limit)
+    rows = await rt.store.list_transcripts(limit)
     items = [
         TranscriptListItem(
             transcript_id=r.id,

@@ -1,0 +1,377 @@
+"""What tools answer: structured-content models, a transcript page as a tool result, a task in any state, and the
+one wait-with-progress helper every waiting tool uses.
+
+Structured content carries metadata, never the whole transcript a second time (segments only with
+`format="json"`). The key names `transcript_id`, `task_id`, `status`, `next_cursor`, `duration`, `speakers`
+and `counts` are part of the tools' contract.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
+
+from mavi_mcp.errors import InputError
+from mavi_mcp.media import human_size
+from mavi_mcp.render.cursor import Position, decode_cursor
+from mavi_mcp.render.page import Page, render_page
+from mavi_mcp.render.view import View, resolve_speakers
+from mavi_mcp.runtime import Runtime
+from mavi_mcp.store import TaskRecord
+from mavi_mcp.tools._params import PageOptions
+from mavi_mcp.transcript import Transcript
+
+# --- structured content ---------------------------------------------------------------------------
+
+
+class SpeakerOut(BaseModel):
+    label: str
+    name: str | None = Field(default=None, description="Name from rename_speakers or the provider, if any.")
+    talk_time: float = Field(description="Seconds of speech (overlaps counted for each speaker).")
+    share: float = Field(description="Part of all talk time, 0..1.")
+    turns: int
+    first_heard: float = Field(description="Seconds from the start.")
+    last_heard: float = Field(description="Seconds from the start.")
+
+
+class Counts(BaseModel):
+    segments: int = Field(description="Segments in the whole transcript.")
+    segments_in_view: int = Field(description="Segments matching the window and speaker filters.")
+    segments_on_page: int
+    words: int = Field(description="Words in the whole transcript (0 for speaker turns only).")
+    speakers: int
+
+
+class Window(BaseModel):
+    start: float | None = Field(default=None, description="Seconds.")
+    end: float | None = Field(default=None, description="Seconds.")
+
+
+class TranscriptResult(BaseModel):
+    """Structured content of every tool that returns (or will return) a transcript page."""
+
+    status: Literal["completed", "pending", "failed"]
+    task_id: str | None = Field(default=None, description="Job or MAVI task id; pass to get_task.")
+    transcript_id: str | None = Field(default=None, description="Pass to get_transcript / rename_speakers.")
+    next_cursor: str | None = Field(default=None, description="Pass to get_transcript for the next page; null at end.")
+    page: int | None = None
+    format: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    endpoint: str | None = None
+    asset_id: str | None = None
+    kind: str | None = Field(default=None, description="transcript (words) or diarization (speaker turns only).")
+    duration: float | None = Field(default=None, description="Seconds.")
+    language: str | None = None
+    speakers: list[SpeakerOut] | None = None
+    counts: Counts | None = None
+    window: Window | None = None
+    estimated_tokens: int | None = None
+    resource_uri: str | None = None
+    extras: list[str] | None = Field(default=None, description="Provider extras kept with the transcript.")
+    segments: list[dict[str, Any]] | None = Field(default=None, description="Only with format='json'.")
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+    elapsed_seconds: float | None = None
+    error: str | None = None
+    sandbox: bool | None = None
+
+
+def build_view(transcript: Transcript, names: dict[str, str], page: PageOptions) -> View:
+    """A `View` from the page options: times in seconds, speakers resolved to labels.
+
+    Raises:
+        InputError: an unknown or ambiguous speaker (`resolve_speakers`).
+    """
+    a, b = page.window
+    labels = resolve_speakers(transcript, names, page.speakers) if page.speakers else ()
+    return View(format=page.format, start=a, end=b, speakers=labels, timestamps=page.timestamps)
+
+
+def page_for(
+    transcript: Transcript,
+    names: dict[str, str],
+    view: View,
+    *,
+    max_tokens: int,
+    cursor: str | None = None,
+) -> Page:
+    """Render the first page of `view`, or the page `cursor` points at (the cursor's view wins)."""
+    position: Position | None = None
+    page_no = 1
+    if cursor:
+        decoded = decode_cursor(cursor, transcript.id)
+        view = View.from_json(decoded.view)
+        position = decoded.position
+        page_no = decoded.page
+    return render_page(transcript, names=names, view=view, position=position, page=page_no, max_tokens=max_tokens)
+
+
+def speakers_out(transcript: Transcript, names: dict[str, str]) -> list[SpeakerOut]:
+    return [
+        SpeakerOut(
+            label=s.label,
+            name=names.get(s.label) or s.name,
+            talk_time=s.talk_time,
+            share=s.share,
+            turns=s.turns,
+            first_heard=s.first_heard,
+            last_heard=s.last_heard,
+        )
+        for s in transcript.speakers
+    ]
+
+
+def transcript_result(
+    transcript: Transcript, names: dict[str, str], page: Page, record: TaskRecord | None = None
+) -> CallToolResult:
+    """A page as a tool result: the page text for the model, metadata as structured content."""
+    src = transcript.source
+    view = page.view
+    result = TranscriptResult(
+        status="completed",
+        task_id=record.task_id if record else src.task_id,
+        transcript_id=transcript.id,
+        next_cursor=page.next_cursor,
+        page=page.page,
+        format=view.format,
+        provider=src.provider,
+        model=src.model,
+        endpoint=src.endpoint,
+        asset_id=src.asset_id,
+        kind=transcript.kind,
+        duration=transcript.duration,
+        language=transcript.language,
+        speakers=speakers_out(transcript, names),
+        counts=Counts(
+            segments=page.segments_total,
+            segments_in_view=page.segments_in_view,
+            segments_on_page=page.segments_on_page,
+            words=transcript.word_count,
+            speakers=len(transcript.speakers),
+        ),
+        window=Window(start=view.start, end=view.end) if view.start is not None or view.end is not None else None,
+        estimated_tokens=page.estimated_tokens,
+        resource_uri=f"mavi://transcripts/{transcript.id}",
+        extras=transcript.extras.present() or None,
+        segments=page.segments,
+        created_at=record.created_at if record else transcript.created_at,
+        completed_at=record.completed_at if record else None,
+        elapsed_seconds=_elapsed(record),
+        sandbox=src.sandbox or None,
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=page.text)],
+        structured_content=result.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def _elapsed(record: TaskRecord | None) -> float | None:
+    if record is None:
+        return None
+    end = record.completed_at or record.updated_at
+    return round((end - record.created_at).total_seconds(), 3)
+
+
+def pending_result(record: TaskRecord, *, waited: float) -> CallToolResult:
+    """A task handle: the job is still running; the agent should come back with get_task."""
+    what = record.tool or record.endpoint
+    text = (
+        f"Still running after {waited:.0f} s: {what} (task {record.task_id}). The job continues on the server and "
+        f'its result will be stored even if you do nothing now. Call get_task(task_id="{record.task_id}") in '
+        "about a minute (long recordings take longer); it returns the transcript's first page once done."
+    )
+    result = TranscriptResult(
+        status="pending",
+        task_id=record.task_id,
+        endpoint=record.endpoint,
+        asset_id=record.asset_id,
+        created_at=record.created_at,
+        elapsed_seconds=_elapsed(record),
+        resource_uri=f"mavi://tasks/{record.task_id}",
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=result.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def failed_result(record: TaskRecord) -> CallToolResult:
+    """A failed task reported as data (for get_task), with the reason and what to do."""
+    text = f"Task {record.task_id} ({record.tool or record.endpoint}) failed: {record.error or 'no reason recorded'}"
+    result = TranscriptResult(
+        status="failed",
+        task_id=record.task_id,
+        endpoint=record.endpoint,
+        asset_id=record.asset_id,
+        created_at=record.created_at,
+        completed_at=record.completed_at,
+        elapsed_seconds=_elapsed(record),
+        error=record.error,
+        resource_uri=f"mavi://tasks/{record.task_id}",
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=result.model_dump(mode="json", exclude_none=True),
+    )
+
+
+# --- waiting -------------------------------------------------------------------------------------
+
+
+async def wait_for(
+    ctx: Context[Runtime, Any], task_id: str, wait_seconds: float | None, *, what: str, default: float | None = None
+) -> tuple[TaskRecord, float]:
+    """Wait for a task up to `wait_seconds` (else `default`, else the server's `wait_seconds` setting), sending an
+    MCP progress notification about every 5 s (`what` says what is awaited). Returns the task as it then is, and the
+    bound waited (seconds). The one wait every waiting tool uses: transcriptions, upload_media, get_task."""
+    rt: Runtime = ctx.request_context.lifespan_context
+    bound = wait_seconds if wait_seconds is not None else default if default is not None else rt.settings.wait_seconds
+
+    async def progress(elapsed: float) -> None:
+        await ctx.report_progress(elapsed, None, f"{what}: waiting ({elapsed:.0f} s, task {task_id})")
+
+    record = await rt.jobs.wait(task_id, bound, on_tick=progress)
+    return record, bound
+
+
+async def wait_and_answer(
+    ctx: Context[Runtime, Any], task_id: str, page: PageOptions, wait_seconds: float | None, *, what: str
+) -> CallToolResult:
+    """Wait for a transcription task (bounded, with progress), then answer for it: first page, handle or error."""
+    record, waited = await wait_for(ctx, task_id, wait_seconds, what=what)
+    return await answer_for_task(
+        ctx.request_context.lifespan_context, record, page, waited=waited, failure_is_error=True
+    )
+
+
+# --- a task in any state -------------------------------------------------------------------------
+
+
+async def answer_for_task(
+    rt: Runtime, record: TaskRecord, page: PageOptions, *, waited: float, failure_is_error: bool
+) -> CallToolResult:
+    """The tool answer for a task in any state: first page, handle, or failure (an upload: its asset)."""
+    if record.endpoint == "upload" and record.status != "failed":
+        return _upload_task_answer(record)
+    if record.status == "pending":
+        return pending_result(record, waited=waited)
+    if record.status == "failed":
+        if failure_is_error:
+            raise ToolError(f"{record.tool or record.endpoint} failed (task {record.task_id}): {record.error}")
+        return failed_result(record)
+    if record.transcript_id is None:
+        raise ToolError(f"Task {record.task_id} completed without a transcript: {record.result or {}}")
+    transcript = await rt.store.get_transcript(record.transcript_id)
+    if transcript is None:
+        raise ToolError(f"Transcript {record.transcript_id} of task {record.task_id} is not in this server's store.")
+    names = await rt.store.speaker_names(transcript.id)
+    try:
+        view = build_view(transcript, names, page)
+    except InputError as exc:
+        raise InputError(
+            f'{exc} The transcript is stored: read it with get_transcript(transcript_id="{transcript.id}") and '
+            "other speakers (nothing more is billed)."
+        ) from None
+    rendered = page_for(transcript, names, view, max_tokens=page.max_tokens or rt.settings.page_tokens)
+    return transcript_result(transcript, names, rendered, record)
+
+
+# --- uploads -------------------------------------------------------------------------------------
+
+
+class UploadResult(BaseModel):
+    """Structured content of upload_media (and of get_task for an upload task)."""
+
+    status: Literal["completed", "pending", "failed"]
+    task_id: str
+    asset_id: str | None = None
+    filename: str | None = None
+    size_bytes: int | None = None
+    upload_status: str | None = Field(default=None, description="MAVI's status: SUCCESS means ready.")
+    source: str | None = Field(
+        default=None, description="The path or URL that was uploaded (a URL without user:password and query)."
+    )
+    elapsed_seconds: float | None = None
+    error: str | None = None
+
+
+def pending_upload_text(record: TaskRecord) -> str:
+    """What to do about a pending upload task: with its asset id once MAVI has stored the file, else without."""
+    if record.asset_id is None:
+        return (
+            "The upload continues on the server; "
+            f'call get_task(task_id="{record.task_id}") in a minute to get the asset_id.'
+        )
+    return (
+        f"MAVI has stored the file as asset_id {record.asset_id} and is still processing it; do not upload it "
+        f'again. Call get_task(task_id="{record.task_id}") in a minute to learn when it is ready (a transcription '
+        "tool may refuse the asset until then)."
+    )
+
+
+def upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
+    """upload_media's answer: the asset when done, a handle while running; a failure is a `ToolError` with the
+    reason (and the asset id when the upload itself succeeded)."""
+    result = record.result or {}
+    elapsed = _elapsed(record)
+    if record.status == "failed":
+        if result.get("asset_id"):  # the upload succeeded, its confirmation failed
+            raise ToolError(f"upload_media (task {record.task_id}): {record.error}")
+        raise ToolError(f"upload_media failed (task {record.task_id}): {record.error}")
+    if record.status == "pending":
+        text = f"Still uploading after {waited:.0f} s (task {record.task_id}). {pending_upload_text(record)}"
+        data = UploadResult(status="pending", task_id=record.task_id, asset_id=record.asset_id, elapsed_seconds=elapsed)
+    else:
+        asset_id = result.get("asset_id")
+        text = (
+            f"Uploaded {result.get('filename')} ({human_size(int(result.get('size_bytes', 0)))}): asset_id "
+            f"{asset_id}, ready (upload_status SUCCESS). Next: identify_speakers, transcribe_whisper, "
+            f'transcribe_assemblyai or transcribe_elevenlabs with asset_id="{asset_id}".'
+        )
+        data = UploadResult(
+            status="completed",
+            task_id=record.task_id,
+            asset_id=asset_id,
+            filename=result.get("filename"),
+            size_bytes=result.get("size_bytes"),
+            upload_status=result.get("upload_status"),
+            source=result.get("source"),
+            elapsed_seconds=elapsed,
+        )
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=data.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def _upload_task_answer(record: TaskRecord) -> CallToolResult:
+    """get_task for an upload: its asset id once MAVI has stored the file (ready when completed)."""
+    result = record.result or {}
+    if record.status == "completed":
+        asset_id = result.get("asset_id")
+        text = (
+            f"Task {record.task_id} completed: uploaded {result.get('filename')} as asset_id {asset_id} (ready). "
+            f'Next: a transcription tool with asset_id="{asset_id}".'
+        )
+    else:
+        asset_id = record.asset_id
+        text = f"Task {record.task_id} (upload_media) is still running. {pending_upload_text(record)}"
+    data = TranscriptResult(
+        status=record.status,
+        task_id=record.task_id,
+        asset_id=asset_id,
+        endpoint="upload",
+        created_at=record.created_at,
+        completed_at=record.completed_at,
+        resource_uri=f"mavi://tasks/{record.task_id}",
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=data.model_dump(mode="json", exclude_none=True),
+    )

@@ -1,0 +1,240 @@
+"""Tool parameters, each declared once: plain parameter types, and bundles whose fields become flat parameters.
+
+A bundle is a pydantic model (`PageOptions`, and the provider option models of `mavi_mcp.options`). A tool
+function declares one parameter of a bundle type; `expand_bundles` gives the tool the bundle's fields as flat
+keyword parameters (what the agent sees in the schema), and rebuilds the bundle from them on each call, validating
+field combinations in the one error route (`BundleError` -> `InputError`, "Nothing was sent or billed").
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, ClassVar, Optional, Self, TypeVar, get_type_hints
+
+import pydantic
+from pydantic import Field, model_validator
+
+from mavi_mcp.errors import InputError
+from mavi_mcp.options import Bundle
+from mavi_mcp.render.timefmt import parse_time
+from mavi_mcp.render.view import Format, Timestamps
+
+R = TypeVar("R")
+B = TypeVar("B", bound="Bundle")
+
+MIN_PAGE_TOKENS = 500
+MAX_PAGE_TOKENS = 20000
+
+# --- plain parameter types -----------------------------------------------------------------------
+
+AssetId = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description="MAVI asset id (re_...) from upload_media."),
+]
+TranscriptId = Annotated[
+    str, Field(min_length=1, max_length=100, description="Transcript id (tr_...) from a transcription tool.")
+]
+TaskId = Annotated[str, Field(min_length=1, max_length=100, description="task_id returned by a tool.")]
+WaitSeconds = Annotated[
+    float | None,
+    Field(
+        ge=0,
+        le=55,
+        description="How long to wait for the result before answering with a task handle (default 40 s, under "
+        "the 60 s limit of common MCP clients). The job continues either way; see get_task.",
+    ),
+]
+Limit = Annotated[int, Field(ge=1, le=200, description="How many, newest first.")]
+
+
+# --- bundles -------------------------------------------------------------------------------------
+
+
+def parse_window(start: float | str | None, end: float | str | None) -> tuple[float | None, float | None]:
+    """The `start` / `end` tool arguments as SECONDS (None when not given): numbers, or `m:ss` / `h:mm:ss` clocks.
+
+    Raises:
+        InputError: a time that cannot be parsed, negative or non-finite, or `end` not after `start`.
+    """
+    try:
+        a = parse_time(start) if start is not None else None
+        b = parse_time(end) if end is not None else None
+    except ValueError as exc:
+        raise InputError(f"{exc}.") from None
+    if a is not None and b is not None and b <= a:
+        raise InputError(f"end ({b} s) must be after start ({a} s).")
+    return a, b
+
+
+class PageOptions(Bundle):
+    """How a transcript page is cut and shown: every tool that returns a transcript page takes these.
+
+    `start`/`end` are SECONDS or clock times; they limit what is SHOWN, not what a transcription bills.
+    """
+
+    label: ClassVar[str] = "page arguments"
+
+    format: Format = Field(
+        default="text",
+        description="text: compact turn lines (best for reading); json: one segment object per line, also in "
+        "structured content; srt / vtt: subtitles; rttm: speaker turns (diarization standard).",
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        ge=MIN_PAGE_TOKENS,
+        le=MAX_PAGE_TOKENS,
+        description="Page budget in estimated tokens (UTF-8 bytes / 3.5). Default about 6000; the rest is "
+        "reachable with next_cursor.",
+    )
+    start: float | str | None = Field(
+        default=None,
+        description="Seconds (754.5) or clock time ('12:34', '1:02:03'). Only speech in the window is shown. "
+        "Checked before anything is sent: a bad value costs nothing.",
+    )
+    end: float | str | None = Field(default=None, description="Like start: the end of the window.")
+    speakers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None,
+        max_length=100,
+        description="Only these speakers, by label (SPEAKER_00), short alias (S0) or name, case-insensitive. A "
+        "label always means its own speaker.",
+    )
+    timestamps: Timestamps = Field(
+        default="auto",
+        description="text format only. auto: at each turn and at least every 30 s; segments: at every segment; "
+        "none: no timestamps.",
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        """Refuse bad page arguments before anything is sent: a transcription is paid, a typo must cost nothing.
+
+        Whether a speaker exists can only be told once the transcript does: an unknown one is refused after the
+        result is stored (`_answers.answer_for_task`), with the transcript's id.
+        """
+        try:
+            parse_window(self.start, self.end)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        if any(not entry.strip() for entry in self.speakers or ()):
+            raise ValueError("speakers: an entry is blank; give labels (SPEAKER_00, S0) or names")
+        return self
+
+    @property
+    def window(self) -> tuple[float | None, float | None]:
+        """`start`, `end` in SECONDS."""
+        return parse_window(self.start, self.end)
+
+
+DEFAULT_PAGE = PageOptions()
+"""The page options of a call that gives none (a placeholder default in tool signatures; the flat parameters
+carry the real defaults)."""
+
+
+class BundleError(InputError):
+    """A bundle's fields do not go together; the message lists every problem and says nothing was sent."""
+
+
+def build_bundle(bundle: type[B], values: dict[str, Any]) -> B:
+    """`bundle` from flat tool arguments (None means "not given").
+
+    Raises:
+        BundleError: a value or combination the bundle refuses, every problem listed.
+    """
+    given = {k: v for k, v in values.items() if v is not None}
+    try:
+        return bundle.model_validate(given)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(_problem(e) for e in exc.errors()[:8])
+        raise BundleError(f"Invalid {bundle.label}: {problems}. Nothing was sent or billed.") from None
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "request"
+    message = str(error["msg"]).removeprefix("Value error, ").rstrip(".")
+    return message if where == "request" else f"{where}: {message}"
+
+
+def _flat_parameters(bundle: type[Bundle]) -> list[inspect.Parameter]:
+    """The bundle's fields as keyword parameters: the type with its constraints and description, and the default."""
+    out: list[inspect.Parameter] = []
+    for name, info in bundle.model_fields.items():
+        annotation = info.annotation
+        default = info.get_default(call_default_factory=True)
+        meta = (
+            Field(description=info.description, alias=info.alias) if info.alias else Field(description=info.description)
+        )
+        typed: Any = annotation if default is not None or _allows_none(annotation) else Optional[annotation]  # noqa: UP045
+        out.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=Annotated[(typed, *info.metadata, meta)],  # pyright: ignore[reportInvalidTypeArguments]
+            )
+        )
+    return out
+
+
+def _allows_none(annotation: Any) -> bool:
+    try:
+        pydantic.TypeAdapter(annotation).validate_python(None)
+    except pydantic.ValidationError:
+        return False
+    return True
+
+
+def expand_bundles(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """A tool function whose bundle-typed parameters are replaced by the bundles' fields, flat, in its signature.
+
+    The wrapper rebuilds each bundle from those fields (`build_bundle`) and calls `fn` with it. Other parameters
+    pass through unchanged. The flat names must not collide (checked here, at registration).
+    """
+    signature = inspect.signature(fn)
+    hints = get_type_hints(fn, include_extras=True)
+    bundles: dict[str, tuple[type[Bundle], list[str]]] = {}
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        hint = hints.get(param.name, param.annotation)
+        if isinstance(hint, type) and issubclass(hint, Bundle):
+            flat = _flat_parameters(hint)
+            bundles[param.name] = (hint, [p.name for p in flat])
+            params.extend(flat)
+        else:
+            params.append(param.replace(annotation=hint))
+    names = [p.name for p in params]
+    assert len(names) == len(set(names)), f"{fn.__name__}: bundle fields collide: {names}"
+    # every parameter keyword-only (the SDK passes arguments by name), in declaration order
+    flat_signature = signature.replace(
+        parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params],
+        return_annotation=hints.get("return", signature.return_annotation),
+    )
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> R:
+        for name, (bundle, fields) in bundles.items():
+            kwargs[name] = build_bundle(bundle, {field: kwargs.pop(field, None) for field in fields})
+        return await fn(*args, **kwargs)
+
+    wrapper.__signature__ = flat_signature  # type: ignore[attr-defined]
+    del wrapper.__wrapped__  # the SDK must read the flat signature, not the original one
+    wrapper.__annotations__ = {p.name: p.annotation for p in flat_signature.parameters.values()}
+    wrapper.__annotations__["return"] = flat_signature.return_annotation
+    return wrapper
+
+
+__all__ = [
+    "DEFAULT_PAGE",
+    "AssetId",
+    "Bundle",
+    "BundleError",
+    "Limit",
+    "PageOptions",
+    "TaskId",
+    "TranscriptId",
+    "WaitSeconds",
+    "build_bundle",
+    "expand_bundles",
+    "parse_window",
+]
