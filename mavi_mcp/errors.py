@@ -10,7 +10,7 @@ MaviError                          root: everything this package raises on purpo
     ├── AuthenticationError        401 / 403
     ├── OutOfCreditsError          402
     ├── NotFoundError              404 (and "Asset not found")
-    ├── ValidationError            400 with a specific message
+    ├── RequestRejectedError       400 with a specific message
     │   └── AmbiguousLimitError    400 "Request has exceeded the limit." (rate limit OR validation)
     ├── RateLimitedError           429
     ├── ServerError                5xx
@@ -147,11 +147,11 @@ class NotFoundError(APIError):
     hint = "Check the id: upload the file with upload_media to get a fresh asset_id."
 
 
-class ValidationError(APIError):
+class RequestRejectedError(APIError):
     hint = "Fix the request as the API message says, then call the tool again."
 
 
-class AmbiguousLimitError(ValidationError):
+class AmbiguousLimitError(RequestRejectedError):
     hint = (
         "MAVI sends this same text for several different failures, so the cause cannot be told from the answer: "
         "(1) the account's 1 request/second rate limit (another client using the same account?), "
@@ -196,20 +196,20 @@ class APIConnectionError(APIError):
 
 
 _STATUS_ERRORS: dict[int, type[APIError]] = {
-    400: ValidationError,
+    400: RequestRejectedError,
     401: AuthenticationError,
     402: OutOfCreditsError,
     403: AuthenticationError,
     404: NotFoundError,
-    409: ValidationError,
-    405: ValidationError,
-    415: ValidationError,
-    422: ValidationError,
+    409: RequestRejectedError,
+    405: RequestRejectedError,
+    415: RequestRejectedError,
+    422: RequestRejectedError,
     429: RateLimitedError,
 }
 
 _DEFAULT_TITLES: dict[type[APIError], str] = {
-    ValidationError: "MAVI rejected the request.",
+    RequestRejectedError: "MAVI rejected the request.",
     AmbiguousLimitError: "MAVI refused the request with its ambiguous limit message.",
     AuthenticationError: "MAVI refused the API key.",
     OutOfCreditsError: "MAVI account is out of credits.",
@@ -251,7 +251,7 @@ def error_for_response(
     if status == 503:
         cls = ServiceUnavailableError
     else:
-        cls = ServerError if status >= 500 else _STATUS_ERRORS.get(status, ValidationError)
+        cls = ServerError if status >= 500 else _STATUS_ERRORS.get(status, RequestRejectedError)
     if status == 400 and api_message is not None:
         if api_message.strip() == LIMIT_MESSAGE:
             cls = AmbiguousLimitError

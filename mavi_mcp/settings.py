@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     )
     page_tokens: int = Field(
         default=6000,
-        ge=200,
+        ge=500,
         le=20000,
         validation_alias="MAVI_MCP_PAGE_TOKENS",
         description="Default page budget of transcript text returned to the agent (estimated tokens).",

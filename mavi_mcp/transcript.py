@@ -163,10 +163,6 @@ class Transcript(_Strict):
         """Words in the transcript text (whitespace-separated), 0 for diarization."""
         return sum(len(segment.text.split()) for segment in self.segments)
 
-    def speaker_names(self) -> dict[str, str]:
-        """Label -> provider-given name, for the speakers that have one."""
-        return {s.label: s.name for s in self.speakers if s.name}
-
 
 def new_transcript_id() -> str:
     """A fresh transcript id, `tr_` and 16 hex digits (random, so ids never collide across servers)."""

@@ -25,7 +25,7 @@ from tests.conftest import (
     start_sandbox,
     stdio_params,
 )
-from tests.test_e2e import AMI_ES2004A, COSTCO, MONRO, ok
+from tests.helpers import AMI_ES2004A, COSTCO, MONRO, ok
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 

@@ -43,10 +43,10 @@ from mavi_mcp.errors import (
     NotFoundError,
     OutOfCreditsError,
     RateLimitedError,
+    RequestRejectedError,
     ResultError,
     ServerError,
     ServiceUnavailableError,
-    ValidationError,
 )
 from mavi_mcp.shapes import ASSEMBLYAI, ELEVENLABS, SPEAKER_TURNS, WHISPER, WHISPER_SPEAKER
 from tests import data
@@ -58,11 +58,6 @@ TASK = "ec2449885ba84c4f943a80ff0633158e"
 TIMEOUT = 10  # seconds; every test's bound
 
 Answer = httpx2.Response | Exception | Callable[[httpx2.Request], httpx2.Response]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 # --- a scripted MAVI ----------------------------------------------------------------------------------
@@ -415,14 +410,14 @@ async def test_success_flag_without_a_code_succeeds() -> None:
 @pytest.mark.parametrize(
     ("body", "expected", "status", "message"),
     [
-        (envelope(None, code=200, msg="Quota exhausted", success=False), ValidationError, 400, "Quota exhausted"),
-        (envelope(None, code="0000", msg="Task failed", failed=True), ValidationError, 400, "Task failed"),
+        (envelope(None, code=200, msg="Quota exhausted", success=False), RequestRejectedError, 400, "Quota exhausted"),
+        (envelope(None, code="0000", msg="Task failed", failed=True), RequestRejectedError, 400, "Task failed"),
         (envelope(None, code=401, msg="Unauthorized", success=False), AuthenticationError, 401, "Unauthorized"),
         ({"code": 402, "message": "No credits", "data": None}, OutOfCreditsError, 402, "No credits"),
-        ({"code": "9999", "msg": "Unknown failure", "data": None}, ValidationError, 400, "Unknown failure"),
+        ({"code": "9999", "msg": "Unknown failure", "data": None}, RequestRejectedError, 400, "Unknown failure"),
         ({"code": 400, "msg": LIMIT_MESSAGE, "data": None}, AmbiguousLimitError, 400, LIMIT_MESSAGE),
         ({"code": 500, "msg": "Internal error", "data": None}, ServerError, 500, "Internal error"),
-        ({"data": {"task_id": TASK}}, ValidationError, 400, None),
+        ({"data": {"task_id": TASK}}, RequestRejectedError, 400, None),
     ],
     ids=["success-false", "failed-true", "code-401", "message-key", "unknown-code", "limit", "code-500", "no-code"],
 )
@@ -485,13 +480,13 @@ async def test_unreadable_2xx_body_raises_result_error_keeping_the_raw_body(body
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (400, ValidationError),
+        (400, RequestRejectedError),
         (401, AuthenticationError),
         (402, OutOfCreditsError),
         (403, AuthenticationError),
         (404, NotFoundError),
-        (409, ValidationError),
-        (415, ValidationError),
+        (409, RequestRejectedError),
+        (415, RequestRejectedError),
         (429, RateLimitedError),
         (500, ServerError),
         (502, ServerError),

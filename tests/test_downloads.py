@@ -16,8 +16,7 @@ from mcp import Client
 from mavi_mcp.runtime import RuntimeHolder
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
-from tests.test_e2e import error, ok
-from tests.test_secrets import store_rows
+from tests.helpers import error, ok, store_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -76,11 +75,6 @@ def media_site(request: httpx2.Request) -> httpx2.Response:
     if path == "/empty.mp3":
         return httpx2.Response(200, content=b"", headers={"content-type": "audio/mpeg"})
     return httpx2.Response(404, content=b"not found")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -14,11 +14,9 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult
 
 from mavi_mcp.sandbox import catalog
 from tests.conftest import (
-    API_KEY,
     WEBHOOK_SECRET,
     SandboxServer,
     free_port,
@@ -30,48 +28,12 @@ from tests.conftest import (
     wait_http,
     write_wav,
 )
+from tests.helpers import AMI_ES2004A, COSTCO, MONRO, TOOLS, error, ok, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-AMI_ES2004A = "re_700000000000000012"
-COSTCO = "re_700000000000000002"
 SK_TELECOM = "re_700000000000000001"
-MONRO = "re_700000000000000003"
-TOOLS = [  # in the order the server lists them
-    "upload_media",
-    "identify_speakers",
-    "transcribe_whisper",
-    "transcribe_assemblyai",
-    "transcribe_elevenlabs",
-    "multi_speaker_async",
-    "get_transcript",
-    "rename_speakers",
-    "list_transcripts",
-    "get_task",
-    "list_tasks",
-    "webhook_info",
-]
 EXPECTED_TOOLS = set(TOOLS)
-
-
-def text_of(result: CallToolResult) -> str:
-    first = result.content[0]
-    assert first.type == "text"
-    return first.text
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def error(result: CallToolResult) -> str:
-    assert result.is_error, text_of(result)
-    message = text_of(result)
-    assert "Traceback" not in message
-    assert API_KEY not in message
-    return message
 
 
 async def read_json_segments(client: Client, transcript_id: str, budget: int) -> list[dict[str, Any]]:

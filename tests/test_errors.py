@@ -19,10 +19,10 @@ from mavi_mcp.errors import (
     NotFoundError,
     OutOfCreditsError,
     RateLimitedError,
+    RequestRejectedError,
     ResultError,
     ServerError,
     ServiceUnavailableError,
-    ValidationError,
     error_for_response,
     redact,
 )
@@ -33,17 +33,17 @@ KEY = "sk-mavi-testkey123456"
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (400, ValidationError),
+        (400, RequestRejectedError),
         (401, AuthenticationError),
         (402, OutOfCreditsError),
         (403, AuthenticationError),
         (404, NotFoundError),
-        (405, ValidationError),
-        (409, ValidationError),
-        (415, ValidationError),
-        (422, ValidationError),
+        (405, RequestRejectedError),
+        (409, RequestRejectedError),
+        (415, RequestRejectedError),
+        (422, RequestRejectedError),
         (429, RateLimitedError),
-        (418, ValidationError),  # an undocumented 4xx is still the request's fault
+        (418, RequestRejectedError),  # an undocumented 4xx is still the request's fault
         (500, ServerError),
         (502, ServerError),
         (503, ServiceUnavailableError),
@@ -76,7 +76,7 @@ def test_error_carries_status_code_message_request_id_retry_after_and_endpoint()
 def test_the_shared_limit_text_on_400_is_ambiguous(text: str) -> None:
     error = error_for_response(400, {"code": 400, "msg": text, "data": None})
     assert type(error) is AmbiguousLimitError
-    assert isinstance(error, ValidationError)  # callers that handle validation errors still catch it
+    assert isinstance(error, RequestRejectedError)  # callers that handle validation errors still catch it
 
 
 def test_the_shared_limit_text_on_429_is_a_plain_rate_limit() -> None:
@@ -103,10 +103,10 @@ def test_asset_not_found_on_400_is_not_found() -> None:
 
 def test_other_400_messages_stay_validation_errors() -> None:
     error = error_for_response(400, {"code": 400, "msg": "asset_id cannot be null or empty", "data": None})
-    assert type(error) is ValidationError
+    assert type(error) is RequestRejectedError
     assert "asset_id cannot be null or empty" in str(error)
     webhook = error_for_response(400, {"code": 400, "msg": "An async request requires at least one webhook."})
-    assert type(webhook) is ValidationError
+    assert type(webhook) is RequestRejectedError
 
 
 def test_callback_style_message_key_is_read() -> None:
@@ -184,7 +184,7 @@ def test_str_without_details_has_no_empty_parentheses() -> None:
     [
         (OutOfCreditsError, ["out of credits", "Top up"]),
         (NotFoundError, ["asset_id"]),
-        (ValidationError, ["Fix the request"]),
+        (RequestRejectedError, ["Fix the request"]),
         (RateLimitedError, ["1 request per second", "Wait"]),
         (ServerError, ["did not resend", "billed"]),
         (APIConnectionError, ["Could not reach", "MAVI_BASE_URL"]),
@@ -199,7 +199,7 @@ def test_each_error_class_says_what_to_do_next(cls: type[APIError], words: list[
 def test_every_error_is_a_mavi_error() -> None:
     for cls in (ConfigurationError, InputError, ResultError, APIError, AmbiguousLimitError, APIConnectionError):
         assert issubclass(cls, MaviError)
-    for cls in (AuthenticationError, OutOfCreditsError, NotFoundError, ValidationError, RateLimitedError):
+    for cls in (AuthenticationError, OutOfCreditsError, NotFoundError, RequestRejectedError, RateLimitedError):
         assert issubclass(cls, APIError)
     assert issubclass(ServerError, APIError)
     assert issubclass(APITimeoutError, APIError)
@@ -207,4 +207,4 @@ def test_every_error_is_a_mavi_error() -> None:
 
 def test_only_the_vendors_asset_not_found_text_makes_a_400_a_not_found_error() -> None:
     assert type(error_for_response(400, {"code": 400, "msg": "Asset not found"})) is NotFoundError
-    assert type(error_for_response(400, {"code": 400, "msg": "Webhook not found in request"})) is ValidationError
+    assert type(error_for_response(400, {"code": 400, "msg": "Webhook not found in request"})) is RequestRejectedError

@@ -36,8 +36,7 @@ from tests.conftest import (
     stdio_params,
     wait_http,
 )
-from tests.test_e2e import ok
-from tests.test_readme import REPO, settings_by_env
+from tests.helpers import REPO, ok, settings_by_env
 
 EXAMPLES = REPO / "examples"
 SCRIPT = next(iter(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]))

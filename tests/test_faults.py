@@ -37,8 +37,8 @@ from tests.conftest import (
     stdio_params,
     write_wav,
 )
-from tests.test_e2e import error as e2e_error
-from tests.test_e2e import ok, text_of
+from tests.helpers import error as e2e_error
+from tests.helpers import ok, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -48,11 +48,6 @@ READ_TIMEOUT = 2.0
 SPEAKER = "sync-generate-speaker"
 AUDIO = "sync-generate-audio"
 ASYNC_AUDIO = "async-generate-audio"
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @dataclass(frozen=True)

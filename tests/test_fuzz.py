@@ -50,7 +50,7 @@ from mavi_mcp.render.page import Page, display_names, render_page
 from mavi_mcp.render.view import FORMATS, View, alias
 from mavi_mcp.transcript import Transcript
 from tests.conftest import free_port, in_process_server, write_wav
-from tests.test_render import body, expected_tokens, read_all, text_tokens
+from tests.helpers import body, expected_tokens, read_all, text_tokens
 
 pytestmark = [pytest.mark.fuzz]
 

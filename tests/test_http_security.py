@@ -25,7 +25,7 @@ from tests.conftest import (
     start_sandbox,
     wait_http,
 )
-from tests.test_e2e import AMI_ES2004A, error, ok
+from tests.helpers import AMI_ES2004A, error, ok
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 TOKEN = "test-bearer-token-0123456789abcdef"

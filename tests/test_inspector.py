@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port, mavi_mcp_command, start, wait_http
-from tests.test_e2e import TOOLS
+from tests.helpers import TOOLS
 
 pytestmark = pytest.mark.e2e
 

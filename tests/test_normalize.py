@@ -311,7 +311,7 @@ def test_multi_speaker_callback_keeps_named_speakers() -> None:
         "Rick Nelson",
     }
     assert {s.label for s in transcript.speakers} == names
-    assert transcript.speaker_names() == {name: name for name in names}
+    assert {s.label: s.name for s in transcript.speakers if s.name} == {name: name for name in names}
     assert transcript.segments[0].speaker == "Speaker 1"
     assert transcript.segments[0].text.startswith("Good morning ladies and gentlemen")
     assert transcript.segments[-1].speaker == "Maureen Mulholland"

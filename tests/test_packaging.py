@@ -35,8 +35,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.conftest import mavi_mcp_command
-from tests.test_e2e import ok
-from tests.test_readme import README, REPO, config_variables, default_text, settings_by_env
+from tests.helpers import README, REPO, config_variables, default_text, ok, settings_by_env
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 SERVER_JSON = REPO / "server.json"

@@ -6,39 +6,27 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
-from pydantic.fields import FieldInfo
 
 from mavi_mcp.cli import build_parser
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
+from tests.helpers import (
+    ConfigVariable,
+    config_variables,
+    default_text,
+    section,
+    settings_by_env,
+    table_rows,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-README = REPO / "README.md"
 REQUIRED = "(required)"
 """Stands for "no default" in a parameter list: the parameter must be given."""
-
-
-def section(title: str, text: str | None = None) -> str:
-    """The README text under `## {title}`, up to the next `## ` heading."""
-    text = README.read_text() if text is None else text
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL)
-    assert match, f"README has no section '## {title}'"
-    return match.group(1)
-
-
-def table_rows(text: str) -> list[list[str]]:
-    """Cells of the first markdown table in `text`, header and separator rows left out."""
-    lines = [line for line in text.splitlines() if line.startswith("|")]
-    rows = [[cell.strip() for cell in line.strip().strip("|").split(" | ")] for line in lines]
-    assert len(rows) > 2, "no table found"
-    return rows[2:]
 
 
 def documented_tools(text: str | None = None) -> list[tuple[str, list[tuple[str, Any]]]]:
@@ -53,57 +41,6 @@ def documented_tools(text: str | None = None) -> list[tuple[str, list[tuple[str,
                 params.append((param, ast.literal_eval(default) if sep else REQUIRED))
         tools.append((name, params))
     return tools
-
-
-@dataclass(frozen=True)
-class ConfigVariable:
-    name: str
-    flag: str | None
-    default: str | None
-    """The default as written in backticks, or None when the README says it in words ("none", "your home")."""
-    meaning: str
-
-
-def config_variables(text: str | None = None) -> list[ConfigVariable]:
-    """Every variable of the configuration table, in order; `A` / `B` rows give two variables."""
-    found: list[ConfigVariable] = []
-    for row in table_rows(section("Configuration", text)):
-        names = re.findall(r"`([A-Z0-9_]+)`", row[0])
-        flags = re.findall(r"`(--[a-z-]+)`", row[1])
-        literal = re.fullmatch(r"`[^`]*`( / `[^`]*`)*", row[2])
-        defaults = re.findall(r"`([^`]*)`", row[2]) if literal else []
-        for index, name in enumerate(names):
-            found.append(
-                ConfigVariable(
-                    name=name,
-                    flag=flags[index] if index < len(flags) else None,
-                    default=defaults[index] if index < len(defaults) else None,
-                    meaning=row[3],
-                )
-            )
-    return found
-
-
-def env_name(field: FieldInfo) -> str:
-    alias = field.validation_alias
-    assert isinstance(alias, str), f"setting without an environment variable: {field}"
-    return alias
-
-
-def default_text(field: FieldInfo) -> str | None:
-    """A setting's default as an environment value (`1.0` -> "1", `False` -> "false"), None if it has none."""
-    value = field.get_default(call_default_factory=False)
-    if value is None or field.default_factory is not None:
-        return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def settings_by_env() -> dict[str, FieldInfo]:
-    return {env_name(field): field for field in Settings.model_fields.values()}
 
 
 def test_the_readers_see_the_tables_as_written() -> None:

@@ -15,13 +15,14 @@ import webvtt
 from mavi_mcp.errors import InputError
 from mavi_mcp.normalize import Context
 from mavi_mcp.render.cursor import Cursor, Position, decode_cursor, encode_cursor
-from mavi_mcp.render.page import Page, display_names, render_page
+from mavi_mcp.render.page import display_names, render_page
 from mavi_mcp.render.timefmt import clock, parse_time
 from mavi_mcp.render.tokens import estimate_tokens
 from mavi_mcp.render.view import FORMATS, Format, View, alias, resolve_speakers
 from mavi_mcp.shapes import normalize_body
 from mavi_mcp.transcript import Transcript
 from tests import data
+from tests.helpers import body, expected_tokens, read_all, text_tokens
 
 DATA = Path(__file__).resolve().parent.parent / "mavi_mcp" / "sandbox" / "data"
 
@@ -35,49 +36,6 @@ def load(name: str) -> Transcript:
     folder, stem = name.split("/")
     context = Context(asset_id="re_1") if folder == "sync-generate-speaker" else Context()
     return normalize_body(folder, data.raw(folder, stem), context)
-
-
-def read_all(transcript: Transcript, view: View, budget: int, names: dict[str, str] | None = None) -> list[Page]:
-    pages: list[Page] = []
-    position: Position | None = None
-    page_no = 1
-    while True:
-        page = render_page(transcript, names=names or {}, view=view, position=position, page=page_no, max_tokens=budget)
-        pages.append(page)
-        if page.next_cursor is None:
-            return pages
-        cursor = decode_cursor(page.next_cursor, transcript.id)
-        assert (cursor.position, cursor.page) != (position, page_no), "paging must advance"
-        position, page_no = cursor.position, cursor.page
-        assert page_no < 2000, "runaway paging"
-
-
-def body(page: Page) -> str:
-    return page.text.split("<transcript>\n", 1)[1].rsplit("\n</transcript>", 1)[0]
-
-
-_STAMP = re.compile(r"^\[\d+(?::\d\d){1,2}\]$")
-
-
-def text_tokens(pages: list[Page], display: dict[str, str]) -> list[str]:
-    """The recording's words from text pages: anchors and speaker prefixes removed."""
-    prefixes = sorted({f"{name}:" for name in display.values()}, key=len, reverse=True)
-    tokens: list[str] = []
-    for page in pages:
-        for line in body(page).split("\n"):
-            rest = re.sub(r"^\[\d+(?::\d\d){1,2}\] ", "", line)
-            for prefix in prefixes:
-                if rest.startswith(prefix + " "):
-                    rest = rest[len(prefix) + 1 :]
-                    break
-            tokens.extend(t for t in rest.split() if not _STAMP.match(t))
-    return tokens
-
-
-def expected_tokens(transcript: Transcript, view: View) -> list[str]:
-    from mavi_mcp.render.view import select
-
-    return [t for span in select(transcript, view) for t in span.tokens[span.first : span.last]]
 
 
 @pytest.mark.parametrize("name", RECORDINGS)

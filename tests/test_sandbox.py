@@ -8,10 +8,8 @@ time moves through an injected clock (`SandboxConfig.clock`), never by sleeping.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
-import wave
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,22 +27,30 @@ from starlette.routing import Route
 
 from mavi_mcp.client import MaviClient
 from mavi_mcp.endpoints import ASYNC_AUDIO, ASYNC_SPEAKER
-from mavi_mcp.errors import AmbiguousLimitError, AuthenticationError, NotFoundError, ValidationError
+from mavi_mcp.errors import AmbiguousLimitError, AuthenticationError, NotFoundError, RequestRejectedError
 from mavi_mcp.sandbox import ASSETS, SandboxConfig, create_app
 from mavi_mcp.sandbox.app import Sandbox
 from mavi_mcp.shapes import ASSEMBLYAI, ELEVENLABS, SPEAKER_TURNS, WHISPER, WHISPER_SPEAKER
 from tests.conftest import start_sandbox
+from tests.helpers import (
+    AMI_EN2002B,
+    HOOK,
+    KEY,
+    LIMIT,
+    NO_WEBHOOK,
+    SK_TELECOM,
+    FakeClock,
+    assert_error,
+    config,
+    serve,
+    upload,
+    wav_bytes,
+)
 
 pytestmark = pytest.mark.anyio
 
-KEY = "sk-mavi-sandbox-test"
-LIMIT = "Request has exceeded the limit."
 NO_ASSET_ID = "asset_id cannot be null or empty"
-NO_WEBHOOK = "An async request requires at least one webhook."
-HOOK = "http://receiver.invalid/hook/s3cret"
-SK_TELECOM = "re_700000000000000001"
 COSTCO = "re_700000000000000002"
-AMI_EN2002B = "re_700000000000000011"
 UNKNOWN = "re_123456789012345678"
 TRANSCRIPTIONS = (
     "/transcriptions/sync-generate-speaker",
@@ -54,57 +60,6 @@ TRANSCRIPTIONS = (
     "/transcriptions/async-generate-multi-speaker",
 )
 ASYNC = tuple(p for p in TRANSCRIPTIONS if "async" in p)
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def config(**changes: Any) -> SandboxConfig:
-    """Test defaults: rate limit off, a webhook configured, immediate callbacks; `changes` override them."""
-    values: dict[str, Any] = {"rate_limit": False, "webhook_url": HOOK, "callback_delay": 0.0}
-    return SandboxConfig(**{**values, **changes})
-
-
-@asynccontextmanager
-async def serve(
-    settings: SandboxConfig | None = None, *, key: str | None = KEY
-) -> AsyncGenerator[tuple[Sandbox, httpx2.AsyncClient]]:
-    """A running in-process sandbox and an HTTP client on it that sends `key` (None: no Authorization header)."""
-    sandbox = create_app(settings or config())
-    headers = {"Authorization": key} if key is not None else {}
-    async with sandbox.running():
-        transport = httpx2.ASGITransport(app=sandbox.app)
-        async with httpx2.AsyncClient(base_url="http://sandbox", transport=transport, headers=headers) as http:
-            yield sandbox, http
-
-
-def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
-    """A real (silent) mono 16-bit WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(b"\x00\x00" * round(seconds * rate))
-    return buffer.getvalue()
-
-
-async def upload(http: httpx2.AsyncClient, name: str = "meeting.wav", content: bytes | None = None) -> str:
-    answer = await http.post("/upload", files={"file": (name, wav_bytes(2.0) if content is None else content)})
-    assert answer.status_code == 200, answer.text
-    asset_id: str = answer.json()["data"]["asset_id"]
-    return asset_id
-
-
-def assert_error(response: httpx2.Response, status: int, msg: str) -> None:
-    assert (response.status_code, response.json()) == (status, {"code": status, "msg": msg, "data": None})
 
 
 # --- auth ----------------------------------------------------------------------------------------
@@ -670,9 +625,9 @@ async def test_the_real_client_maps_the_sandboxs_errors_to_its_error_tree() -> N
             await client.transcribe(SPEAKER_TURNS, {"asset_id": UNKNOWN})
         with pytest.raises(NotFoundError):
             await client.metadata(UNKNOWN)
-        with pytest.raises(ValidationError) as no_webhook:
+        with pytest.raises(RequestRejectedError) as no_webhook:
             await client.start_task(ASYNC_SPEAKER, {"asset_id": SK_TELECOM})
-        with pytest.raises(ValidationError) as empty:
+        with pytest.raises(RequestRejectedError) as empty:
             await client.transcribe(WHISPER, {"asset_id": ""})
         with pytest.raises(AuthenticationError) as bearer:
             await client.transcribe(SPEAKER_TURNS, {"asset_id": SK_TELECOM}, api_key=f"Bearer {KEY}")

@@ -25,7 +25,7 @@ from mavi_mcp.sandbox import ASSETS, SandboxConfig, catalog
 from mavi_mcp.sandbox.app import Sandbox
 from mavi_mcp.sandbox.catalog import BY_ID
 from mavi_mcp.wire import CallbackEnvelope, MultiSpeakerCallbackResult, SpeakerCallbackResult, WhisperCallbackResult
-from tests.test_sandbox import AMI_EN2002B, HOOK, LIMIT, NO_WEBHOOK, assert_error, config, serve, upload
+from tests.helpers import AMI_EN2002B, HOOK, LIMIT, NO_WEBHOOK, assert_error, config, serve, upload
 
 pytestmark = pytest.mark.anyio
 

@@ -21,7 +21,7 @@ from mavi_mcp.normalize.elevenlabs import normalize_elevenlabs
 from mavi_mcp.sandbox import ASSETS, catalog, catalog_summary, derive, providers
 from mavi_mcp.sandbox.catalog import BY_ID, Asset
 from mavi_mcp.wire import AssemblyAITranscript, ElevenLabsTranscript, Envelope, SpeakerData, WhisperData
-from tests.test_sandbox import serve
+from tests.helpers import serve
 
 pytestmark = pytest.mark.anyio
 

@@ -20,7 +20,7 @@ from mavi_mcp.errors import ResultError, ServerError
 from mavi_mcp.sandbox.__main__ import main
 from mavi_mcp.sandbox.faults import Fault, fault_from, parse_fault
 from mavi_mcp.shapes import SPEAKER_TURNS
-from tests.test_sandbox import AMI_EN2002B, KEY, LIMIT, SK_TELECOM, assert_error, config, serve
+from tests.helpers import AMI_EN2002B, KEY, LIMIT, SK_TELECOM, assert_error, config, serve
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,6 @@ directory (WAL included). The scan looks for the key's distinctive middle, so a 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +36,7 @@ from tests.conftest import (
     stdio_params,
     write_wav,
 )
+from tests.helpers import store_rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -73,20 +73,6 @@ class Outputs:
 
 def leaks(texts: list[tuple[str, str]]) -> list[str]:
     return [f"{where}: {text[:300]!r}" for where, text in texts if CANARY in text]
-
-
-def store_rows(database: Path) -> list[tuple[str, str]]:
-    """Every value of every row of every table, as text (bytes decoded leniently)."""
-    rows: list[tuple[str, str]] = []
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        assert {"transcripts", "raw_results", "tasks", "deliveries", "speaker_names"} <= set(tables)
-        for table in tables:
-            for row in db.execute(f'SELECT * FROM "{table}"'):  # names come from sqlite_master
-                for value in row:
-                    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-                    rows.append((f"table {table}", text))
-    return rows
 
 
 def files_under(directory: Path) -> list[tuple[str, str]]:

@@ -23,8 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mavi_mcp.sandbox.app import Sandbox
 from mavi_mcp.sandbox.faults import Fault
 from tests.conftest import in_process_server
-from tests.test_e2e import error, ok
-from tests.test_secrets import store_rows
+from tests.helpers import error, ok, store_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -32,11 +31,6 @@ KEY = "sk-mavi-transcribe-test-0123456789"
 SECRET = "transcribe-webhook-secret-0123456789"
 SHORT = "re_700000000000000025"  # a short diarization (AMI)
 WILDFIRES = "re_700000000000000004"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @dataclass

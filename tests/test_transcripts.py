@@ -14,16 +14,11 @@ from mcp import Client
 
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
-from tests.test_e2e import error, ok
+from tests.helpers import error, ok
 
 pytestmark = pytest.mark.anyio
 
 AMI_ES2004A = "re_700000000000000012"  # 4 speakers, SPEAKER_00..SPEAKER_03
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @dataclass

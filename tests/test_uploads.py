@@ -22,17 +22,11 @@ from mavi_mcp.sandbox import create_app
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from tests.conftest import write_wav
-from tests.test_e2e import ok, text_of
-from tests.test_sandbox import FakeClock, config
+from tests.helpers import FakeClock, config, ok, text_of
 
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-mavi-uploads-test-0123456789"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @dataclass

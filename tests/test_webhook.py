@@ -25,11 +25,6 @@ SECRET = "s3cret-path-token-0123456789abcdef"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "store.sqlite3")
     yield s

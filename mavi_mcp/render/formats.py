@@ -9,8 +9,9 @@
 - `rttm`: NIST RTTM `SPEAKER <file> 1 <onset> <duration> <NA> <NA> <speaker> <NA> <NA>`, the diarization
   standard; the file id is the asset id (or transcript id), spaces in names become underscores.
 
-Subtitle cues cut across pages keep word times when the provider gave them aligned with the text.
-This module is imported only when one of these formats is asked for.
+Subtitle cues cut across pages keep word times when the provider gave them aligned with the text. The
+subtitle libraries (srt, webvtt-py) are imported inside the functions that write cues, so a server that never
+writes SRT or WebVTT never loads them.
 """
 
 from __future__ import annotations

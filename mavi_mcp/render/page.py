@@ -34,11 +34,7 @@ class Page:
     segments_total: int
     segments_in_view: int
     segments_on_page: int
-    page_start: float | None
-    page_end: float | None
     estimated_tokens: int
-    max_tokens: int
-    partial: bool
     segments: list[dict[str, Any]] | None = field(default=None)
 
 
@@ -140,18 +136,21 @@ def render_page(
     position: Position | None = None,
     page: int = 1,
     max_tokens: int,
+    budget_in_cursor: int | None = None,
 ) -> Page:
     """Render the page of `transcript` in `view` that starts at `position` (None = the beginning).
 
     `names` are the user's renames (label -> name). The page's text is at most `max_tokens` estimated tokens,
-    except a page holding a single word longer than that on its own.
+    except a page holding a single word longer than that on its own. `budget_in_cursor`, when given, rides in the
+    next page's cursor (as `mt`), so following it keeps the budget the reader asked for.
     """
+    cursor_view = view.to_json() if budget_in_cursor is None else {**view.to_json(), "mt": budget_in_cursor}
     display = display_names(transcript, names)
     spans = select(transcript, view)
     start = position or Position(0, 0)
     budget = token_bytes(max_tokens)
     header = _header(transcript, display, view, page, budget)
-    probe = encode_cursor(Cursor(transcript.id, Position(10**7, 10**5), view.to_json(), page + 1))
+    probe = encode_cursor(Cursor(transcript.id, Position(10**7, 10**5), cursor_view, page + 1))
     reserve = len(_footer(transcript, probe, page).encode()) + len(f"{OPEN_TAG}\n\n{CLOSE_TAG}\n\n".encode())
     body_budget = max(budget - len(header.encode()) - reserve, 1)
     cut = cut_page(
@@ -161,7 +160,7 @@ def render_page(
         separator="\n",
     )
     next_cursor = (
-        encode_cursor(Cursor(transcript.id, cut.next, view.to_json(), page + 1)) if cut.next is not None else None
+        encode_cursor(Cursor(transcript.id, cut.next, cursor_view, page + 1)) if cut.next is not None else None
     )
     body = "\n".join(cut.parts)
     from mavi_mcp.render import formats
@@ -177,11 +176,7 @@ def render_page(
         segments_total=len(transcript.segments),
         segments_in_view=len(spans),
         segments_on_page=len(on_page),
-        page_start=on_page[0].segment.start if on_page else None,
-        page_end=max((s.segment.end for s in on_page), default=None),
         estimated_tokens=estimate_tokens(text),
-        max_tokens=max_tokens,
-        partial=cut.partial,
         segments=formats.json_segments(on_page, start, cut.next, display) if view.format == "json" else None,
     )
 

@@ -54,11 +54,10 @@ class Unit:
 
 @dataclass
 class Cut:
-    """The page's body parts (unit texts, in order), where the next page starts, and if a unit was cut."""
+    """The page's body parts (unit texts, in order) and where the next page starts."""
 
     parts: list[str]
     next: Position | None
-    partial: bool
 
 
 def cut_page(units: Iterable[Unit], budget: int, *, size: Callable[[str], int], separator: str = "\n") -> Cut:
@@ -81,7 +80,7 @@ def cut_page(units: Iterable[Unit], budget: int, *, size: Callable[[str], int], 
             used += cost
             continue
         if parts:
-            return Cut(parts, unit.start, partial=False)
+            return Cut(parts, unit.start)
         # the page is empty and this unit alone does not fit: cut it between pieces, at least one piece
         taken = 0
         running = 0
@@ -96,7 +95,7 @@ def cut_page(units: Iterable[Unit], budget: int, *, size: Callable[[str], int], 
             while taken > 1 and size(body) > budget:  # piece sizes were an estimate: back off word by word
                 taken -= 1
                 body = unit.cut(taken)
-            return Cut([body], unit.pieces[taken - 1].after, partial=True)
+            return Cut([body], unit.pieces[taken - 1].after)
         following = next((u for u in iterator if u.text), None)
-        return Cut([text], following.start if following else None, partial=False)
-    return Cut(parts, None, partial=False)
+        return Cut([text], following.start if following else None)
+    return Cut(parts, None)

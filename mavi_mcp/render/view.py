@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from mavi_mcp.errors import InputError
@@ -90,7 +90,6 @@ class Span:
     times: list[tuple[float, float]] | None
     first: int
     last: int
-    extra: dict[str, Any] = field(default_factory=dict[str, Any])
 
     @property
     def speaker(self) -> str | None:

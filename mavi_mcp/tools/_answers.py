@@ -23,7 +23,7 @@ from mavi_mcp.render.page import Page, render_page
 from mavi_mcp.render.view import View, resolve_speakers
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
-from mavi_mcp.tools._params import PageOptions
+from mavi_mcp.tools._params import MAX_PAGE_TOKENS, MIN_PAGE_TOKENS, PageOptions
 from mavi_mcp.transcript import Transcript
 
 # --- structured content ---------------------------------------------------------------------------
@@ -98,10 +98,15 @@ def page_for(
     names: dict[str, str],
     view: View,
     *,
-    max_tokens: int,
+    max_tokens: int | None,
+    default_tokens: int,
     cursor: str | None = None,
 ) -> Page:
-    """Render the first page of `view`, or the page `cursor` points at (the cursor's view wins)."""
+    """Render the first page of `view`, or the page `cursor` points at (the cursor's view wins).
+
+    The budget is `max_tokens` when given, else the one the cursor carries, else `default_tokens`; a budget the
+    reader chose rides on in the next cursor.
+    """
     position: Position | None = None
     page_no = 1
     if cursor:
@@ -109,7 +114,18 @@ def page_for(
         view = View.from_json(decoded.view)
         position = decoded.position
         page_no = decoded.page
-    return render_page(transcript, names=names, view=view, position=position, page=page_no, max_tokens=max_tokens)
+        carried = decoded.view.get("mt")
+        if max_tokens is None and isinstance(carried, int) and MIN_PAGE_TOKENS <= carried <= MAX_PAGE_TOKENS:
+            max_tokens = carried
+    return render_page(
+        transcript,
+        names=names,
+        view=view,
+        position=position,
+        page=page_no,
+        max_tokens=max_tokens or default_tokens,
+        budget_in_cursor=max_tokens,
+    )
 
 
 def speakers_out(transcript: Transcript, names: dict[str, str]) -> list[SpeakerOut]:
@@ -278,7 +294,7 @@ async def answer_for_task(
             f'{exc} The transcript is stored: read it with get_transcript(transcript_id="{transcript.id}") and '
             "other speakers (nothing more is billed)."
         ) from None
-    rendered = page_for(transcript, names, view, max_tokens=page.max_tokens or rt.settings.page_tokens)
+    rendered = page_for(transcript, names, view, max_tokens=page.max_tokens, default_tokens=rt.settings.page_tokens)
     return transcript_result(transcript, names, rendered, record)
 
 

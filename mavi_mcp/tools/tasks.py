@@ -6,7 +6,7 @@ task (32 hex digits, completed by a webhook delivery). Both live in the store an
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
@@ -17,7 +17,7 @@ from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, wait_for
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
-from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TaskId, expand_bundles
+from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TaskId, build_bundle, expand_bundles
 
 
 @agent_errors
@@ -34,7 +34,8 @@ async def get_task(
 
     Use it after a tool answered status "pending" with a task_id (long recordings, async transcriptions).
     Cost: free (reads the local store). Returns: status pending / completed / failed with timing; when
-    completed, exactly what the transcription tool would have returned (transcript_id, next_cursor, first page).
+    completed, exactly what the transcription tool would have returned (transcript_id, next_cursor, first page,
+    with the format, window, speakers and budget that call asked for, unless given here).
     For an upload task, the asset_id, as soon as MAVI has stored the file (before it is ready).
     Next: get_transcript(transcript_id, cursor) to read on.
     """
@@ -47,6 +48,9 @@ async def get_task(
     waited = 0.0
     if record.status == "pending" and wait_seconds:
         record, waited = await wait_for(ctx, record.task_id, wait_seconds, what=f"task {record.task_id}")
+    asked = record.params.get("page")
+    if page == DEFAULT_PAGE and isinstance(asked, dict):
+        page = build_bundle(PageOptions, cast(dict[str, Any], asked))
     return await answer_for_task(rt, record, page, waited=waited, failure_is_error=False)
 
 

@@ -8,6 +8,7 @@ each tool's flat parameters (`_params.expand_bundles`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -42,6 +43,9 @@ async def _run(
     ctx: Context[Runtime, Any], request: Transcription, page: PageOptions, wait_seconds: float | None
 ) -> CallToolResult:
     rt = runtime_of(ctx)
+    view = page.model_dump(exclude_defaults=True)
+    if view:  # kept with the task, so get_task answers with the page this call asked for
+        request = dataclasses.replace(request, params={**request.params, "page": view})
     task_id = await transcribe(rt, request, api_key=request_key(ctx))
     return await wait_and_answer(ctx, task_id, page, wait_seconds, what=request.tool)
 

@@ -63,7 +63,9 @@ async def get_transcript(
     transcript = await load_transcript(rt, transcript_id)
     names = await rt.store.speaker_names(transcript.id)
     view = build_view(transcript, names, page)
-    rendered = page_for(transcript, names, view, max_tokens=page.max_tokens or rt.settings.page_tokens, cursor=cursor)
+    rendered = page_for(
+        transcript, names, view, max_tokens=page.max_tokens, default_tokens=rt.settings.page_tokens, cursor=cursor
+    )
     return transcript_result(transcript, names, rendered)
 
 
