@@ -27,7 +27,7 @@ import math
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NamedTuple, Protocol, Self
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,18 +52,15 @@ Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 """A time in SECONDS: finite and non-negative (checked by pydantic-core, no Python call per value)."""
 
 
-class Word(NamedTuple):
-    """One word with its own times in SECONDS and the provider's confidence (0..1) when it gave one.
+Word = tuple[str, Seconds, Seconds, float | None]
+"""One word: `(text, start, end, confidence)`, times in SECONDS, the provider's confidence (0..1) or None.
 
-    A NamedTuple, validated by pydantic-core like a model (finite, non-negative times) but one small object per
-    word, stored as `[text, start, end, confidence]`: transcripts carry tens of thousands of words.
-    `end >= start` is checked by the enclosing `Segment` for all its words in one pass.
-    """
-
-    text: str
-    start: Seconds
-    end: Seconds
-    confidence: float | None = None
+A plain tuple, stored as `[text, start, end, confidence]`: transcripts carry tens of thousands of words, and a tuple
+of strings and numbers costs the garbage collector nothing once it has seen it (CPython stops tracking such exact
+tuples; a NamedTuple, a subclass, stays tracked for ever). `end >= start` is checked by the enclosing `Segment`.
+Index with `WORD_TEXT`, `WORD_START`, `WORD_END`, `WORD_CONFIDENCE`.
+"""
+WORD_TEXT, WORD_START, WORD_END, WORD_CONFIDENCE = 0, 1, 2, 3
 
 
 class Segment(_Strict):
@@ -81,9 +78,9 @@ class Segment(_Strict):
     @model_validator(mode="after")
     def _times(self) -> Self:
         _check_times(self.start, self.end, f"segment at {self.start}")
-        for word in self.words or ():
-            if word.end < word.start:
-                raise ValueError(f"word {word.text!r} ends ({word.end} s) before it starts ({word.start} s)")
+        for text, start, end, _ in self.words or ():
+            if end < start:
+                raise ValueError(f"word {text!r} ends ({end} s) before it starts ({start} s)")
         return self
 
 

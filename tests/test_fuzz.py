@@ -742,7 +742,7 @@ def check_transcript(transcript: Transcript) -> None:
         assert 0 <= segment.start <= segment.end < math.inf
         assert segment.end <= transcript.duration + 1e-3
         for word in segment.words or ():
-            assert 0 <= word.start <= word.end < math.inf
+            assert 0 <= word[1] <= word[2] < math.inf
     labels_seen = {s.speaker for s in transcript.segments if s.speaker is not None}
     assert {s.label for s in transcript.speakers} == labels_seen
     stored = transcript.model_dump_json()  # the store keeps this JSON; it must load back to the same transcript
@@ -911,7 +911,7 @@ def transcripts(draw: st.DrawFn) -> Transcript:
         timed: list[RawWord] | None = None
         if draw(st.booleans()) and words:
             step = length / len(words)
-            timed = [RawWord(w, clock_ + k * step, clock_ + (k + 1) * step) for k, w in enumerate(words)]
+            timed = [(w, clock_ + k * step, clock_ + (k + 1) * step, None) for k, w in enumerate(words)]
         raw.append(RawSegment(clock_, clock_ + length, speaker, " ".join(words), timed))
     kind = "diarization" if diarization else "transcript"
     return assemble(raw, provider="whisper", endpoint="fuzz", model=None, context=Context(), kind=kind)

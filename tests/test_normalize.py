@@ -118,7 +118,7 @@ def test_every_recording_normalizes_to_seconds_within_its_duration(folder: str, 
     for segment in transcript.segments:
         assert 0 <= segment.start <= segment.end <= transcript.duration
         for word in segment.words or []:
-            assert 0 <= word.start <= word.end <= transcript.duration
+            assert 0 <= word[1] <= word[2] <= transcript.duration
     # the last thing the provider timed is the last thing in the transcript, in seconds
     if folder == data.ASSEMBLYAI:
         assert last_end == pytest.approx(max(w["end"] for w in items) / 1000)
@@ -138,7 +138,7 @@ def test_every_word_of_the_provider_appears_in_order_in_the_segments(folder: str
     assert [token for s in transcript.segments for token in s.text.split()] == expected
     if folder in (data.ASSEMBLYAI, data.ELEVENLABS):  # word-level providers: the words list too
         assert all(s.words for s in transcript.segments)
-        assert [w.text for s in transcript.segments for w in s.words or []] == expected
+        assert [w[0] for s in transcript.segments for w in s.words or []] == expected
     assert transcript.kind == "transcript"
 
 
@@ -363,14 +363,12 @@ def test_assemblyai_milliseconds_become_seconds() -> None:
     transcript = normalized(data.ASSEMBLYAI, "4430051")
     first = transcript.segments[0]
     assert first.words is not None
-    assert (first.words[0].text, first.words[0].start, first.words[0].end) == ("Foreign", 1.86, 1.86)
+    assert (first.words[0][0], first.words[0][1], first.words[0][2]) == ("Foreign", 1.86, 1.86)
     assert first.start == 1.86
     assert transcript.duration == 3767.38  # last word ends at 3767380 ms; audio_duration says 3767 s
     source_words = _source_items(data.ASSEMBLYAI, "4430051")
     words = [w for s in transcript.segments for w in s.words or []]
-    assert [(w.start, w.end) for w in words] == [
-        pytest.approx((w["start"] / 1000, w["end"] / 1000)) for w in source_words
-    ]
+    assert [(w[1], w[2]) for w in words] == [pytest.approx((w["start"] / 1000, w["end"] / 1000)) for w in source_words]
 
 
 @pytest.mark.parametrize(("name", "speakers", "utterances"), [("4430051", 26, 267), ("4474506", 17, 141)])
@@ -396,7 +394,7 @@ def test_assemblyai_without_speaker_labels_groups_words_into_sentences_and_keeps
     assert transcript.extras.confidence == 0.9786635
     first = transcript.segments[0]
     assert first.words is not None
-    assert (first.words[0].text, first.words[0].start, first.words[0].confidence) == ("Smoke", 0.24, 0.90152997)
+    assert (first.words[0][0], first.words[0][1], first.words[0][3]) == ("Smoke", 0.24, 0.90152997)
     assert first.text.startswith("Smoke from hundreds of wildfires in Canada")
     assert transcript.duration == 282.0  # audio_duration (s) is later than the last word (280.53 s)
     # grouped at sentence ends: most segments end a sentence, none is longer than the 30 s cap
@@ -415,7 +413,7 @@ def test_assemblyai_utterances_without_nested_words_take_theirs_from_the_flat_li
     transcript = normalize_assemblyai(_data(parsed), CONTEXT)
     # each utterance gets exactly the words AssemblyAI nested in it, even the zero-length words placed
     # exactly on an utterance boundary
-    assert [[w.text for w in s.words or []] for s in transcript.segments] == nested
+    assert [[w[0] for w in s.words or []] for s in transcript.segments] == nested
 
 
 def test_assemblyai_flat_words_at_and_after_the_last_utterance_are_not_lost() -> None:
@@ -435,7 +433,7 @@ def test_assemblyai_flat_words_at_and_after_the_last_utterance_are_not_lost() ->
         ],
     }
     transcript = normalize_assemblyai(wire.AssemblyAITranscript.model_validate(body), CONTEXT)
-    assert [(s.speaker, s.text, [w.text for w in s.words or []]) for s in transcript.segments] == [
+    assert [(s.speaker, s.text, [w[0] for w in s.words or []]) for s in transcript.segments] == [
         ("SPEAKER_A", "Hello, how", ["Hello,", "how"]),
         ("SPEAKER_B", "Fine. Thanks.", ["Fine.", "Thanks."]),
         ("SPEAKER_A", "Bye.", ["Bye."]),
@@ -509,15 +507,15 @@ def test_elevenlabs_real_response_with_logprob_gives_confidence() -> None:
     assert [s.text for s in transcript.segments] == ["Hello from the Versal AI SDK"]
     words = transcript.segments[0].words
     assert words is not None
-    assert [w.text for w in words] == ["Hello", "from", "the", "Versal", "AI", "SDK"]
-    assert (words[0].start, words[0].end) == (0.2, 0.42)
-    assert words[0].confidence == pytest.approx(math.exp(-7.510157047363464e-06))
+    assert [w[0] for w in words] == ["Hello", "from", "the", "Versal", "AI", "SDK"]
+    assert (words[0][1], words[0][2]) == (0.2, 0.42)
+    assert words[0][3] == pytest.approx(math.exp(-7.510157047363464e-06))
     assert transcript.extras.language_probability == 0.9322303533554077
     assert transcript.duration == pytest.approx(2.50775, abs=1e-3)
     plain = normalized(data.ELEVENLABS, "vercel_ai_elevenlabs-transcription")
     assert plain.segments[0].text == "Hello from the Vercel AI SDK."
     assert plain.segments[0].words is not None
-    assert {w.confidence for w in plain.segments[0].words} == {1.0}  # logprob 0 is certainty
+    assert {w[3] for w in plain.segments[0].words} == {1.0}  # logprob 0 is certainty
 
 
 def _elevenlabs(words: list[dict[str, Any]], **fields: Any) -> Transcript:
@@ -539,10 +537,10 @@ def test_elevenlabs_audio_events_stay_in_text_and_words() -> None:
     assert [s.text for s in transcript.segments] == ["Hi (laughter) there."]
     words = transcript.segments[0].words
     assert words is not None
-    assert [w.text for w in words] == ["Hi", "(laughter)", "there."]
-    assert words[0].confidence == pytest.approx(math.exp(-0.5))
-    assert words[1].confidence is None  # no logprob
-    assert words[2].confidence is None  # a positive logprob is not a probability
+    assert [w[0] for w in words] == ["Hi", "(laughter)", "there."]
+    assert words[0][3] == pytest.approx(math.exp(-0.5))
+    assert words[1][3] is None  # no logprob
+    assert words[2][3] is None  # a positive logprob is not a probability
 
 
 def test_elevenlabs_speaker_change_starts_a_new_segment() -> None:
@@ -584,7 +582,7 @@ def test_elevenlabs_untimed_spacing_does_not_discard_the_word_times() -> None:
     assert [(s.start, s.end, s.speaker, s.text) for s in transcript.segments] == [
         (0.5, 1.4, "speaker_0", "Hello world.")
     ]
-    assert [(w.text, w.start) for w in transcript.segments[0].words or []] == [("Hello", 0.5), ("world.", 1.0)]
+    assert [(w[0], w[1]) for w in transcript.segments[0].words or []] == [("Hello", 0.5), ("world.", 1.0)]
 
 
 def test_elevenlabs_text_only_answer_becomes_one_segment() -> None:
@@ -627,7 +625,7 @@ def test_negative_and_reversed_word_times_in_assemblyai_are_repaired() -> None:
     transcript = normalize_assemblyai(wire.AssemblyAITranscript.model_validate(body), CONTEXT)
     words = transcript.segments[0].words
     assert words is not None
-    assert [(w.start, w.end) for w in words] == [(0.0, 0.3), (0.6, 0.9)]
+    assert [(w[1], w[2]) for w in words] == [(0.0, 0.3), (0.6, 0.9)]
     assert (transcript.segments[0].start, transcript.segments[0].end) == (0.0, 0.6)
     assert len(transcript.warnings) == 3  # the segment (its first word's start) and both words
     assert "word 1 of segment 0 ended (0.6 s) before it started (0.9 s)" in transcript.warnings[2]

@@ -136,7 +136,7 @@ def test_a_window_clips_long_utterances_to_the_words_inside_it() -> None:
     tokens = text_tokens([page], display_names(transcript, {}))
     segment = next(s for s in transcript.segments if s.start <= 600 <= s.end)
     assert segment.words is not None
-    inside = [w.text for w in segment.words if w.end >= 600 and w.start <= 630]
+    inside = [w[0] for w in segment.words if w[2] >= 600 and w[1] <= 630]
     assert tokens[: len(inside)] == inside
 
 

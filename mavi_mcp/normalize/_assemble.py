@@ -12,7 +12,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
 
 import pydantic
 
@@ -21,6 +20,7 @@ from mavi_mcp.transcript import (
     Extras,
     Kind,
     Provider,
+    Segment,
     Source,
     Transcript,
     new_transcript_id,
@@ -54,13 +54,8 @@ class Context:
         return dataclasses.replace(self, model=model)
 
 
-class RawWord(NamedTuple):
-    """A word as a normalizer read it, SECONDS; becomes a `transcript.Word` once checked."""
-
-    text: str
-    start: float
-    end: float
-    confidence: float | None = None
+RawWord = tuple[str, float, float, float | None]
+"""A word as a normalizer read it, `(text, start, end, confidence)` in SECONDS; a `transcript.Word` once checked."""
 
 
 @dataclass
@@ -111,7 +106,7 @@ def assemble(
         ResultError: a time that is not a finite number, or a shape the strict model rejects.
     """
     warnings: list[str] = []
-    segments: list[dict[str, Any]] = []
+    segments: list[Segment] = []
     for index, raw in enumerate(raw_segments):
         start, end = raw.start, raw.end
         if not 0.0 <= start <= end < MAX_SECONDS:  # NaN fails every comparison and lands here too
@@ -119,9 +114,14 @@ def assemble(
         words: list[RawWord] | None = None
         if raw.words is not None:
             words = raw.words
-            for w_index, word in enumerate(raw.words):
-                w_start, w_end, confidence = word.start, word.end, word.confidence
-                if 0.0 <= w_start <= w_end < MAX_SECONDS and (confidence is None or -_INF < confidence < _INF):
+            for w_index, (text, w_start, w_end, confidence) in enumerate(raw.words):
+                if (
+                    0.0 <= w_start <= w_end < MAX_SECONDS
+                    and (confidence is None or -_INF < confidence < _INF)
+                    and type(w_start) is float
+                    and type(w_end) is float
+                    and (confidence is None or type(confidence) is float)
+                ):
                     continue
                 if not 0.0 <= w_start <= w_end < MAX_SECONDS:
                     w_start, w_end = _repair_span(w_start, w_end, f"word {w_index} of segment {index}", warnings)
@@ -129,11 +129,15 @@ def assemble(
                     confidence = None
                 if words is raw.words:
                     words = list(raw.words)
-                words[w_index] = RawWord(word.text, w_start, w_end, confidence)
-        segments.append({"start": start, "end": end, "speaker": raw.speaker, "text": raw.text.strip(), "words": words})
-    segments.sort(key=lambda s: s["start"])
+                words[w_index] = (text, float(w_start), float(w_end), None if confidence is None else float(confidence))
+        segments.append(
+            Segment.model_construct(
+                start=float(start), end=float(end), speaker=raw.speaker, text=raw.text.strip(), words=words
+            )
+        )
+    segments.sort(key=lambda s: s.start)
 
-    last_end = max((s["end"] for s in segments), default=0.0)
+    last_end = max((s.end for s in segments), default=0.0)
     if duration is not None and (not math.isfinite(duration) or not 0 <= duration < MAX_SECONDS):
         warnings.append(f"The provider's duration ({duration!r}) is not usable; using the last segment's end.")
         duration = None
@@ -148,20 +152,20 @@ def assemble(
         task_id=context.task_id,
         sandbox=context.sandbox,
     )
+    # Every time was checked above (finite, >= 0, end >= start, below MAX_SECONDS) and every text and speaker comes
+    # from a validated wire model, so the transcript is built without validating each word a second time.
     try:
-        return Transcript.model_validate(
-            {
-                "id": context.transcript_id or new_transcript_id(),
-                "kind": kind,
-                "source": source,
-                "language": language or None,
-                "duration": max(round(total, 3), last_end),  # rounding must not cut the last segment off
-                "segments": segments,
-                "speakers": summarize_speakers(segments, names),
-                "extras": extras or Extras(),
-                "warnings": warnings,
-                "created_at": context.created_at or utcnow(),
-            }
+        return Transcript.model_construct(
+            id=context.transcript_id or new_transcript_id(),
+            kind=kind,
+            source=source,
+            language=language or None,
+            duration=max(round(total, 3), last_end),  # rounding must not cut the last segment off
+            segments=segments,
+            speakers=summarize_speakers(segments, names),
+            extras=extras or Extras(),
+            warnings=warnings,
+            created_at=context.created_at or utcnow(),
         )
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]

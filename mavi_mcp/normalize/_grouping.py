@@ -8,7 +8,6 @@ least `MIN_SENTENCE_WORDS` words or `MIN_SENTENCE_SECONDS`, at a pause of `PAUSE
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
 PAUSE_SECONDS = 1.5
 MIN_SENTENCE_WORDS = 8
@@ -18,15 +17,9 @@ MAX_SECONDS = 30.0
 _SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"', ".'", "?'", "!'", ".)", "。", "？", "！")
 
 
-class Token(NamedTuple):
-    """One unit of text with its time span; `text` is joined verbatim (ElevenLabs keeps its own spacing)."""
-
-    text: str
-    start: float
-    end: float
-    speaker: str | None
-    is_word: bool = True
-    confidence: float | None = None
+Token = tuple[str, float, float, str | None, bool, float | None]
+"""One unit of text with its time span: `(text, start, end, speaker, is_word, confidence)`, SECONDS; `text` is joined
+verbatim (ElevenLabs keeps its own spacing). A plain tuple: tens of thousands are made per transcript."""
 
 
 def ends_sentence(text: str) -> bool:
@@ -40,24 +33,25 @@ def group_tokens(tokens: Iterable[Token]) -> list[list[Token]]:
     words = 0
     last_word: Token | None = None
     for token in tokens:
-        if current and token.is_word:
-            start = current[0].start
-            pause = token.start - last_word.end if last_word is not None else 0.0
-            spoken = last_word.end - start if last_word is not None else 0.0
+        text, t_start, t_end, speaker, is_word, _ = token
+        if current and is_word:
+            start = current[0][1]
+            pause = t_start - last_word[2] if last_word is not None else 0.0
+            spoken = last_word[2] - start if last_word is not None else 0.0
             long_enough = words >= MIN_SENTENCE_WORDS or spoken >= MIN_SENTENCE_SECONDS
             if (
-                token.speaker != current[0].speaker
+                speaker != current[0][3]
                 or pause >= PAUSE_SECONDS
-                or (last_word is not None and ends_sentence(last_word.text) and long_enough)
+                or (last_word is not None and long_enough and ends_sentence(last_word[0]))
                 or words >= MAX_WORDS
-                or token.end - start > MAX_SECONDS
+                or t_end - start > MAX_SECONDS
             ):
                 groups.append(current)
                 current, words, last_word = [], 0, None
-        if not current and not token.is_word and not token.text.strip():
+        if not current and not is_word and not text.strip():
             continue  # never start a segment with spacing
         current.append(token)
-        if token.is_word:
+        if is_word:
             words += 1
             last_word = token
     if current:

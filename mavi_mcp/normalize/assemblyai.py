@@ -17,7 +17,7 @@ MS = 1000.0
 
 
 def _word(w: AssemblyAIWord) -> RawWord:
-    return RawWord(w["text"], w["start"] / MS, w["end"] / MS, w.get("confidence"))
+    return (w["text"], w["start"] / MS, w["end"] / MS, w.get("confidence"))
 
 
 def _label(speaker: str | None) -> str | None:
@@ -80,17 +80,17 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
                 )
             )
     else:
-        tokens = [
-            Token(w["text"], w["start"] / MS, w["end"] / MS, _label(w.get("speaker")), True, w.get("confidence"))
+        tokens: list[Token] = [
+            (w["text"], w["start"] / MS, w["end"] / MS, _label(w.get("speaker")), True, w.get("confidence"))
             for w in words
         ]
         raw = [
             RawSegment(
-                start=group[0].start,
-                end=max(t.end for t in group),
-                speaker=group[0].speaker,
-                text=" ".join(t.text for t in group),
-                words=[RawWord(t.text, t.start, t.end, t.confidence) for t in group],
+                start=group[0][1],
+                end=max(t[2] for t in group),
+                speaker=group[0][3],
+                text=" ".join(t[0] for t in group),
+                words=[(t[0], t[1], t[2], t[5]) for t in group],
             )
             for group in group_tokens(tokens)
         ]

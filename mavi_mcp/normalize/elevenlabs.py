@@ -32,7 +32,7 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
             start = end = previous_end  # an untimed space: its time carries nothing, its text is kept
         previous_end = end
         confidence = math.exp(logprob) if logprob is not None and logprob <= 0 else None
-        tokens.append(Token(item["text"], start, end, item.get("speaker_id"), is_word, confidence))
+        tokens.append((item["text"], start, end, item.get("speaker_id"), is_word, confidence))
     raw: list[RawSegment]
     if untimed or (not tokens and data.text):
         # timestamps_granularity "none": the text is all there is (or the items' texts, when no text is given)
@@ -42,15 +42,15 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
     else:
         raw = []
         for group in group_tokens(tokens):
-            words = [RawWord(t.text, t.start, t.end, t.confidence) for t in group if t.is_word]
+            words: list[RawWord] = [(t[0], t[1], t[2], t[5]) for t in group if t[4]]
             if not words:
                 continue
             raw.append(
                 RawSegment(
-                    start=words[0].start,
-                    end=max(w.end for w in words),
-                    speaker=group[0].speaker,
-                    text="".join(t.text for t in group),
+                    start=words[0][1],
+                    end=max(w[2] for w in words),
+                    speaker=group[0][3],
+                    text="".join(t[0] for t in group),
                     words=words,
                 )
             )

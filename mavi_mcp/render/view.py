@@ -110,7 +110,7 @@ def _aligned_times(segment: Segment, tokens: list[str]) -> list[tuple[float, flo
     words = segment.words
     if not words or len(words) != len(tokens):
         return None
-    return [(w.start, w.end) for w in words]
+    return [(w[1], w[2]) for w in words]
 
 
 _SELECTED: OrderedDict[tuple[str, View], list[Span]] = OrderedDict()
