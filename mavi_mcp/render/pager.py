@@ -2,8 +2,10 @@
 
 A format turns spans into `Unit`s (a turn line, a subtitle cue, a JSON segment, an RTTM line). A unit is a
 list of `Piece`s, each knowing the position just after it, so a unit too large for a whole page can be cut
-between pieces (between words). The pager fills a page with whole units while they fit; when the page is
-still empty and the next unit alone does not fit, it takes as many of its pieces as fit (at least one).
+between pieces (between words). The pager fills a page with whole units while they fit; when the next unit does
+not fit, it takes as many of its pieces as fit in what is left (at least one on an empty page), so a page fills its
+budget instead of ending early before a long turn. It leaves a remainder smaller than `MIN_FILL` of the budget
+unused rather than start a turn with a few words.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from mavi_mcp.render.cursor import Position
+
+MIN_FILL = 0.125
+"""The smallest part of the budget (what is left on a page) worth filling with the start of a turn that does not fit."""
 
 
 class Piece(NamedTuple):
@@ -80,22 +85,40 @@ def cut_page(units: Iterable[Unit], budget: int, *, size: Callable[[str], int], 
             used += cost
             continue
         if parts:
+            left = budget - used - sep
+            if left >= budget * MIN_FILL:
+                filled = _fill(unit, left, size, at_least_one=False)
+                if filled is not None:
+                    body, after = filled
+                    return Cut([*parts, body], after)
             return Cut(parts, unit.start)
         # the page is empty and this unit alone does not fit: cut it between pieces, at least one piece
-        taken = 0
-        running = 0
-        for piece in unit.pieces:
-            piece_cost = size(piece.text)
-            if taken and running + piece_cost > budget:
-                break
-            running += piece_cost
-            taken += 1
-        if taken < len(unit.pieces):
-            body = unit.cut(taken)
-            while taken > 1 and size(body) > budget:  # piece sizes were an estimate: back off word by word
-                taken -= 1
-                body = unit.cut(taken)
-            return Cut([body], unit.pieces[taken - 1].after)
+        filled = _fill(unit, budget, size, at_least_one=True)
+        if filled is not None:
+            body, after = filled
+            return Cut([body], after)
         following = next((u for u in iterator if u.text), None)
         return Cut([text], following.start if following else None)
     return Cut(parts, None)
+
+
+def _fill(unit: Unit, room: int, size: Callable[[str], int], *, at_least_one: bool) -> tuple[str, Position] | None:
+    """The first pieces of `unit` that fit in `room` (at least one if `at_least_one`), and the position after them;
+    None when none fit, or when all of them do (the unit needs no cut)."""
+    taken = 0
+    running = 0
+    for piece in unit.pieces:
+        piece_cost = size(piece.text)
+        if running + piece_cost > room and (taken or not at_least_one):
+            break
+        running += piece_cost
+        taken += 1
+    if taken == 0 or taken >= len(unit.pieces):
+        return None
+    body = unit.cut(taken)
+    while size(body) > room and taken > 1:  # piece sizes were an estimate: back off word by word
+        taken -= 1
+        body = unit.cut(taken)
+    if size(body) > room and not at_least_one:
+        return None
+    return body, unit.pieces[taken - 1].after
