@@ -143,6 +143,38 @@ def estimates_for(seconds: float) -> dict[str, Estimate]:
     return out
 
 
+def price_list(seconds: float) -> str:
+    """One line for `upload_media`'s answer: every paid tool's estimate for `seconds` of media, e.g.
+    'Estimated cost of 1:02:47: identify_speakers $3.77 · transcribe_whisper $3.77 ($7.53 with speaker=true) ·
+    transcribe_assemblyai $0.16 · transcribe_elevenlabs $0.41 · multi_speaker_async $6.28'."""
+    costs = {tool: format_usd(e.usd) for tool, e in estimates_for(seconds).items()}
+    whisper_speaker = costs.pop("transcribe_whisper(speaker=true)")
+    parts = [
+        f"{tool} {usd} ({whisper_speaker} with speaker=true)" if tool == "transcribe_whisper" else f"{tool} {usd}"
+        for tool, usd in costs.items()
+    ]
+    return f"Estimated cost of {clock(seconds)}: " + " · ".join(parts)
+
+
+BILLED_FROM_WORDS: dict[str, str] = {
+    "provider": "the provider's duration",
+    "asset": "the file's duration",
+    "transcript": "the transcript's end, a lower bound",
+}
+
+
+def billed_text(billed: Billed, cost: Estimate) -> str:
+    """The first-line statement of a paid result: 'Billed $0.16 for 1:02:47 (the provider's duration)'."""
+    return f"Billed {cost.text} ({BILLED_FROM_WORDS[billed.source]})"
+
+
+WINDOW_NOTE = (
+    "start/end limit what is shown, not what is billed: the whole file is transcribed. To transcribe only a part, "
+    "use transcribe_assemblyai with audio_start_from/audio_end_at (milliseconds)."
+)
+"""For the transcription tools' descriptions and for answers given with a window (issue 15, "honest windows")."""
+
+
 def format_usd(usd: float) -> str:
     """Dollars as people read them: '$3.77', '$0.23', '$0.004' (under a cent), '$0.00' for nothing."""
     if usd == 0:

@@ -249,6 +249,16 @@ def entry(db: sqlite3.Connection, task_id: str) -> LedgerEntry | None:
     return _entry(row) if row is not None else None
 
 
+def reuse_note(reused: LedgerEntry) -> str:
+    """What a free, reused answer says: 'Reused the result of task t1 (2026-11-30 12:00 UTC): nothing billed now;
+    pass refresh=true to transcribe again and pay again.'"""
+    when = reused.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"Reused the result of task {reused.task_id} ({when}): nothing billed now; pass refresh=true to transcribe "
+        "again and pay again."
+    )
+
+
 # --- uploaded files ------------------------------------------------------------------------------------------------
 
 

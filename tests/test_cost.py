@@ -15,12 +15,14 @@ from mavi_mcp.cost import (
     PRICES,
     Billed,
     billed_seconds,
+    billed_text,
     estimate,
     estimates_for,
     file_sha256,
     file_sha256_async,
     format_usd,
     price_key,
+    price_list,
     provider_seconds,
     request_key,
 )
@@ -232,3 +234,22 @@ async def test_hashing_runs_in_a_worker_thread(tmp_path: Path) -> None:
     path.write_bytes(b"ID3" * 1000)
     with anyio.fail_after(10):
         assert await file_sha256_async(path) == hashlib.sha256(b"ID3" * 1000).hexdigest()
+
+
+def test_the_upload_answer_lists_every_tools_price_for_the_duration() -> None:
+    assert price_list(3767) == (
+        "Estimated cost of 1:02:47: identify_speakers $3.77 · transcribe_whisper $3.77 ($7.53 with speaker=true) · "
+        "transcribe_assemblyai $0.16 · transcribe_elevenlabs $0.41 · multi_speaker_async $6.28"
+    )
+
+
+def test_a_paid_result_says_what_it_was_billed_and_on_what_duration() -> None:
+    billed = billed_seconds(ASSEMBLYAI, load(ASSEMBLYAI, "4430051"))
+    assert billed is not None
+    assert billed_text(billed, billed.cost("transcribe_assemblyai")) == (
+        "Billed $0.16 for 1:02:47 (the provider's duration)"
+    )
+    fallback = Billed(225.4, "transcript")
+    assert billed_text(fallback, fallback.cost("identify_speakers")) == (
+        "Billed $0.23 for 3:45 (the transcript's end, a lower bound)"
+    )

@@ -26,6 +26,7 @@ from mavi_mcp.ledger import (
     media_duration,
     open_charge,
     remember_media,
+    reuse_note,
     settle_charge,
     spend_since,
 )
@@ -57,6 +58,10 @@ def test_the_first_claim_is_new_and_an_identical_request_reuses_it(db: sqlite3.C
     assert first.entry.status == "pending"
     again = claim(db, task_id="t2", tool="transcribe_whisper", request_key=KEY, estimated_usd=7.534, now=NOON)
     assert again == Claim(first.entry, new=False)
+    assert reuse_note(again.entry) == (
+        "Reused the result of task t1 (2026-11-30 12:00 UTC): nothing billed now; pass refresh=true to transcribe "
+        "again and pay again."
+    )
     assert entry(db, "t2") is None
     different = claim(db, task_id="t3", tool="transcribe_whisper", request_key=OTHER, estimated_usd=3.767, now=NOON)
     assert different.new
