@@ -95,7 +95,13 @@ async def test_probe_duration_reads_in_a_worker_thread(media: dict[str, Path]) -
     assert abs(found.seconds - SECONDS) <= tolerance(SECONDS)
 
 
-def test_importing_the_module_does_not_load_ffmpeg() -> None:
-    code = "import sys, mavi_mcp.duration; print('av' in sys.modules)"
+def test_neither_the_module_nor_a_started_server_loads_ffmpeg(tmp_path: Path) -> None:
+    code = (
+        "import sys, mavi_mcp.duration, mavi_mcp.cost, mavi_mcp.confirm, mavi_mcp.ledger\n"
+        "from mavi_mcp.server import create_server\n"
+        "from mavi_mcp.settings import Settings\n"
+        f"create_server(Settings(data_dir={str(tmp_path)!r}))\n"
+        "print('av' in sys.modules, 'mavi_mcp.duration' in sys.modules)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False True"
