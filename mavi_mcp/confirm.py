@@ -36,6 +36,8 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from pydantic import BaseModel, Field
 
 from mavi_mcp.cost import Estimate, format_usd
+from mavi_mcp.cost import estimate as estimate_cost
+from mavi_mcp.settings import Settings
 
 MaxCostUsd = Annotated[
     float | None,
@@ -123,6 +125,33 @@ def check_cost(
         f"MAVI_MCP_CONFIRM_ABOVE_USD={format_usd(confirm_above_usd)}, and this client cannot ask the user to "
         f"confirm. Nothing was billed. To go ahead, call again with max_cost_usd={acknowledgement(estimate):g} "
         "(after checking with the user), or raise MAVI_MCP_CONFIRM_ABOVE_USD in the server's configuration.",
+    )
+
+
+def check_call(
+    ctx: Context[Any, Any],
+    settings: Settings,
+    tool: str,
+    seconds: float | None,
+    *,
+    speaker: bool = False,
+    max_cost_usd: float | None = None,
+    spent_today_usd: float = 0.0,
+) -> CostCheck:
+    """`check_cost` for a paid tool's `decide` resolver: the estimate for `seconds` of media (None: unknown), the
+    thresholds from `settings`, whether this client can be asked from `ctx`.
+
+    Raises:
+        ValueError: `tool` is not a paid tool.
+    """
+    return check_cost(
+        tool,
+        estimate_cost(tool, seconds, speaker=speaker) if seconds is not None else None,
+        confirm_above_usd=settings.confirm_above_usd,
+        can_ask=can_ask_user(ctx),
+        max_cost_usd=max_cost_usd,
+        spent_today_usd=spent_today_usd,
+        daily_budget_usd=settings.daily_budget_usd,
     )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from mavi_mcp.cost import Billed
+from mavi_mcp.cost import Billed, format_usd
 from mavi_mcp.duration import MediaDuration
 
 LedgerStatus = Literal["pending", "billed", "failed"]
@@ -257,6 +257,39 @@ def reuse_note(reused: LedgerEntry) -> str:
         f"Reused the result of task {reused.task_id} ({when}): nothing billed now; pass refresh=true to transcribe "
         "again and pay again."
     )
+
+
+def entries(db: sqlite3.Connection, task_ids: list[str]) -> dict[str, LedgerEntry]:
+    """The ledger entries of several tasks at once (for `list_tasks`: cost per task), by task id; free or unknown
+    tasks are absent."""
+    if not task_ids:
+        return {}
+    marks = ", ".join("?" * len(task_ids))
+    rows = db.execute(f"SELECT {_COLUMNS} FROM ledger WHERE task_id IN ({marks})", task_ids).fetchall()  # noqa: S608
+    return {found.task_id: found for found in map(_entry, rows)}
+
+
+@dataclass(frozen=True)
+class Spend:
+    """US dollars spent today and this month (UTC), pending requests at their estimate."""
+
+    today_usd: float
+    month_usd: float
+
+    @property
+    def text(self) -> str:
+        """'Spent today $1.25, this month $8.16 (MAVI prices; pending calls at their estimate).'"""
+        return (
+            f"Spent today {format_usd(self.today_usd)}, this month {format_usd(self.month_usd)} "
+            "(MAVI prices; pending calls at their estimate)."
+        )
+
+
+def spend(db: sqlite3.Connection, now: datetime | None = None) -> Spend:
+    """Today's and this month's spend (UTC days), for a free tool's answer or a resource."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return Spend(spend_since(db, day), spend_since(db, day.replace(day=1)))
 
 
 # --- uploaded files ------------------------------------------------------------------------------------------------

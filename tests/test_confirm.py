@@ -20,13 +20,14 @@ from mavi_mcp.confirm import (
     MaxCostUsd,
     acknowledgement,
     budget_refusal,
-    can_ask_user,
+    check_call,
     check_cost,
     cost_gate,
     start_of_day,
     start_of_month,
 )
 from mavi_mcp.cost import estimate
+from mavi_mcp.settings import Settings
 from tests import paid_tool
 
 HOUR_WHISPER = estimate("transcribe_whisper", 3767, speaker=True)  # $7.534 for 1:02:47
@@ -123,20 +124,25 @@ def test_days_and_months_start_at_midnight_utc() -> None:
 ERAS_SEEN: list[str | None] = []
 
 
-def paid_server(*, confirm_above_usd: float = 1.0) -> tuple[MCPServer, list[float]]:
+def paid_server(
+    *, confirm_above_usd: float = 1.0, daily_budget_usd: float | None = None, spent_today_usd: float = 0.0
+) -> tuple[MCPServer, list[float]]:
     """A server with one paid tool, `transcribe(seconds)`, priced as Whisper with speakers; `sent` records the
     calls whose body ran (what would have been sent to MAVI)."""
     server = MCPServer("cost-test")
     sent: list[float] = []
+    settings = Settings(confirm_above_usd=confirm_above_usd, daily_budget_usd=daily_budget_usd)
 
     def decide(ctx: Context[Any, Any], seconds: float, max_cost_usd: float | None) -> CostCheck:
         ERAS_SEEN.append(ctx.protocol_version)
-        return check_cost(
+        return check_call(
+            ctx,
+            settings,
             "transcribe_whisper",
-            estimate("transcribe_whisper", seconds, speaker=True),
-            confirm_above_usd=confirm_above_usd,
-            can_ask=can_ask_user(ctx),
+            seconds,
+            speaker=True,
             max_cost_usd=max_cost_usd,
+            spent_today_usd=spent_today_usd,
         )
 
     @server.tool()
@@ -268,3 +274,15 @@ async def test_a_raised_threshold_lets_the_call_through_without_asking() -> None
     callback, asked = answering("decline")
     assert await call(server, "auto", callback, {"seconds": 3767}) == (False, "sent: $7.53 for 1:02:47")
     assert (sent, asked) == ([3767], [])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ERAS)
+async def test_the_daily_budget_refuses_before_asking_and_sends_nothing(mode: str) -> None:
+    server, sent = paid_server(daily_budget_usd=5, spent_today_usd=4.9)
+    callback, asked = answering("accept", {"pay": True})
+    error, text = await call(server, mode, callback, {"seconds": 3767})
+    assert error
+    assert "taking today's spend from $4.90 to $12.43, past MAVI_MCP_DAILY_BUDGET_USD=$5.00" in text
+    assert (sent, asked) == ([], [])
+    assert await call(server, mode, callback, {"seconds": 30}) == (False, "sent: $0.06 for 0:30")

@@ -18,6 +18,7 @@ from mavi_mcp.ledger import (
     Claim,
     claim,
     create_ledger,
+    entries,
     entry,
     fail_charge,
     find_media,
@@ -28,6 +29,7 @@ from mavi_mcp.ledger import (
     remember_media,
     reuse_note,
     settle_charge,
+    spend,
     spend_since,
 )
 
@@ -126,6 +128,12 @@ def test_spend_counts_billed_costs_and_pending_estimates_by_utc_day_and_month(db
     assert spend_since(db, start_of_month(NOON)) == 8.156958
     assert spend_since(db, last_month - timedelta(seconds=1)) == 13.156958
     assert spend_since(db, NOON + timedelta(microseconds=1)) == 0
+    summary = spend(db, NOON)
+    assert (summary.today_usd, summary.month_usd) == (6.156958, 8.156958)
+    assert summary.text == "Spent today $6.16, this month $8.16 (MAVI prices; pending calls at their estimate)."
+    costs = entries(db, ["a", "c", "d", "free"])
+    assert {task: found.cost_usd for task, found in costs.items()} == {"a": 5.0, "c": 0.156958, "d": None}
+    assert entries(db, []) == {}
 
 
 def test_naive_times_are_refused(db: sqlite3.Connection) -> None:
