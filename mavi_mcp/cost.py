@@ -287,7 +287,7 @@ VIEW_OPTIONS = frozenset(
 `request_key`, so a new page, window, speaker filter or format is served from the store."""
 
 
-def request_key(endpoint: str, source: str, options: Mapping[str, Any]) -> str:
+def request_key(endpoint: str, source: str, options: Mapping[str, Any], *, account: str = "") -> str:
     """A fingerprint (64 hex chars, SHA-256) of everything that changes a transcription's result.
 
     `endpoint`: MAVI's endpoint or response shape (`sync-generate-audio`, `async-generate-audio-callback`,
@@ -295,18 +295,27 @@ def request_key(endpoint: str, source: str, options: Mapping[str, Any]) -> str:
     `async-` and `-callback` are dropped (`generate-audio` for all three). `source`: the asset id, or the URL
     exactly as sent. `options`: the request's options (the body MAVI gets, less the source, plus the provider
     for `speech-to-text`); `None` values and `VIEW_OPTIONS` are ignored, keys are sorted and whole floats are
-    written as integers, so `{"speaker": True, "x": None}` and `{"speaker": true}` give one key.
+    written as integers, so `{"speaker": True, "x": None}` and `{"speaker": true}` give one key. `account`:
+    `account_fingerprint(key)` when a request runs on a caller's own key (a shared HTTP deployment, header
+    `X-MAVI-API-Key`), so one account never gets another's result for free; empty for the server's own key.
 
     Raises:
         TypeError: an option is not JSON data (str, number, bool, None, list, dict).
     """
     canonical = {
+        "account": account,
         "endpoint": _product(endpoint),
         "source": source.strip(),
         "options": {k: _canonical(v) for k, v in sorted(options.items()) if v is not None and k not in VIEW_OPTIONS},
     }
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def account_fingerprint(api_key: str) -> str:
+    """A short, non-reversible name for the account of an API key (16 hex chars of a salted SHA-256), to keep
+    per-account rows apart in the ledger without storing the key."""
+    return hashlib.sha256(b"mavi-mcp account\0" + api_key.strip().encode()).hexdigest()[:16]
 
 
 def _product(endpoint: str) -> str:

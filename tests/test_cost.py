@@ -14,6 +14,7 @@ from mavi_mcp.cost import (
     PAID_TOOLS,
     PRICES,
     Billed,
+    account_fingerprint,
     billed_seconds,
     billed_text,
     estimate,
@@ -211,6 +212,16 @@ def test_a_request_key_changes_with_anything_that_changes_the_result() -> None:
     }
     assert key not in others
     assert len(others) == 8
+
+
+def test_a_request_on_another_accounts_key_gets_its_own_request_key() -> None:
+    options = {"provider": "assemblyai"}
+    mine = request_key("speech-to-text", "https://example.org/a.mp3", options)
+    theirs = account_fingerprint("sk-mavi-their-own-key-0123456789")
+    assert re.fullmatch(r"[0-9a-f]{16}", theirs)
+    assert "their" not in theirs
+    assert theirs == account_fingerprint(" sk-mavi-their-own-key-0123456789 ")
+    assert request_key("speech-to-text", "https://example.org/a.mp3", options, account=theirs) != mine
 
 
 def test_a_request_key_refuses_options_that_are_not_json_data() -> None:
