@@ -43,8 +43,8 @@ MaxCostUsd = Annotated[
     float | None,
     Field(
         gt=0,
-        description="The most this call may cost in US dollars; above the estimate nothing is sent. Lets a client "
-        "that cannot ask the user go ahead with a call above the confirmation threshold.",
+        description="The most this call may cost (US dollars): if the estimate is higher, nothing is sent. Pass it "
+        "when told to, after checking with the user, to go ahead above the confirmation threshold.",
     ),
 ]
 """The acknowledgement parameter a paid tool takes (`max_cost_usd`)."""
