@@ -161,6 +161,20 @@ class Settings(BaseSettings):
         validation_alias="MAVI_MCP_ALLOW_UNAUTHENTICATED",
         description="Allow serving HTTP on a non-loopback address without MAVI_MCP_AUTH_TOKEN.",
     )
+    confirm_above_usd: float = Field(
+        default=1.0,
+        ge=0,
+        validation_alias="MAVI_MCP_CONFIRM_ABOVE_USD",
+        description="A paid call estimated above this many US dollars asks the user first (MCP elicitation); "
+        "0 asks before every paid call.",
+    )
+    daily_budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias="MAVI_MCP_DAILY_BUDGET_USD",
+        description="Refuse a paid call that would take today's spend (UTC day, from the store's ledger) past this "
+        "many US dollars. Unset: no budget.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="MAVI_MCP_LOG_LEVEL"
     )
