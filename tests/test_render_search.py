@@ -165,3 +165,19 @@ def test_a_hit_near_the_end_reads_no_further_than_the_recording() -> None:
     assert "start=0, end=20)" in page.text
     assert "1. [0:05-0:09] <transcript>«end»</transcript>" in page.text
     assert "recording https://example.com/a.mp3" in page.text
+
+
+def test_when_no_passage_holds_every_word_the_passages_with_some_are_shown_and_said(db: sqlite3.Connection) -> None:
+    request = SearchRequest("effective tax rate projected", transcript_id="tr_4474506")
+    page = search_page(db, request)
+    assert page.text.startswith(
+        'Search "effective tax rate projected" (in tr_4474506) · No passage holds every word; these hold some of them.'
+    )
+    assert any("projected to be between twenty six and twenty seven percent" in h["text"] for h in page.hits)
+    strict = search_page(db, SearchRequest("effective tax rate", transcript_id="tr_4474506"))
+    assert "No passage holds every word" not in strict.text
+
+
+def test_a_hit_excerpt_shows_where_the_matches_are_densest(db: sqlite3.Connection) -> None:
+    page = search_page(db, SearchRequest("company operated stores", transcript_id="tr_4320211"))
+    assert "«company» had 1,289 «company» «operated» «stores»" in page.text

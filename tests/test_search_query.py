@@ -135,3 +135,13 @@ def test_any_text_is_refused_clearly_or_compiles_to_an_expression_fts5_accepts(t
     compiled = to_tsquery(query)
     assert "\\" not in compiled
     assert compiled.count("'") % 2 == 0
+
+
+def test_relaxing_joins_every_required_item_by_or_and_keeps_exclusions() -> None:
+    from mavi_mcp.search.query import relaxed
+
+    loose = relaxed(parse('tax "rate" fee OR price -costco'))
+    assert loose is not None
+    assert to_fts5(loose) == '(("tax" OR "rate" OR "fee" OR "price")) NOT ("costco")'
+    assert relaxed(parse("tax")) is None
+    assert relaxed(parse("tax OR rate")) is None

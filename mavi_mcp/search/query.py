@@ -145,6 +145,17 @@ def parse(text: str) -> Query:
     return Query(tuple(required), tuple(excluded))
 
 
+def relaxed(query: Query) -> Query | None:
+    """`query` with its required items joined by OR instead of AND (exclusions kept), for a search in which no
+    passage holds every item; None when there is nothing to relax (a single item)."""
+    if len(query.required) < 2:
+        return None
+    options: list[Term] = []
+    for item in query.required:
+        options.extend(item.options if isinstance(item, AnyOf) else (item,))
+    return Query((AnyOf(tuple(options)),), query.excluded)
+
+
 # --- SQLite FTS5 ------------------------------------------------------------------------------------
 
 

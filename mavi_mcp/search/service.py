@@ -2,7 +2,9 @@
 
 This is the body of the `search_transcripts` tool minus argument checking: parse the query (`query.parse`),
 decode the cursor, fetch one page of ranked hits plus one (to know whether more follow), read the title facts
-of their transcripts, render within the budget. Read-only: run it in any transaction or none.
+of their transcripts, render within the budget. When no passage holds every word of the query, the passages
+holding some of them are shown instead (`query.relaxed`), and the page says so. Read-only: run it in any
+transaction or none.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from mavi_mcp.render.search import (
     render_search,
 )
 from mavi_mcp.search import sqlite_index
-from mavi_mcp.search.query import parse, to_fts5
+from mavi_mcp.search.passages import Hit
+from mavi_mcp.search.query import parse, relaxed, to_fts5
+
+RELAXED_NOTE = "No passage holds every word; these hold some of them."
 
 FETCH = 40
 """Hits fetched per page: more than a page of `DEFAULT_TOKENS` holds (about 15)."""
@@ -38,20 +43,35 @@ def search_page(
     Raises:
         InputError: an unusable query (`query.parse`) or a cursor of another search.
     """
-    compiled = to_fts5(parse(request.query))
+    query = parse(request.query)
     offset = decode_search_cursor(cursor, request) if cursor else 0
     fetch = max(FETCH, max_tokens // 50)
-    hits = sqlite_index.search(
-        db,
-        compiled,
-        transcript_id=request.transcript_id,
-        speakers=request.speakers or None,
-        start=request.start,
-        end=request.end,
-        limit=fetch + 1,
-        offset=offset,
-    )
+
+    def run(compiled: str, limit: int, at: int) -> list[Hit]:
+        return sqlite_index.search(
+            db,
+            compiled,
+            transcript_id=request.transcript_id,
+            speakers=request.speakers or None,
+            start=request.start,
+            end=request.end,
+            limit=limit,
+            offset=at,
+        )
+
+    note = None
+    hits = run(to_fts5(query), fetch + 1, offset)
+    loose = relaxed(query)
+    if not hits and loose is not None and (offset == 0 or not run(to_fts5(query), 1, 0)):
+        hits = run(to_fts5(loose), fetch + 1, offset)
+        note = RELAXED_NOTE
     docs = sqlite_index.docs(db, (h.transcript_id for h in hits[:fetch]))
     return render_search(
-        hits[:fetch], docs, request=request, offset=offset, has_more=len(hits) > fetch, max_tokens=max_tokens
+        hits[:fetch],
+        docs,
+        request=request,
+        offset=offset,
+        has_more=len(hits) > fetch,
+        max_tokens=max_tokens,
+        note=note,
     )
