@@ -67,9 +67,10 @@ _SCHEMA = (
 
 
 def create_schema(db: sqlite3.Connection) -> None:
-    """Create the index tables if missing (idempotent; no commit)."""
+    """Create the index tables if missing and set the ranking (idempotent; no commit)."""
     for statement in _SCHEMA:
         db.execute(statement)
+    db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('rank', ?)", (f"bm25({NAME_WEIGHT}, 1.0)",))
 
 
 def _display(label: str | None, names: Mapping[str, str], provider: Mapping[str, str]) -> str:
@@ -164,11 +165,13 @@ def reindex_names(db: sqlite3.Connection, transcript_id: str, names: Mapping[str
     return changed
 
 
-_SELECT_HITS = (
-    "SELECT p.transcript_id, p.segment, p.word, p.speaker, p.name, p.start, p.end, p.text,"
-    " highlight(search_fts, 1, ?, ?) AS marked, bm25(search_fts, ?, 1.0) AS score"
-    " FROM search_fts JOIN search_passages AS p ON p.id = search_fts.rowid"
+_SELECT_MARKED = (
+    "SELECT p.id, p.transcript_id, p.segment, p.word, p.speaker, p.name, p.start, p.end, p.text,"
+    " highlight(search_fts, 1, ?, ?) FROM search_fts JOIN search_passages AS p ON p.id = search_fts.rowid"
+    " WHERE search_fts MATCH ? AND search_fts.rowid IN"
 )
+
+
 _SELECT_DOCS = "SELECT transcript_id, provider, model, endpoint, recording, created_at, duration, kind FROM search_docs"
 
 
@@ -188,12 +191,21 @@ def search(
     Filters: one transcript; `speakers` as labels (a name given instead matches the display name,
     case-insensitively); passages overlapping the window `start`..`end` (SECONDS). Each hit's `marked` text
     has every matched word between `MARK_OPEN`/`MARK_CLOSE` (FTS5 `highlight`).
+
+    Two steps keep it fast: rank (rowid and bm25 only, the transcript filter as a rowid range, since a
+    transcript's passages are inserted together), then read and highlight only the page of hits.
     """
     where = ["search_fts MATCH ?"]
-    args: list[Any] = [MARK_OPEN, MARK_CLOSE, NAME_WEIGHT, compiled_query]
+    args: list[Any] = [compiled_query]
     if transcript_id is not None:
-        where.append("p.transcript_id = ?")
-        args.append(transcript_id)
+        low, high = db.execute(
+            "SELECT min(id), max(id) FROM search_passages WHERE transcript_id = ?", (transcript_id,)
+        ).fetchone()
+        if low is None:
+            return []
+        where.append("search_fts.rowid BETWEEN ? AND ?")
+        args.extend([low, high])
+    joined = bool(speakers) or start is not None or end is not None
     if speakers:
         marks = ", ".join("?" * len(speakers))
         where.append(f"(p.speaker IN ({marks}) OR p.name COLLATE NOCASE IN ({marks}))")
@@ -205,23 +217,35 @@ def search(
     if end is not None:
         where.append("p.start <= ?")
         args.append(end)
-    args.extend([limit, offset])
+    join = " JOIN search_passages AS p ON p.id = search_fts.rowid" if joined else ""
     # only fixed conditions with placeholders are interpolated
-    sql = f"{_SELECT_HITS} WHERE {' AND '.join(where)} ORDER BY score, p.id LIMIT ? OFFSET ?"
+    rank_sql = (
+        f"SELECT search_fts.rowid, rank FROM search_fts{join} WHERE {' AND '.join(where)}"  # noqa: S608
+        " ORDER BY rank, search_fts.rowid LIMIT ? OFFSET ?"
+    )
+    ranked = db.execute(rank_sql, [*args, limit, offset]).fetchall()
+    if not ranked:
+        return []
+    order = {rowid: k for k, (rowid, _) in enumerate(ranked)}
+    scores = dict(ranked)
+    marks = ", ".join("?" * len(ranked))
+    marked_sql = f"{_SELECT_MARKED} ({marks})"
+    rows = db.execute(marked_sql, [MARK_OPEN, MARK_CLOSE, compiled_query, *order]).fetchall()
+    rows.sort(key=lambda r: order[r[0]])
     return [
         Hit(
-            transcript_id=r[0],
-            segment=r[1],
-            word=r[2],
-            speaker=r[3],
-            name=r[4] or None,
-            start=r[5],
-            end=r[6],
-            text=r[7],
-            marked=r[8],
-            score=-r[9],
+            transcript_id=r[1],
+            segment=r[2],
+            word=r[3],
+            speaker=r[4],
+            name=r[5] or None,
+            start=r[6],
+            end=r[7],
+            text=r[8],
+            marked=r[9],
+            score=-scores[r[0]],
         )
-        for r in db.execute(sql, args)
+        for r in rows
     ]
 
 
