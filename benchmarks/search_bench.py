@@ -12,12 +12,16 @@ index is built for all of them (`sqlite_index.backfill`, as on the first start a
   page) over >= 50 queries (words, phrases, prefixes, OR, exclusions; across the whole store and within one
   transcript): each query runs `--repeat` times, its median counts; printed are the median and p95 over the
   queries and the slowest query. Goal: each <= 20 ms.
+
+Both wall-clock and CPU time (`time.process_time`: SQLite runs in this process) are printed: on a shared,
+loaded machine the wall clock mostly measures waiting for a core, the CPU time what a search costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sqlite3
 import statistics
 import tempfile
@@ -92,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
 
     originals: list[Transcript] = [normalize_body(folder, body) for folder, body in bodies()]  # type: ignore[arg-type]
-    originals = [t for t in originals if t.word_count > 100]
+    originals = [t for t in originals if t.word_count > 1000]  # the calls, not the few-second clips
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="mavi-search-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     store = Store(workdir / "store.sqlite3")
@@ -109,11 +113,11 @@ def main() -> None:
     without = size(path)
 
     db = sqlite3.connect(path, isolation_level=None)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     db.execute("BEGIN IMMEDIATE")
     indexed = sqlite_index.backfill(db, lambda: sqlite_index.stored_transcripts(db))
     db.execute("COMMIT")
-    build = time.perf_counter() - started
+    build, build_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     passages = db.execute("SELECT count(*) FROM search_passages").fetchone()[0]
     db.close()
     with_index = size(path)
@@ -122,31 +126,41 @@ def main() -> None:
     queries = [q["query"] for q in questions] + EXTRA_QUERIES
     db = sqlite3.connect(path)
     requests = [SearchRequest(q) for q in queries] + [SearchRequest(q, transcript_id=ids[7]) for q in queries]
-    timings: list[tuple[float, str]] = []
+    wall: list[tuple[float, str]] = []
+    cpu: list[tuple[float, str]] = []
     for request in requests:
         runs: list[float] = []
+        cpu_runs: list[float] = []
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             search_page(db, request)
             runs.append(time.perf_counter() - t0)
+            cpu_runs.append(time.process_time() - c0)
         where = " (one transcript)" if request.transcript_id else ""
-        timings.append((statistics.median(runs) * 1000, request.query + where))
+        wall.append((statistics.median(runs) * 1000, request.query + where))
+        cpu.append((statistics.median(cpu_runs) * 1000, request.query + where))
     db.close()
-    values = sorted(t for t, _ in timings)
-    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
-    slowest = max(timings)
 
     print(f"store: {args.transcripts} transcripts, {words:,} words ({workdir})")
     print(
         f"size without index: {without / 1e6:.1f} MB; with index: {with_index / 1e6:.1f} MB "
         f"(index +{(with_index - without) / 1e6:.1f} MB, +{(with_index - without) / without:.0%})"
     )
-    print(f"index build (backfill of {indexed} transcripts, {passages:,} passages): {build:.2f} s")
-    print(f"search latency over {len(timings)} queries (median of {args.repeat} runs each, 2,000-token page rendered):")
     print(
-        f"  median {statistics.median(values):.2f} ms, p95 {p95:.2f} ms, slowest {slowest[0]:.2f} ms ({slowest[1]!r})"
+        f"index build (backfill of {indexed} transcripts, {passages:,} passages): {build:.2f} s wall, "
+        f"{build_cpu:.2f} s CPU"
     )
-    print(f"  queries over 20 ms: {sum(v > 20 for v in values)}")
+    print(f"search latency over {len(wall)} queries (median of {args.repeat} runs each, 2,000-token page rendered):")
+    for name, timings in (("wall", wall), ("CPU ", cpu)):
+        values = sorted(t for t, _ in timings)
+        p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+        slowest = max(timings)
+        print(
+            f"  {name}: median {statistics.median(values):.2f} ms, p95 {p95:.2f} ms, slowest {slowest[0]:.2f} ms "
+            f"({slowest[1]!r}), over 20 ms: {sum(v > 20 for v in values)}"
+        )
+    if args.keep is None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
