@@ -7,8 +7,9 @@ The questions (benchmarks/evidence_questions.json) are about the bundled recordi
 would type and a verbatim passage of the transcript that answers it. Every bundled recording is stored in one
 index (as a store holding them all would be); for each question:
 
-- search: `search_page` (the `search_transcripts` body) over the question's transcript, page after page until a
-  hit's excerpt shows the passage; the cost is the estimated tokens of every search page read.
+- search: `search_page` (the `search_transcripts` body) over the question's transcript (`--everywhere`: over
+  all 23 stored transcripts, where each call exists in up to five providers' versions), page after page until
+  a hit's excerpt shows the passage; the cost is the estimated tokens of every search page read.
 - paging: `render_page` (the `get_transcript` body) at the default budget (6,000) from the first page until the
   passage has been shown; the cost is the estimated tokens of every page read.
 
@@ -57,9 +58,11 @@ def load_all() -> dict[str, Transcript]:
     return out
 
 
-def by_search(db: sqlite3.Connection, transcript: Transcript, query: str, passage: str, budget: int) -> tuple[int, int]:
+def by_search(
+    db: sqlite3.Connection, transcript: Transcript, query: str, passage: str, budget: int, everywhere: bool
+) -> tuple[int, int]:
     """(tokens read, search page where the passage showed; 0 = not within MAX_SEARCH_PAGES)."""
-    request = SearchRequest(query, transcript_id=transcript.id)
+    request = SearchRequest(query, transcript_id=None if everywhere else transcript.id)
     cursor = None
     spent = 0
     for number in range(1, MAX_SEARCH_PAGES + 1):
@@ -96,6 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--search-tokens", type=int, default=DEFAULT_TOKENS)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--everywhere", action="store_true", help="search the whole store, not the question's transcript"
+    )
     args = parser.parse_args()
 
     questions: list[dict[str, Any]] = json.loads(QUESTIONS.read_text())["questions"]
@@ -111,7 +117,7 @@ def main() -> None:
     for q in questions:
         transcript = transcripts[q["recording"]]
         passage = words(q["passage"])
-        s_tokens, s_page = by_search(db, transcript, q["query"], passage, args.search_tokens)
+        s_tokens, s_page = by_search(db, transcript, q["query"], passage, args.search_tokens, args.everywhere)
         p_tokens, p_pages = by_paging(transcript, passage)
         first_page += s_page == 1
         ratios.append(p_tokens / s_tokens)
@@ -122,7 +128,8 @@ def main() -> None:
     if args.verbose:
         print("\n".join(rows))
     n = len(questions)
-    print(f"questions: {n} (search page budget {args.search_tokens} tokens, paging {PAGE_TOKENS})")
+    scope = "the whole store" if args.everywhere else "the question's transcript"
+    print(f"questions: {n} (search in {scope}, page budget {args.search_tokens} tokens; paging {PAGE_TOKENS})")
     print(f"passage on the first search page: {first_page}/{n} = {first_page / n:.0%} (goal >= 90%)")
     print(f"paging/search token ratio: median x{statistics.median(ratios):.1f} (goal >= 10), min x{min(ratios):.1f}")
 
