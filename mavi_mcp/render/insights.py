@@ -19,7 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from mavi_mcp.render.cursor import Cursor, Position, encode_cursor
+from mavi_mcp.errors import InputError
+from mavi_mcp.render.cursor import Cursor, Position, decode_cursor, encode_cursor
 from mavi_mcp.render.pager import Piece, Unit, cut_page
 from mavi_mcp.render.timefmt import clock
 from mavi_mcp.render.tokens import estimate_tokens, token_bytes
@@ -367,3 +368,34 @@ def render_insights(
     )
     text = f"{header}\n{OPEN_TAG}\n" + "\n".join(cut.parts) + f"\n{CLOSE_TAG}\n{footer}"
     return InsightsPage(text, next_cursor, page, data, estimate_tokens(text), max_tokens)
+
+
+def insights_page(
+    transcript: Transcript,
+    *,
+    names: Mapping[str, str],
+    display: Mapping[str, str],
+    max_tokens: int,
+    cursor: str | None = None,
+) -> InsightsPage:
+    """The insights page `cursor` points at (None: the first), for `get_transcript(format="insights")`.
+
+    Raises:
+        InputError: the cursor is not one of this transcript (`decode_cursor`) or belongs to another format.
+    """
+    if cursor is None:
+        return render_insights(transcript, names=names, display=display, max_tokens=max_tokens)
+    decoded = decode_cursor(cursor, transcript.id)
+    if decoded.view != VIEW:
+        raise InputError(
+            "This cursor continues another format of the transcript, not insights. Call get_transcript with "
+            'format="insights" and no cursor to start the insights from the beginning.'
+        )
+    return render_insights(
+        transcript,
+        names=names,
+        display=display,
+        position=decoded.position,
+        page=decoded.page,
+        max_tokens=max_tokens,
+    )

@@ -101,6 +101,16 @@ class SearchPage:
     max_tokens: int
     transcripts: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
 
+    def structured(self, request: SearchRequest) -> dict[str, Any]:
+        """Structured content for the tool result: the query, hits (SECONDS), their transcripts, the cursor."""
+        return {
+            "query": request.query,
+            "hits": self.hits,
+            "transcripts": self.transcripts,
+            "next_cursor": self.next_cursor,
+            "estimated_tokens": self.estimated_tokens,
+        }
+
 
 def _speaker(hit: Hit) -> str | None:
     if hit.speaker is None:
