@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mavi_mcp.errors import InputError
 from mavi_mcp.normalize import Context, normalize_body
@@ -181,3 +183,24 @@ def test_when_no_passage_holds_every_word_the_passages_with_some_are_shown_and_s
 def test_a_hit_excerpt_shows_where_the_matches_are_densest(db: sqlite3.Connection) -> None:
     page = search_page(db, SearchRequest("company operated stores", transcript_id="tr_4320211"))
     assert "«company» had 1,289 «company» «operated» «stores»" in page.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=30), st.booleans()), max_size=40), st.integers(40, 500))
+def test_excerpt_offsets_always_point_at_whole_matches_within_the_excerpt(
+    parts: list[tuple[str, bool]], limit: int
+) -> None:
+    clean = [(text.replace(MARK_OPEN, "").replace(MARK_CLOSE, ""), hit) for text, hit in parts]
+    marked = " ".join(f"{MARK_OPEN}{text}{MARK_CLOSE}" if hit else text for text, hit in clean)
+    text, spans = excerpt(marked, limit)
+    assert MARK_OPEN not in text
+    assert MARK_CLOSE not in text
+    plain = marked.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
+    if len(plain) <= limit:
+        assert text == plain
+    else:
+        assert len(text) <= limit + len("… ") + len(" …")
+        assert text.strip("… ") in plain
+    for a, b in spans:
+        assert 0 <= a < b <= len(text)
+    assert spans == sorted(spans)

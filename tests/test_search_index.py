@@ -43,6 +43,11 @@ def db(costco: Transcript, monro: Transcript) -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
+def check_integrity(db: sqlite3.Connection) -> None:
+    """FTS5's own check that the index matches its content table (raises sqlite3.DatabaseError if not)."""
+    db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)")
+
+
 def find(db: sqlite3.Connection, query: str, **filters: object) -> list[index.Hit]:
     return index.search(db, to_fts5(parse(query)), **filters)  # pyright: ignore[reportArgumentType]
 
@@ -119,8 +124,10 @@ def test_speaker_names_are_searchable_and_follow_renames(db: sqlite3.Connection,
     assert {h.speaker for h in hits} == {label}
     assert {h.name for h in hits} == {"Zed Quillfeather"}
     assert find(db, "quarter", speakers=["zed quillfeather"], limit=500)
+    check_integrity(db)
     index.reindex_names(db, "tr_costco_aai", {})
     assert not find(db, "Quillfeather")
+    check_integrity(db)
 
 
 def test_a_provider_name_is_indexed_and_comes_back_after_a_rename_is_removed(db: sqlite3.Connection) -> None:
@@ -168,7 +175,9 @@ def test_deleting_and_reindexing_a_transcript_replaces_its_passages(db: sqlite3.
     count = len(find(db, "quarter", transcript_id="tr_monro", limit=1000))
     index.index_transcript(db, monro, {})
     assert len(find(db, "quarter", transcript_id="tr_monro", limit=1000)) == count
+    check_integrity(db)
     index.delete_transcript(db, "tr_monro")
+    check_integrity(db)
     assert not find(db, "quarter", transcript_id="tr_monro")
     assert find(db, "quarter", transcript_id="tr_costco_aai")
     assert index.docs(db, ["tr_monro", "tr_costco_aai"]).keys() == {"tr_costco_aai"}

@@ -232,6 +232,8 @@ def search(
     marked_sql = f"{_SELECT_MARKED} ({marks})"
     rows = db.execute(marked_sql, [MARK_OPEN, MARK_CLOSE, compiled_query, *order]).fetchall()
     rows.sort(key=lambda r: order[r[0]])
+    if transcript_id is not None:  # a transcript's ids are one contiguous range; checked, not assumed
+        rows = [r for r in rows if r[1] == transcript_id]
     return [
         Hit(
             transcript_id=r[1],
