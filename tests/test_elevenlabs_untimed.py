@@ -6,12 +6,18 @@ ElevenLabs leaves out at that granularity.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
 
 from mavi_mcp import wire
 from mavi_mcp.normalize import Context, normalize_elevenlabs
 from mavi_mcp.transcript import Transcript
 from tests import data
+from tests.conftest import in_process_server
 
 
 def untimed(name: str, **fields: Any) -> tuple[dict[str, Any], Transcript]:
@@ -66,3 +72,29 @@ def test_audio_events_are_listed_in_extras_with_their_times_in_seconds() -> None
         {"text": "(laughter)", "start": 0.73, "end": 0.75, "speaker": "speaker_0"}
     ]
     assert "(laughter)" in transcript.segments[0].text
+
+
+@pytest.mark.anyio
+async def test_transcribing_with_diarize_and_no_timestamps_shows_the_speakers_on_the_first_page(
+    tmp_path: Path,
+) -> None:
+    """Through the MCP client: the tool over the in-process sandbox, which drops the times as MAVI does."""
+    async with in_process_server(tmp_path / "data", [tmp_path], api_key="sk-test", webhook_secret="s" * 32) as (
+        server,
+        _,
+    ):
+        with anyio.fail_after(60):
+            async with Client(server) as client:
+                result = await client.call_tool(
+                    "transcribe_elevenlabs",
+                    {"asset_id": "re_700000000000000003", "diarize": True, "timestamps_granularity": "none"},
+                )
+    assert not result.is_error
+    text = "".join(getattr(block, "text", "") for block in result.content)
+    assert "No speaker labels" not in text
+    assert "Speakers (7;" in text
+    assert "no word times" in text
+    structured = result.structured_content
+    assert structured is not None
+    assert structured["counts"]["speakers"] == 7
+    assert structured["counts"]["segments"] > 7
