@@ -204,3 +204,21 @@ def test_excerpt_offsets_always_point_at_whole_matches_within_the_excerpt(
     for a, b in spans:
         assert 0 <= a < b <= len(text)
     assert spans == sorted(spans)
+
+
+@settings(max_examples=150, deadline=None)
+@given(query=st.text(max_size=60), max_tokens=st.integers(500, 3000))
+def test_any_query_gives_a_page_within_budget_or_a_clear_input_error(
+    db: sqlite3.Connection, query: str, max_tokens: int
+) -> None:
+    try:
+        page = search_page(db, SearchRequest(query), max_tokens=max_tokens)
+    except InputError as exc:
+        refusal = str(exc)
+    else:
+        refusal = None
+    if refusal is not None:
+        assert "query" in refusal.lower()
+        return
+    assert page.estimated_tokens <= max_tokens or page.shown == 1
+    assert page.text.startswith("Search ") or page.text.startswith("No passage matches")
