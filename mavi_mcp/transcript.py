@@ -121,6 +121,8 @@ class Extras(_Strict):
     AssemblyAI: `summary`, `chapters`, `entities`, `sentiment`, `highlights`, `iab_categories`,
     `content_safety` (their `start`/`end` stay in MILLISECONDS, as AssemblyAI documents).
     Async callbacks: `usage` (list of `{duration, model, output_tokens, prompt_tokens}`), `faces`.
+    AssemblyAI `language_confidence` (0..1, with language detection). ElevenLabs `audio_events`
+    (`{text, start, end, speaker}`, SECONDS) and `language_probability`.
     """
 
     summary: str | None = None
@@ -135,6 +137,8 @@ class Extras(_Strict):
     confidence: float | None = None
     language_probability: float | None = None
     provider_transcript_id: str | None = None
+    language_confidence: float | None = None
+    audio_events: list[dict[str, Any]] | None = None
 
     def present(self) -> list[str]:
         """Names of the extras that carry something, in declaration order."""

@@ -184,6 +184,7 @@ class AssemblyAITranscript(WireModel):
     iab_categories_result: dict[str, Any] | None = None
     content_safety_labels: dict[str, Any] | None = None
     speech_model_used: str | None = None
+    language_confidence: float | None = None
 
 
 # --- ElevenLabs via speech-to-text (README "Transcription endpoints") ------------------------------

@@ -114,5 +114,6 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
             content_safety=data.content_safety_labels or None,
             confidence=data.confidence,
             provider_transcript_id=data.id,
+            language_confidence=data.language_confidence,
         ),
     )

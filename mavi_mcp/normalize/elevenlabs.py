@@ -13,12 +13,56 @@ import math
 from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
 from mavi_mcp.normalize._grouping import Token, group_tokens
 from mavi_mcp.transcript import Extras, Transcript
-from mavi_mcp.wire import ElevenLabsTranscript
+from mavi_mcp.wire import ElevenLabsTranscript, ElevenLabsWord
+
+
+def _untimed_turns(data: ElevenLabsTranscript) -> tuple[list[RawSegment], list[str]]:
+    """Turns of an answer whose words carry no times but speaker ids (`diarize=True` with
+    `timestamps_granularity="none"`): one segment per run of one speaker's items, text joined verbatim.
+
+    A turn takes the times its items have (the last time known before it when none): ElevenLabs gave no more.
+    """
+    raw: list[RawSegment] = []
+    known = 0.0
+    current: list[ElevenLabsWord] = []
+
+    def flush() -> None:
+        nonlocal known
+        text = "".join(item["text"] for item in current).strip()
+        times = [(i.get("start"), i.get("end")) for i in current]
+        starts = [a for a, _ in times if a is not None]
+        ends = [b for _, b in times if b is not None]
+        start = min(starts, default=known)
+        end = max(ends, default=start)
+        known = max(known, end)
+        speaker = next((i.get("speaker_id") for i in current if i.get("speaker_id")), None)
+        if text:
+            raw.append(RawSegment(start=start, end=max(start, end), speaker=speaker, text=text))
+
+    for item in data.words:
+        is_word = item.get("type", "word") != "spacing"
+        if current and is_word and item.get("speaker_id") not in (None, current[0].get("speaker_id")):
+            flush()
+            current = []
+        if current or is_word:
+            current.append(item)
+    if current:
+        flush()
+    warning = (
+        "ElevenLabs sent no word times (timestamps_granularity 'none'): turns keep their speakers and order, "
+        "but their times and the speakers' talk times are unknown (0)."
+    )
+    return raw, [warning]
 
 
 def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transcript:
     """ElevenLabs `data` -> transcript (provider "elevenlabs"); the model is the `model_id` asked for
-    (`context.model`)."""
+    (`context.model`).
+
+    Items of `type: "audio_event"` stay in the text and are also listed in `extras.audio_events`
+    (`{text, start, end, speaker}`, SECONDS). An answer without word times but with speaker ids keeps one
+    segment per speaker turn (see `_untimed_turns`); without speaker ids its text is one segment.
+    """
     tokens: list[Token] = []
     untimed = False
     previous_end = 0.0
@@ -34,7 +78,10 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
         confidence = math.exp(logprob) if logprob is not None and logprob <= 0 else None
         tokens.append((item["text"], start, end, item.get("speaker_id"), is_word, confidence))
     raw: list[RawSegment]
-    if untimed or (not tokens and data.text):
+    notes: list[str] = []
+    if untimed and any(item.get("speaker_id") for item in data.words):
+        raw, notes = _untimed_turns(data)
+    elif untimed or (not tokens and data.text):
         # timestamps_granularity "none": the text is all there is (or the items' texts, when no text is given)
         text = data.text or "".join(item["text"] for item in data.words)
         raw = [RawSegment(start=0.0, end=data.audio_duration_secs or 0.0, speaker=None, text=text)]
@@ -54,7 +101,21 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
                     words=words,
                 )
             )
-    return assemble(
+    events = [
+        {
+            key: value
+            for key, value in (
+                ("text", item["text"]),
+                ("start", item.get("start")),
+                ("end", item.get("end")),
+                ("speaker", item.get("speaker_id")),
+            )
+            if value is not None
+        }
+        for item in data.words
+        if item.get("type") == "audio_event"
+    ]
+    transcript = assemble(
         raw,
         provider="elevenlabs",
         endpoint="speech-to-text",
@@ -62,5 +123,12 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
         context=context,
         language=data.language_code,
         duration=data.audio_duration_secs,
-        extras=Extras(language_probability=data.language_probability, provider_transcript_id=data.transcription_id),
+        extras=Extras(
+            language_probability=data.language_probability,
+            provider_transcript_id=data.transcription_id,
+            audio_events=events or None,
+        ),
     )
+    if notes:
+        transcript = transcript.model_copy(update={"warnings": [*notes, *transcript.warnings]})
+    return transcript

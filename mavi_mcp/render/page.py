@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mavi_mcp.render.cursor import Cursor, Position, encode_cursor
+from mavi_mcp.render.insights import insights_notice
 from mavi_mcp.render.pager import Unit, cut_page
 from mavi_mcp.render.text import diarization_units, text_units
 from mavi_mcp.render.timefmt import clock
@@ -97,6 +98,9 @@ def _header(transcript: Transcript, display: dict[str, str], view: View, page: i
             lines.append("No speaker labels (transcribe with speaker labels on to get them).")
         if transcript.warnings:
             lines.append(f"Normalization notes: {'; '.join(transcript.warnings[:3])}")
+        notice = insights_notice(transcript)
+        if notice:
+            lines.append(notice)
     scope: list[str] = []
     if view.start is not None or view.end is not None:
         a = clock(view.start) if view.start is not None else "start"

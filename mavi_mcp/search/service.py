@@ -1,0 +1,77 @@
+"""One search, end to end, over the store's SQLite connection: query text -> ranked hits -> a rendered page.
+
+This is the body of the `search_transcripts` tool minus argument checking: parse the query (`query.parse`),
+decode the cursor, fetch one page of ranked hits plus one (to know whether more follow), read the title facts
+of their transcripts, render within the budget. When no passage holds every word of the query, the passages
+holding some of them are shown instead (`query.relaxed`), and the page says so. Read-only: run it in any
+transaction or none.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from mavi_mcp.render.search import (
+    DEFAULT_TOKENS,
+    SearchPage,
+    SearchRequest,
+    decode_search_cursor,
+    render_search,
+)
+from mavi_mcp.search import sqlite_index
+from mavi_mcp.search.passages import Hit
+from mavi_mcp.search.query import parse, relaxed, to_fts5
+
+RELAXED_NOTE = "No passage holds every word; these hold some of them."
+
+FETCH = 40
+"""Hits fetched per page: more than a page of `DEFAULT_TOKENS` holds (about 15)."""
+
+
+def search_page(
+    db: sqlite3.Connection,
+    request: SearchRequest,
+    *,
+    max_tokens: int = DEFAULT_TOKENS,
+    cursor: str | None = None,
+) -> SearchPage:
+    """The page of hits for `request` that `cursor` points at (None: the best hits).
+
+    `request.speakers` are labels (resolve names with `render.view.resolve_speakers` when the transcript is
+    known) or display names, matched case-insensitively. Times in SECONDS.
+
+    Raises:
+        InputError: an unusable query (`query.parse`) or a cursor of another search.
+    """
+    query = parse(request.query)
+    offset = decode_search_cursor(cursor, request) if cursor else 0
+    fetch = max(FETCH, max_tokens // 50)
+
+    def run(compiled: str, limit: int, at: int) -> list[Hit]:
+        return sqlite_index.search(
+            db,
+            compiled,
+            transcript_id=request.transcript_id,
+            speakers=request.speakers or None,
+            start=request.start,
+            end=request.end,
+            limit=limit,
+            offset=at,
+        )
+
+    note = None
+    hits = run(to_fts5(query), fetch + 1, offset)
+    loose = relaxed(query)
+    if not hits and loose is not None and (offset == 0 or not run(to_fts5(query), 1, 0)):
+        hits = run(to_fts5(loose), fetch + 1, offset)
+        note = RELAXED_NOTE
+    docs = sqlite_index.docs(db, (h.transcript_id for h in hits[:fetch]))
+    return render_search(
+        hits[:fetch],
+        docs,
+        request=request,
+        offset=offset,
+        has_more=len(hits) > fetch,
+        max_tokens=max_tokens,
+        note=note,
+    )
