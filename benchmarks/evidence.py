@@ -27,13 +27,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from mavi_mcp.normalize import Context, normalize_body
+from mavi_mcp.normalize import Context
 from mavi_mcp.render.cursor import decode_cursor
 from mavi_mcp.render.page import render_page
 from mavi_mcp.render.search import DEFAULT_TOKENS, SearchRequest
 from mavi_mcp.render.view import View
 from mavi_mcp.search import sqlite_index
 from mavi_mcp.search.service import search_page
+from mavi_mcp.shapes import normalize_body
 from mavi_mcp.transcript import Transcript
 
 HERE = Path(__file__).resolve().parent
@@ -54,7 +55,7 @@ def load_all() -> dict[str, Transcript]:
     for path in sorted(DATA.glob("*/*.json")):
         key = f"{path.parent.name}/{path.stem}"
         transcript_id = "tr_" + re.sub(r"\W", "_", key)
-        out[key] = normalize_body(path.parent.name, path.read_bytes(), Context(transcript_id=transcript_id))  # type: ignore[arg-type]
+        out[key] = normalize_body(path.parent.name, path.read_bytes(), Context(transcript_id=transcript_id))
     return out
 
 

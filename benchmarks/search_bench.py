@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from mavi_mcp.normalize import normalize_body
 from mavi_mcp.render.search import SearchRequest
 from mavi_mcp.search import sqlite_index
 from mavi_mcp.search.service import search_page
+from mavi_mcp.shapes import normalize_body
 from mavi_mcp.store import Store
 from mavi_mcp.transcript import Transcript
 
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
 
-    originals: list[Transcript] = [normalize_body(folder, body) for folder, body in bodies()]  # type: ignore[arg-type]
+    originals: list[Transcript] = [normalize_body(folder, body) for folder, body in bodies()]
     originals = [t for t in originals if t.word_count > 1000]  # the calls, not the few-second clips
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="mavi-search-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

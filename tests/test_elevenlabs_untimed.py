@@ -26,7 +26,7 @@ def untimed(name: str, **fields: Any) -> tuple[dict[str, Any], Transcript]:
         item.pop("start", None)
         item.pop("end", None)
     body.update(fields)
-    transcript = normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), Context(), model="scribe_v2")
+    transcript = normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), Context(model="scribe_v2"))
     return body, transcript
 
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from mavi_mcp.normalize import normalize_body
 from mavi_mcp.render.cursor import decode_cursor
 from mavi_mcp.render.insights import VIEW, insights_data, insights_notice, render_insights
 from mavi_mcp.render.page import display_names
 from mavi_mcp.render.tokens import estimate_tokens
+from mavi_mcp.shapes import normalize_body
 from mavi_mcp.transcript import Transcript
 from tests import data
 from tests.insights_data import assemblyai_with_insights, multi_speaker_with_faces
@@ -18,7 +18,7 @@ from tests.insights_data import assemblyai_with_insights, multi_speaker_with_fac
 
 @pytest.fixture(scope="module")
 def costco() -> Transcript:
-    return normalize_body(data.ASSEMBLYAI, assemblyai_with_insights())  # pyright: ignore[reportArgumentType]
+    return normalize_body(data.ASSEMBLYAI, assemblyai_with_insights())
 
 
 def page_text(transcript: Transcript, max_tokens: int = 6000, names: dict[str, str] | None = None) -> str:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mavi_mcp.errors import InputError
-from mavi_mcp.normalize import Context, normalize_body
+from mavi_mcp.normalize import Context
 from mavi_mcp.render.search import (
     SearchRequest,
     decode_search_cursor,
@@ -23,6 +23,7 @@ from mavi_mcp.render.tokens import estimate_tokens
 from mavi_mcp.search import sqlite_index
 from mavi_mcp.search.passages import MARK_CLOSE, MARK_OPEN, Doc, Hit
 from mavi_mcp.search.service import search_page
+from mavi_mcp.shapes import normalize_body
 from tests import data
 
 WHEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ def db() -> Iterator[sqlite3.Connection]:
         (data.WHISPER_SPEAKER, "4430051", "re_3"),
     ]:
         context = Context(transcript_id=f"tr_{name}", asset_id=asset, created_at=WHEN)
-        transcript = normalize_body(folder, data.raw(folder, name), context)  # pyright: ignore[reportArgumentType]
+        transcript = normalize_body(folder, data.raw(folder, name), context)
         sqlite_index.index_transcript(connection, transcript, {})
     yield connection
     connection.close()
@@ -143,7 +144,7 @@ def hit(marked: str, **changes: object) -> Hit:
         "score": 1.0,
     }
     fields.update(changes)
-    return Hit(**fields)  # pyright: ignore[reportArgumentType]
+    return Hit(**fields)
 
 
 def test_recording_text_cannot_close_the_data_block_or_fake_a_match_mark() -> None:

@@ -8,17 +8,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from mavi_mcp.normalize import Context, normalize_body
+from mavi_mcp.normalize import Context
 from mavi_mcp.search import sqlite_index as index
 from mavi_mcp.search.passages import MARK_CLOSE, MARK_OPEN, MAX_WORDS, passages
 from mavi_mcp.search.query import parse, to_fts5
+from mavi_mcp.shapes import normalize_body
 from mavi_mcp.store import Store
 from mavi_mcp.transcript import Transcript
 from tests import data
 
 
 def transcript(folder: str, name: str, transcript_id: str) -> Transcript:
-    return normalize_body(folder, data.raw(folder, name), Context(transcript_id=transcript_id))  # pyright: ignore[reportArgumentType]
+    return normalize_body(folder, data.raw(folder, name), Context(transcript_id=transcript_id))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def check_integrity(db: sqlite3.Connection) -> None:
 
 
 def find(db: sqlite3.Connection, query: str, **filters: object) -> list[index.Hit]:
-    return index.search(db, to_fts5(parse(query)), **filters)  # pyright: ignore[reportArgumentType]
+    return index.search(db, to_fts5(parse(query)), **filters)
 
 
 def plain(marked: str) -> str:
@@ -70,7 +71,7 @@ def test_a_piece_of_a_long_turn_takes_its_words_times(costco: Transcript) -> Non
     assert len(pieces) >= 3
     assert segment.words is not None
     second = pieces[1]
-    assert second.start == segment.words[second.word].start
+    assert second.start == segment.words[second.word][1]
     assert segment.start < second.start < second.end < segment.end
 
 
