@@ -26,7 +26,7 @@ environment variables (flags win over them):
   MAVI_MCP_DATA_DIR       where the SQLite store lives (default: the platform's per-user data directory)
   MAVI_MCP_ALLOWED_DIRS   folders upload_media may read, separated by '{__import__("os").pathsep}' (default: your home)
   MAVI_MCP_TRANSPORT, MAVI_MCP_HOST, MAVI_MCP_PORT, MAVI_MCP_SANDBOX, MAVI_MCP_RATE_LIMIT,
-  MAVI_MCP_WAIT_SECONDS, MAVI_MCP_PAGE_TOKENS, MAVI_MCP_LOG_LEVEL, MAVI_MCP_MAX_ATTEMPTS,
+  MAVI_MCP_WAIT_SECONDS, MAVI_MCP_PAGE_TOKENS, MAVI_MCP_STRUCTURED_TEXT, MAVI_MCP_LOG_LEVEL, MAVI_MCP_MAX_ATTEMPTS,
   MAVI_MCP_MAX_RETRY_WAIT, MAVI_MCP_REQUEST_TIMEOUT, MAVI_MCP_CONNECT_TIMEOUT,
   MAVI_MCP_MAX_UPLOAD_BYTES, MAVI_MCP_DOWNLOAD_TIMEOUT, MAVI_MCP_WEBHOOK_PORT,
   MAVI_MCP_WEBHOOK_HOST, MAVI_MCP_WEBHOOK_PUBLIC_URL, MAVI_MCP_ALLOW_UNAUTHENTICATED,
@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--connect-timeout", dest="connect_timeout", type=float, help="connect timeout (s)")
     parser.add_argument("--max-upload-bytes", dest="max_upload_bytes", type=int, help="largest upload (bytes)")
     parser.add_argument("--download-timeout", dest="download_timeout", type=float, help="URL download limit (s)")
+    parser.add_argument(
+        "--structured-text",
+        dest="structured_text",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="page text in structured content too (default on)",
+    )
     parser.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--confirm-above-usd", dest="confirm_above_usd", type=float, help="ask above this cost ($)")
     parser.add_argument("--daily-budget-usd", dest="daily_budget_usd", type=float, help="daily spend limit ($)")

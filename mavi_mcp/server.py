@@ -13,9 +13,11 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
-from mcp_types import ToolAnnotations
+from mcp_types import ListResourcesResult, PaginatedRequestParams, ToolAnnotations
+from mcp_types import Resource as MCPResource
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -23,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mavi_mcp import __version__
 from mavi_mcp.render.page import render_page
+from mavi_mcp.render.timefmt import clock
 from mavi_mcp.render.view import View
 from mavi_mcp.runtime import Runtime, RuntimeHolder
 from mavi_mcp.settings import Settings
@@ -54,6 +57,31 @@ def _instructions(settings: Settings) -> str:
     )
 
 
+LISTED_TRANSCRIPTS = 50
+"""How many recent transcripts `resources/list` names (newest first), so clients that browse resources find them."""
+
+
+class MaviServer(MCPServer[Runtime]):
+    """`MCPServer` whose `resources/list` also names the most recent stored transcripts (a template alone lists none,
+    and clients such as google-adk and llama-index only browse listed resources)."""
+
+    async def _handle_list_resources(
+        self, ctx: ServerRequestContext[Runtime], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        listed = await super()._handle_list_resources(ctx, params)
+        runtime: Runtime = ctx.lifespan_context
+        for row in await runtime.store.list_transcripts(LISTED_TRANSCRIPTS):
+            listed.resources.append(
+                MCPResource(
+                    uri=f"mavi://transcripts/{row.id}",
+                    name=row.id,
+                    title=f"{row.provider} transcript, {clock(row.duration)}, {row.created_at:%Y-%m-%d %H:%M} UTC",
+                    mime_type="text/plain",
+                )
+            )
+        return listed
+
+
 def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) -> MCPServer[Runtime]:
     """Build the MCP server for `settings`. Safe to call many times (tests build one per case)."""
     holder = holder or RuntimeHolder(settings)
@@ -63,7 +91,7 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
         async with holder.use() as runtime:
             yield runtime
 
-    server: MCPServer[Runtime] = MCPServer(
+    server: MCPServer[Runtime] = MaviServer(
         "mavi-mcp",
         title="MAVI transcription",
         description="Speaker turns and transcripts of recordings through the memories.ai MAVI API.",
@@ -101,7 +129,8 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
         "mavi://transcripts/{transcript_id}",
         name="transcript",
         title="Transcript",
-        description="A stored transcript rendered as compact text (all of it), with the user's speaker names.",
+        description="A stored transcript as compact text with the user's speaker names: its first page (the server's "
+        "page budget), then the get_transcript call that reads on.",
         mime_type="text/plain",
     )
     async def transcript_resource(transcript_id: str, ctx: Context[Runtime, Any]) -> str:
@@ -110,7 +139,7 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
         if transcript is None:
             raise ResourceNotFoundError(f"No transcript {transcript_id!r} in this server's store.")
         names = await rt.store.speaker_names(transcript.id)
-        return render_page(transcript, names=names, view=View(), max_tokens=10**9).text
+        return render_page(transcript, names=names, view=View(), max_tokens=rt.settings.page_tokens).text
 
     @server.resource(
         "mavi://tasks/{task_id}",

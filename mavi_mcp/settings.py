@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         validation_alias="MAVI_MCP_PAGE_TOKENS",
         description="Default page budget of transcript text returned to the agent (estimated tokens).",
     )
+    structured_text: bool = Field(
+        default=True,
+        validation_alias="MAVI_MCP_STRUCTURED_TEXT",
+        description="Put the page text in structured content too (for clients that hand their model only that part); "
+        "off for clients that show the model both parts.",
+    )
     wait_seconds: float = Field(
         default=40.0,
         ge=0,

@@ -8,6 +8,8 @@ and `counts` are part of the tools' contract.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +22,7 @@ from mavi_mcp.errors import InputError
 from mavi_mcp.media import human_size
 from mavi_mcp.render.cursor import Position, decode_cursor
 from mavi_mcp.render.page import Page, render_page
+from mavi_mcp.render.tokens import estimate_tokens
 from mavi_mcp.render.view import View, resolve_speakers
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
@@ -59,6 +62,11 @@ class TranscriptResult(BaseModel):
     task_id: str | None = Field(default=None, description="Job or MAVI task id; pass to get_task.")
     transcript_id: str | None = Field(default=None, description="Pass to get_transcript / rename_speakers.")
     next_cursor: str | None = Field(default=None, description="Pass to get_transcript for the next page; null at end.")
+    text: str | None = Field(
+        default=None,
+        description="The page text, as in the content (for clients that give their model only structured content); "
+        "absent with format json (segments carry the words) or MAVI_MCP_STRUCTURED_TEXT=false.",
+    )
     page: int | None = None
     format: str | None = None
     provider: str | None = None
@@ -101,11 +109,13 @@ def page_for(
     max_tokens: int | None,
     default_tokens: int,
     cursor: str | None = None,
+    budget: Callable[[int, View], int] | None = None,
 ) -> Page:
     """Render the first page of `view`, or the page `cursor` points at (the cursor's view wins).
 
     The budget is `max_tokens` when given, else the one the cursor carries, else `default_tokens`; a budget the
-    reader chose rides on in the next cursor.
+    reader chose rides on in the next cursor. `budget(total, view)`, when given, is the part of it the page text may
+    use (the rest goes to structured content).
     """
     position: Position | None = None
     page_no = 1
@@ -117,13 +127,14 @@ def page_for(
         carried = decoded.view.get("mt")
         if max_tokens is None and isinstance(carried, int) and MIN_PAGE_TOKENS <= carried <= MAX_PAGE_TOKENS:
             max_tokens = carried
+    total = max_tokens or default_tokens
     return render_page(
         transcript,
         names=names,
         view=view,
         position=position,
         page=page_no,
-        max_tokens=max_tokens or default_tokens,
+        max_tokens=budget(total, view) if budget is not None else total,
         budget_in_cursor=max_tokens,
     )
 
@@ -143,10 +154,67 @@ def speakers_out(transcript: Transcript, names: dict[str, str]) -> list[SpeakerO
     ]
 
 
-def transcript_result(
-    transcript: Transcript, names: dict[str, str], page: Page, record: TaskRecord | None = None
+RESULT_OVERHEAD_TOKENS = 200
+"""Estimated tokens of a page result's fixed structured fields (ids, counts, window, times), besides the speakers."""
+MIN_TEXT_TOKENS = 100
+MIRROR_COST = 1.2
+"""A page text mirrored into structured content costs a little more there: JSON escapes its newlines and quotes."""
+
+
+def page_answer(
+    rt: Runtime,
+    transcript: Transcript,
+    names: dict[str, str],
+    view: View,
+    *,
+    max_tokens: int | None,
+    cursor: str | None = None,
+    record: TaskRecord | None = None,
 ) -> CallToolResult:
-    """A page as a tool result: the page text for the model, metadata as structured content."""
+    """A transcript page as a tool result whose two parts TOGETHER stay within the budget (`max_tokens`, else the
+    one the cursor carries, else the server's default): the structured metadata (speakers list included) is counted,
+    and the page text twice when structured content carries it too (`settings.structured_text`) or when format json
+    puts the segments there. So no result exceeds 25,000 tokens whatever the arguments (budget <= 20,000)."""
+    total = max_tokens or rt.settings.page_tokens
+    speakers: list[SpeakerOut] | None = None
+    meta_tokens = RESULT_OVERHEAD_TOKENS
+    if cursor is None:  # the speaker summary rides on first pages only, within 40% of the budget (like the header)
+        speakers = []
+        for speaker in speakers_out(transcript, names):
+            cost = estimate_tokens(json.dumps(speaker.model_dump())) + 1
+            if meta_tokens + cost > RESULT_OVERHEAD_TOKENS + total * 0.4:
+                break
+            speakers.append(speaker)
+            meta_tokens += cost
+
+    def text_budget(total: int, shown: View) -> int:
+        copies = 1 + MIRROR_COST if shown.format == "json" or rt.settings.structured_text else 1
+        return max(int((total - meta_tokens) / copies), MIN_TEXT_TOKENS)
+
+    page = page_for(
+        transcript,
+        names,
+        view,
+        max_tokens=max_tokens,
+        default_tokens=rt.settings.page_tokens,
+        cursor=cursor,
+        budget=text_budget,
+    )
+    mirror = rt.settings.structured_text and page.view.format != "json"
+    return transcript_result(transcript, names, page, record, speakers=speakers, mirror_text=mirror)
+
+
+def transcript_result(
+    transcript: Transcript,
+    names: dict[str, str],
+    page: Page,
+    record: TaskRecord | None = None,
+    *,
+    speakers: list[SpeakerOut] | None,
+    mirror_text: bool = False,
+) -> CallToolResult:
+    """A page as a tool result: the page text for the model, metadata (and the text, with `mirror_text`) as
+    structured content, with `speakers` (None: left out). `next_cursor` is always there: null on the last page."""
     src = transcript.source
     view = page.view
     result = TranscriptResult(
@@ -154,6 +222,7 @@ def transcript_result(
         task_id=record.task_id if record else src.task_id,
         transcript_id=transcript.id,
         next_cursor=page.next_cursor,
+        text=page.text if mirror_text else None,
         page=page.page,
         format=view.format,
         provider=src.provider,
@@ -163,7 +232,7 @@ def transcript_result(
         kind=transcript.kind,
         duration=transcript.duration,
         language=transcript.language,
-        speakers=speakers_out(transcript, names),
+        speakers=speakers,
         counts=Counts(
             segments=page.segments_total,
             segments_in_view=page.segments_in_view,
@@ -181,10 +250,9 @@ def transcript_result(
         elapsed_seconds=_elapsed(record),
         sandbox=src.sandbox or None,
     )
-    return CallToolResult(
-        content=[TextContent(type="text", text=page.text)],
-        structured_content=result.model_dump(mode="json", exclude_none=True),
-    )
+    structured = result.model_dump(mode="json", exclude_none=True)
+    structured["next_cursor"] = page.next_cursor  # a documented key: null on the last page, never missing
+    return CallToolResult(content=[TextContent(type="text", text=page.text)], structured_content=structured)
 
 
 def _elapsed(record: TaskRecord | None) -> float | None:
@@ -294,8 +362,7 @@ async def answer_for_task(
             f'{exc} The transcript is stored: read it with get_transcript(transcript_id="{transcript.id}") and '
             "other speakers (nothing more is billed)."
         ) from None
-    rendered = page_for(transcript, names, view, max_tokens=page.max_tokens, default_tokens=rt.settings.page_tokens)
-    return transcript_result(transcript, names, rendered, record)
+    return page_answer(rt, transcript, names, view, max_tokens=page.max_tokens, record=record)
 
 
 # --- uploads -------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ WaitSeconds = Annotated[
         "the 60 s limit of common MCP clients). The job continues either way; see get_task.",
     ),
 ]
-Limit = Annotated[int, Field(ge=1, le=200, description="How many, newest first.")]
+Limit = Annotated[int, Field(ge=1, le=50, description="How many, newest first (at most 50).")]
 
 
 # --- bundles -------------------------------------------------------------------------------------

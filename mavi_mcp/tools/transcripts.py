@@ -19,9 +19,8 @@ from mavi_mcp.tools._answers import (
     SpeakerOut,
     TranscriptResult,
     build_view,
-    page_for,
+    page_answer,
     speakers_out,
-    transcript_result,
 )
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
 from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TranscriptId, expand_bundles
@@ -63,10 +62,7 @@ async def get_transcript(
     transcript = await load_transcript(rt, transcript_id)
     names = await rt.store.speaker_names(transcript.id)
     view = build_view(transcript, names, page)
-    rendered = page_for(
-        transcript, names, view, max_tokens=page.max_tokens, default_tokens=rt.settings.page_tokens, cursor=cursor
-    )
-    return transcript_result(transcript, names, rendered)
+    return page_answer(rt, transcript, names, view, max_tokens=page.max_tokens, cursor=cursor)
 
 
 class RenameResult(BaseModel):
