@@ -256,7 +256,7 @@ async def test_search_finds_a_phrase_and_marks_every_occurrence(
             await app.locator("#count").filter(has_text=f"1 / {occurrences}").wait_for(timeout=5000)
             marks = app.locator("mark")
             assert await marks.count() == occurrences
-            assert {t.lower() for t in await marks.all_inner_texts()} == {phrase}
+            assert {t.lower() for t in await marks.all_text_contents()} == {phrase}
             current = app.locator("mark.cur")
             assert await current.count() == 1
             assert await row_is_visible(shown.frame)
