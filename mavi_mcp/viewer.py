@@ -11,15 +11,17 @@ What a client that negotiated MCP Apps sees (its `initialize` listed the extensi
 
 A client without Apps sees exactly the tools, resources and results of a server without the viewer: the
 listing middleware leaves its `tools/list` and `resources/list` untouched but for removing the two additions.
+Every client is told in the handshake that the server supports the extension (`capabilities.extensions`,
+SEP-2133), as `mcp.server.apps.Apps` would advertise it.
 Tool results are never changed. Spec: https://github.com/modelcontextprotocol/ext-apps (specification/draft/apps.mdx).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from mcp.server.apps import APP_MIME_TYPE, client_supports_apps
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -70,10 +72,12 @@ class AppsListing:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         result = await call_next(ctx)
-        if ctx.method not in ("tools/list", "resources/list") or ctx.request_id is None or result is None:
+        if ctx.method not in _REWRITTEN or ctx.request_id is None or result is None:
             return result
         # The runner hands middleware the wire form (a dict, camelCase, `_meta`); a model is brought to it.
         wire: dict[str, Any] = result if isinstance(result, dict) else result.model_dump(by_alias=True, mode="json")
+        if ctx.method in ("initialize", "server/discover"):
+            return _advertised(wire)
         apps = client_supports_apps(ctx)
         if ctx.method == "tools/list":
             return {
@@ -85,6 +89,22 @@ class AppsListing:
         if apps:
             return wire
         return {**wire, "resources": [r for r in _items(wire, "resources") if r.get("uri") != APP_URI]}
+
+
+_REWRITTEN = frozenset({"tools/list", "resources/list", "initialize", "server/discover"})
+
+
+def _advertised(wire: dict[str, Any]) -> dict[str, Any]:
+    """The handshake answer with the extension under `capabilities.extensions` (SEP-2133), as `mcp.server.apps`
+    advertises it when given to the constructor."""
+    caps: object = wire.get("capabilities")
+    if not isinstance(caps, dict):
+        return wire
+    capabilities = cast("dict[str, Any]", caps)
+    extensions: object = capabilities.get("extensions")
+    merged: dict[str, Any] = {**(cast("dict[str, Any]", extensions) if isinstance(extensions, dict) else {})}
+    merged[EXTENSION_ID] = {}
+    return {**wire, "capabilities": {**capabilities, "extensions": merged}}
 
 
 def _items(wire: dict[str, Any], key: str) -> list[dict[str, Any]]:

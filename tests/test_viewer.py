@@ -18,7 +18,7 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
-from mcp.server.apps import APP_MIME_TYPE
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp_types import CallToolResult, TextResourceContents
 
 from mavi_mcp.app import APP_URI, asset, viewer_html
@@ -28,7 +28,7 @@ from mavi_mcp.settings import Settings
 from mavi_mcp.store import Store
 from mavi_mcp.transcript import Extras, Segment, Source, Transcript, summarize_speakers, utcnow
 from mavi_mcp.viewer import APP_TOOL, LINKED_TOOLS
-from tests.conftest import mavi_mcp_command, start
+from tests.conftest import mavi_mcp_command, start, stdio_params
 from tests.viewer_browser import AppsSupport, McpAppsHost, chromium
 
 pytestmark = pytest.mark.anyio
@@ -108,6 +108,8 @@ async def test_a_client_without_apps_sees_no_viewer_tool_resource_or_links(setti
         async with Client(create_server(settings)) as client:
             tools = (await client.list_tools()).tools
             resources = (await client.list_resources()).resources
+            advertised = client.server_capabilities.extensions or {}
+    assert EXTENSION_ID in advertised  # the server says it could; the client did not ask
     assert APP_TOOL not in {t.name for t in tools}
     assert all(not (t.meta or {}).get("ui") for t in tools)
     assert APP_URI not in {str(r.uri) for r in resources}
@@ -129,6 +131,20 @@ async def test_an_apps_client_gets_linked_tools_an_app_only_tool_and_the_html_re
     assert content.mime_type == APP_MIME_TYPE
     assert content.text == viewer_html()
     assert content.text.startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.e2e
+async def test_over_stdio_an_apps_client_is_offered_the_viewer_and_a_plain_one_is_not(tmp_path: Path) -> None:
+    env = {"MAVI_MCP_DATA_DIR": str(tmp_path / "data")}
+    with anyio.fail_after(60):
+        async with Client(stdio_params(env, "--sandbox"), extensions=[AppsSupport()]) as apps:
+            apps_tools = {t.name: t.meta for t in (await apps.list_tools()).tools}
+        async with Client(stdio_params(env, "--sandbox")) as plain:
+            plain_tools = {t.name: t.meta for t in (await plain.list_tools()).tools}
+    assert apps_tools[APP_TOOL] == {"ui": {"resourceUri": APP_URI, "visibility": ["app"]}}
+    assert apps_tools["get_transcript"] == {"ui": {"resourceUri": APP_URI}}
+    assert set(plain_tools) == set(apps_tools) - {APP_TOOL}
+    assert not any(plain_tools.values())
 
 
 async def test_the_viewer_html_loads_nothing_from_the_network() -> None:
