@@ -287,6 +287,22 @@ async def test_search_finds_a_phrase_and_marks_every_occurrence(
             await shown.host.page.screenshot(path=tmp_path / "viewer-search.png", full_page=True)
 
 
+async def test_a_pending_result_fills_in_when_the_job_is_done(settings: Settings, browser: Any) -> None:
+    with anyio.fail_after(120):
+        async with Client(create_server(settings), extensions=[AppsSupport()]) as client:
+            args = {"asset_id": AMI_ES2004A, "wait_seconds": 0}
+            page = await browser.new_page()
+            host = McpAppsHost(client, page)
+            await host.install()
+            result = await host.show("identify_speakers", args)
+            assert (result.structured_content or {})["status"] == "pending"
+            await host.app.locator("body[data-state=ready]").wait_for(timeout=30000)
+            assert await host.app.locator(".lane").count() == 4
+            asked = [m["params"]["name"] for m in host.forwarded]
+            assert asked[0] == "get_task"
+            assert asked[-1] == APP_TOOL
+
+
 async def test_html_in_speaker_names_words_and_chapters_is_shown_as_text(
     settings: Settings, browser: Any, tmp_path: Path
 ) -> None:
