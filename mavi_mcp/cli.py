@@ -1,7 +1,8 @@
 """The `mavi-mcp` command: serve over stdio (default), SSE or streamable HTTP, or against the sandbox.
 
 Flags override environment variables, which override defaults (`mavi_mcp.settings`). Logs go to stderr;
-stdout belongs to the MCP stdio transport and is never written to.
+stdout belongs to the MCP stdio transport and is never written to (only `mavi-mcp view`, no MCP server, prints
+its URL there).
 """
 
 from __future__ import annotations

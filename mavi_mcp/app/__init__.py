@@ -26,5 +26,5 @@ def asset(name: str) -> str:
 
 
 def viewer_html() -> str:
-    """The viewer app: one HTML5 document, everything inline (about 30 KB)."""
+    """The viewer app: one HTML5 document, everything inline (about 40 KB, 12 KB gzipped)."""
     return asset("viewer.html")

@@ -46,7 +46,7 @@ HOST_CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
     "frame-src 'self'; base-uri 'none'; form-action 'none'"
 )
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
 
 
 @dataclass
