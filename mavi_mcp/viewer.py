@@ -19,6 +19,7 @@ Tool results are never changed. Spec: https://github.com/modelcontextprotocol/ex
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any, cast
 
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, client_supports_apps
@@ -32,6 +33,8 @@ from pydantic import Field
 from mavi_mcp.app import APP_URI, viewer_html
 from mavi_mcp.app.data import viewer_payload
 from mavi_mcp.runtime import Runtime
+
+logger = logging.getLogger(__name__)
 
 APP_TOOL = "viewer_data"
 LINKED_TOOLS = frozenset(
@@ -53,10 +56,14 @@ async def viewer_data(
 ) -> CallToolResult:
     """The whole stored transcript as JSON for the transcript viewer app (app-only; free, reads the store)."""
     rt: Runtime = ctx.request_context.lifespan_context
-    transcript = await rt.store.get_transcript(transcript_id.strip())
+    try:
+        transcript = await rt.store.get_transcript(transcript_id.strip())
+        names = await rt.store.speaker_names(transcript.id) if transcript is not None else {}
+    except Exception:  # the store failed: the app gets a message, the log the details
+        logger.exception("viewer_data could not read %s", transcript_id)
+        raise ToolError("mavi-mcp could not read its store (details in the server's log on stderr).") from None
     if transcript is None:
         raise ToolError(f"No transcript {transcript_id!r} in this server's store; list_transcripts shows the ids.")
-    names = await rt.store.speaker_names(transcript.id)
     payload = viewer_payload(transcript, names)
     # The JSON also as text: the MCP spec asks tools with structured content to serialize it in a text block.
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
