@@ -1,7 +1,8 @@
 """The `mavi-mcp` command: serve over stdio (default), SSE or streamable HTTP, or against the sandbox.
 
 Flags override environment variables, which override defaults (`mavi_mcp.settings`). Logs go to stderr;
-stdout belongs to the MCP stdio transport and is never written to.
+stdout belongs to the MCP stdio transport and is never written to (only `mavi-mcp view`, no MCP server, prints
+its URL there).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ examples:
   mavi-mcp                                   stdio server (Claude Desktop, Claude Code, IDEs)
   mavi-mcp --sandbox                         same tools against the built-in MAVI simulator, no key needed
   mavi-mcp --transport streamable-http --port 8000
+  mavi-mcp view tr_0123456789abcdef          a stored transcript in the browser (prints its URL)
 """
 
 
@@ -112,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("--public-url", dest="webhook_public_url", help="public HTTPS base in front of this port")
     hook.add_argument("--sandbox", action="store_true", help="write to the sandbox store (testing)")
     hook.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    view = commands.add_parser(
+        "view",
+        help="show a stored transcript in the browser (speaker timeline, talk time, searchable text)",
+        description="Serve the transcript viewer for TRANSCRIPT_ID on a loopback port and print its URL.",
+        argument_default=argparse.SUPPRESS,
+    )
+    view.add_argument("transcript_id", metavar="TRANSCRIPT_ID", help="a transcript_id (tr_...) from a transcription")
+    view.add_argument("--port", dest="view_port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    view.add_argument("--open", dest="open_browser", action="store_true", help="open the URL in the default browser")
+    view.add_argument("--data-dir", dest="data_dir", type=Path, help="directory of the store")
+    view.add_argument("--sandbox", action="store_true", help="read the sandbox store")
+    view.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
@@ -246,6 +260,18 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         if getattr(args, "command", None) == "webhook":
             serve_webhook(settings)
+        elif getattr(args, "command", None) == "view":
+            from mavi_mcp.app.serve import run_view
+
+            raise SystemExit(
+                run_view(
+                    settings.store_dir,
+                    args.transcript_id,
+                    port=args.view_port,
+                    open_browser=getattr(args, "open_browser", False),
+                    log_level=settings.log_level,
+                )
+            )
         elif getattr(args, "check", False):
             raise SystemExit(check(settings))
         else:

@@ -30,6 +30,7 @@ from mavi_mcp.render.view import View
 from mavi_mcp.runtime import Runtime, RuntimeHolder
 from mavi_mcp.settings import Settings
 from mavi_mcp.tools import assets, tasks, transcribe, transcripts, webhook_info
+from mavi_mcp.viewer import register_viewer
 from mavi_mcp.webhook import ROUTE
 
 INSTRUCTIONS = """\
@@ -155,6 +156,7 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
             raise ResourceNotFoundError(f"No task {task_id!r} in this server's store.")
         return json.dumps(tasks.task_item(record).model_dump(), indent=1)
 
+    register_viewer(server)
     return server
 
 
