@@ -80,7 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--structured-text",
         dest="structured_text",
         action=argparse.BooleanOptionalAction,
-        default=None,
         help="page text in structured content too (default on)",
     )
     parser.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
