@@ -1,0 +1,179 @@
+"""The clients and agent frameworks of the compatibility suite, and the environments they run in.
+
+Each Python framework gets its OWN virtual environment (several pin `mcp` 1.x, which cannot share the test
+environment's `mcp` 2.x), built on first use by `framework_python` into a cache folder and reused while its
+requirements stay the same: `$MAVI_MCP_COMPAT_CACHE`, else `<user cache dir>/mavi-mcp/compat` (on Linux
+`~/.cache/mavi-mcp/compat`). The TypeScript SDK client gets Node 22 and the SDK from the npm registry in the same
+way (`node_environment`). A framework whose environment cannot be built is skipped with pip's or npm's reason.
+
+Setup times (seconds, first build on 2 busy cores, packages from PyPI): mcp 1.x 25, pydantic-ai 31,
+openai-agents 32, langchain 47, google-adk 120, llama-index 200; Node 22 + the TypeScript SDK 31. Each build's
+time is kept in its `ready.json` and printed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+INSTALL_TIMEOUT = 1200.0
+"""Seconds allowed to build one environment."""
+
+NODE_PACKAGES = ("@modelcontextprotocol/sdk@1.32.2",)
+NODE_VERSION = "22.23.3"
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A client or framework: its pip requirements (empty: runs in the test environment) and driver script.
+
+    `structured_only` names the case in which the framework hands its model the structured content INSTEAD of
+    the text, so that today no transcript word reaches the model (issue 14); its test is a strict xfail.
+    """
+
+    name: str
+    requirements: tuple[str, ...]
+    driver: str
+    options: dict[str, object] = field(default_factory=dict[str, object])
+    structured_only: str | None = None
+    runtime: str = "python"
+
+
+FRAMEWORKS: tuple[Framework, ...] = (
+    Framework("mcp-python-2.x", (), "drive_mcp_python.py"),
+    Framework("mcp-python-1.x", ("mcp==1.30.0",), "drive_mcp_python.py"),
+    Framework(
+        "pydantic-ai",
+        ("pydantic-ai-slim[mcp]==2.68.0",),
+        "drive_pydantic_ai.py",
+        structured_only="MCPToolset hands the model the structured content, which carries no transcript words",
+    ),
+    Framework("openai-agents", ("openai-agents==0.24.0",), "drive_openai_agents.py"),
+    Framework(
+        "openai-agents-structured",
+        ("openai-agents==0.24.0",),
+        "drive_openai_agents.py",
+        options={"use_structured_content": True},
+        structured_only="use_structured_content=True hands the model the structured content only (no words)",
+    ),
+    Framework("langchain-mcp-adapters", ("langchain-mcp-adapters==0.3.2",), "drive_langchain.py"),
+    Framework("llama-index-tools-mcp", ("llama-index-tools-mcp==0.6.0",), "drive_llama_index.py"),
+    Framework("google-adk", ("google-adk[mcp]==2.13.0",), "drive_google_adk.py"),
+    Framework("typescript-sdk", (), "drive_typescript.mjs", runtime="node"),
+)
+
+DRIVERS = Path(__file__).resolve().parent / "drivers"
+
+
+class Unavailable(Exception):
+    """An environment could not be built here; the message says why (for the skip reason)."""
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("MAVI_MCP_COMPAT_CACHE")
+    return Path(configured) if configured else Path(platformdirs.user_cache_dir("mavi-mcp")) / "compat"
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _build(target: Path, steps: list[list[str]], what: str) -> float:
+    """Run `steps` to build `target` (into a sibling folder, renamed when done); returns the seconds it took."""
+    building = target.with_name(target.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    started = time.monotonic()
+    for step in steps:
+        command = [part.replace("{dir}", str(building)) for part in step]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            shutil.rmtree(building, ignore_errors=True)
+            raise Unavailable(f"{what}: {exc}") from None
+        if done.returncode != 0:
+            shutil.rmtree(building, ignore_errors=True)
+            tail = " | ".join(line for line in (done.stdout + done.stderr).splitlines() if line.strip())[-600:]
+            raise Unavailable(f"{what}: {' '.join(command[:3])} ... exited {done.returncode}: {tail}")
+    seconds = round(time.monotonic() - started, 1)
+    (building / "ready.json").write_text(json.dumps({"what": what, "seconds": seconds}))
+    shutil.rmtree(target, ignore_errors=True)
+    building.rename(target)
+    return seconds
+
+
+def setup_seconds(env: Path) -> float | None:
+    """The seconds the environment at `env` took to build (from its `ready.json`), if known."""
+    try:
+        return float(json.loads((env / "ready.json").read_text())["seconds"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def framework_python(framework: Framework) -> Path:
+    """The Python interpreter of `framework`'s own virtual environment, built on first use.
+
+    Raises:
+        Unavailable: the environment cannot be built (no network, a requirement that does not install).
+    """
+    if not framework.requirements:
+        return Path(sys.executable)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env = cache_root() / f"py{version}-{_key(version, *framework.requirements)}"
+    if not (env / "ready.json").exists():
+        python = str(env.with_name(env.name + ".building") / "bin" / "python")
+        _build(
+            env,
+            [
+                [sys.executable, "-m", "venv", "{dir}"],
+                [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *framework.requirements],
+            ],
+            f"{framework.name} ({' '.join(framework.requirements)})",
+        )
+    return env / "bin" / "python"
+
+
+def node_environment() -> tuple[Path, Path]:
+    """(node binary, node_modules) with Node 22 and the MCP TypeScript SDK from the npm registry.
+
+    Raises:
+        Unavailable: npm is missing or the packages cannot be installed.
+    """
+    npm = shutil.which("npm")
+    if npm is None:
+        raise Unavailable("npm is not installed (Node 22 and the SDK come from the npm registry through npm)")
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
+    if arch is None:
+        raise Unavailable(f"no Node package for the machine {platform.machine()!r}")
+    node_package = f"node-{sys.platform}-{arch}@{NODE_VERSION}"
+    env = cache_root() / f"node-{_key(node_package, *NODE_PACKAGES)}"
+    if not (env / "ready.json").exists():
+        _build(
+            env,
+            [
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    "{dir}",
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    "--loglevel=error",
+                    node_package,
+                    *NODE_PACKAGES,
+                ],
+            ],
+            f"Node {NODE_VERSION} and {' '.join(NODE_PACKAGES)}",
+        )
+    return env / "node_modules" / ".bin" / "node", env / "node_modules"
