@@ -43,13 +43,17 @@ class SchemaError(ValueError):
     """A schema `lean_tool_schema` cannot rewrite: a recursive or dangling `$ref`."""
 
 
-def lean_tool_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+def lean_tool_schema(schema: Mapping[str, Any], *, nullable: bool = False) -> dict[str, Any]:
     """The lean form of a tool's input schema (see the module docstring); `schema` is not modified.
+
+    `nullable=True` keeps null allowed where pydantic allowed it, as `type: [T, "null"]` (no `anyOf` wrapper):
+    OpenAI strict mode (openai-agents' `convert_schemas_to_strict`) makes EVERY property required, so without
+    null a strict model must invent a value for each optional parameter (a cursor, a window...).
 
     Raises:
         SchemaError: a `$ref` that is not `#/$defs/<name>` of this schema, or a recursive one.
     """
-    return _Leaner(schema, input_side=True).walk(schema, ())
+    return _Leaner(schema, input_side=True, keep_null=nullable).walk(schema, ())
 
 
 def lean_output_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,7 +62,7 @@ def lean_output_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         SchemaError: as `lean_tool_schema`.
     """
-    return _Leaner(schema, input_side=False).walk(schema, ())
+    return _Leaner(schema, input_side=False, keep_null=True).walk(schema, ())
 
 
 def clean_description(text: str) -> str:
@@ -66,15 +70,16 @@ def clean_description(text: str) -> str:
     return inspect.cleandoc(text).strip()
 
 
-def apply_lean_schemas(server: MCPServer[Any]) -> None:
+def apply_lean_schemas(server: MCPServer[Any], *, nullable: bool = False) -> None:
     """Rewrite, in place, every tool registered on `server`: lean input and output schemas, cleaned descriptions.
 
-    Call it once, after the last `add_tool`. Argument validation is unchanged (the SDK validates arguments with
-    the tool's pydantic model, and structured content with its output model, not with the published schemas).
+    Call it once, after the last `add_tool`; `nullable` as in `lean_tool_schema`. Argument validation is unchanged
+    (the SDK validates arguments with the tool's pydantic model, and structured content with its output model, not
+    with the published schemas).
     """
     manager = server._tool_manager  # pyright: ignore[reportPrivateUsage]  # the SDK has no public accessor
     for tool in manager.list_tools():
-        tool.parameters = lean_tool_schema(tool.parameters)
+        tool.parameters = lean_tool_schema(tool.parameters, nullable=nullable)
         tool.description = clean_description(tool.description)
         metadata = tool.fn_metadata
         if metadata.output_schema is not None:
@@ -83,9 +88,10 @@ def apply_lean_schemas(server: MCPServer[Any]) -> None:
 
 
 class _Leaner:
-    def __init__(self, root: Mapping[str, Any], *, input_side: bool) -> None:
+    def __init__(self, root: Mapping[str, Any], *, input_side: bool, keep_null: bool) -> None:
         self.defs: Mapping[str, Any] = root.get("$defs") or root.get("definitions") or {}
         self.input_side = input_side
+        self.keep_null = keep_null
 
     def walk(self, node: Mapping[str, Any], refs: tuple[str, ...]) -> dict[str, Any]:
         if "$ref" in node:
@@ -133,7 +139,7 @@ class _Leaner:
             every = cast(list[Any], branches)
             kept = [b for b in every if b != NULL] if key == "anyOf" else every
             nullable = len(kept) < len(every)
-            if nullable and not self.input_side:
+            if nullable and self.keep_null:
                 if len(kept) == 1 and _plain_type(kept[0]):
                     rest = {k: v for k, v in out.items() if k != key}
                     return {**kept[0], "type": [kept[0]["type"], "null"], **rest}

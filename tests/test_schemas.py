@@ -62,6 +62,19 @@ def test_an_optional_parameter_becomes_a_plain_typed_property_with_its_default_s
     assert properties["start"] == {"anyOf": [{"type": "number"}, {"type": "string"}]}
 
 
+def test_nullable_keeps_null_as_a_type_list_for_openai_strict_mode() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "cursor": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+            "start": {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}], "default": None},
+        },
+    }
+    properties = lean_tool_schema(schema, nullable=True)["properties"]
+    assert properties["cursor"] == {"type": ["string", "null"]}
+    assert properties["start"] == {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]}
+
+
 def test_refs_are_inlined_and_nested_objects_closed() -> None:
     schema = {
         "$defs": {

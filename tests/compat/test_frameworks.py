@@ -132,3 +132,22 @@ def test_the_framework_hands_its_model_every_word_of_a_long_transcription(
     assert len(expected) > 5000
     missing = missing_words(expected, shown)
     assert missing == 0, f"{missing} of the recording's {len(expected)} words never reached the model"
+
+
+LONG_CALL_SETTINGS = {
+    "drive_openai_agents.py": "client_session_timeout_seconds",
+    "drive_google_adk.py": "timeout=",
+    "drive_llama_index.py": "timeout=",
+    "drive_pydantic_ai.py": "read_timeout=",
+    "drive_langchain.py": '"read_timeout_seconds"',
+    "drive_mcp_python.py": "read_timeout_seconds=",
+    "drive_typescript.mjs": "timeout:",
+}
+
+
+def test_the_examples_show_the_long_call_setting_each_driver_uses() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "examples" / "frameworks" / "README.md").read_text()
+    for driver, setting in LONG_CALL_SETTINGS.items():
+        assert driver in readme
+        assert setting in readme, setting
+        assert setting in (DRIVERS / driver).read_text(), f"{driver} does not use {setting}"
