@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.compat.frameworks import cache_root, setup_seconds
+from tests.compat.frameworks import built_for, cache_root, setup_seconds
 from tests.conftest import SandboxServer, start_sandbox
 
 LATENCY = 6.0
@@ -25,9 +25,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     root = cache_root()
     if not root.is_dir():
         return
-    built = sorted((env.name, setup_seconds(env)) for env in root.iterdir() if (env / "ready.json").exists())
+    built = sorted((what, setup_seconds(env)) for env in root.iterdir() if (what := built_for(env)))
     if built:
         terminalreporter.write_line(
             f"compat environments in {root} (first-build seconds): "
-            + ", ".join(f"{name} {seconds}" for name, seconds in built)
+            + ", ".join(f"{what} {seconds}" for what, seconds in built)
         )

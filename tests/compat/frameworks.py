@@ -122,6 +122,14 @@ def setup_seconds(env: Path) -> float | None:
         return None
 
 
+def built_for(env: Path) -> str | None:
+    """What the environment at `env` was built for (from its `ready.json`), or None if it is not ready."""
+    try:
+        return str(json.loads((env / "ready.json").read_text())["what"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def framework_python(framework: Framework) -> Path:
     """The Python interpreter of `framework`'s own virtual environment, built on first use.
 
