@@ -7,9 +7,10 @@ cache folder and reused while its requirements stay the same: `$MAVI_MCP_COMPAT_
 and the SDK from the npm registry the same way (`node_environment`). A framework whose environment cannot be
 built is skipped with uv's, pip's or npm's reason.
 
-Setup times (seconds, first build on 2 busy cores, packages from PyPI): mcp 1.x 25, pydantic-ai 31,
-openai-agents 32, langchain 47, google-adk 120, llama-index 200; Node 22 + the TypeScript SDK 31. Each build's
-time is kept in its `ready.json` and printed at the end of the session.
+Setup times, first build, 2 cores shared with other jobs (seconds): with uv, 4-8 per framework with a warm uv
+cache and 14 for google-adk with a cold one; with pip, 25 (mcp 1.x) to 200 (llama-index), 90-240 under heavy
+load; Node 22 + the TypeScript SDK + the Inspector with npm, 31-45. Each build's time is kept in its `ready.json`
+and printed at the end of the session.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import platformdirs
 INSTALL_TIMEOUT = 1200.0
 """Seconds allowed to build one environment."""
 
-NODE_PACKAGES = ("@modelcontextprotocol/sdk@1.32.2",)
+NODE_PACKAGES = ("@modelcontextprotocol/sdk@1.32.2", "@modelcontextprotocol/inspector@2.12.0")
 NODE_VERSION = "22.23.3"
 
 
@@ -38,6 +39,8 @@ NODE_VERSION = "22.23.3"
 class Framework:
     """A client or framework: its pip requirements (empty: runs in the test environment) and driver script.
 
+    `runtime`: "python" (the driver runs in the framework's environment), "node" (Node 22 runs the driver), or
+    "inspector" (the test environment's Python runs the driver, which runs the Inspector CLI on Node 22).
     `structured_only` names the case in which the framework hands its model the structured content INSTEAD of
     the text, so that today no transcript word reaches the model (issue 14); its test is a strict xfail.
     """
@@ -71,6 +74,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework("llama-index-tools-mcp", ("llama-index-tools-mcp==0.6.0",), "drive_llama_index.py"),
     Framework("google-adk", ("google-adk[mcp]==2.13.0",), "drive_google_adk.py"),
     Framework("typescript-sdk", (), "drive_typescript.mjs", runtime="node"),
+    Framework("mcp-inspector-cli", (), "drive_inspector.py", runtime="inspector"),
 )
 
 DRIVERS = Path(__file__).resolve().parent / "drivers"
@@ -158,7 +162,7 @@ def framework_python(framework: Framework) -> Path:
 
 
 def node_environment() -> tuple[Path, Path]:
-    """(node binary, node_modules) with Node 22 and the MCP TypeScript SDK from the npm registry.
+    """(node binary, node_modules) with Node 22, the MCP TypeScript SDK and the Inspector, from the npm registry.
 
     Raises:
         Unavailable: npm is missing or the packages cannot be installed.

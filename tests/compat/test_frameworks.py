@@ -5,7 +5,7 @@ words must be in what the FRAMEWORK hands its model (its own conversion of each 
 Each framework runs in its own environment (tests/compat/frameworks.py) through a driver script
 (tests/compat/drivers/, a scripted agent in place of a model); the sandbox answers slowly, so the transcription
 is a long call and every driver uses its framework's long-call setting (client timeout; `wait_seconds` below it),
-the same one examples/frameworks/ shows. The MCP Inspector CLI is covered by tests/test_inspector.py.
+the same one examples/frameworks/ shows. The MCP Inspector CLI (also in tests/test_inspector.py) pages here too.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,17 @@ def missing_words(expected: list[str], shown: list[str]) -> int:
 
 def drive(framework: Framework, sandbox: SandboxServer, tmp_path: Path) -> dict[str, Any]:
     """Run `framework`'s driver against `mavi-mcp` (stdio, over the slow sandbox); its report, or a skip."""
+    options = dict(framework.options)
     try:
         if framework.runtime == "node":
             node, modules = node_environment()
             command = [str(node), str(DRIVERS / framework.driver)]
             extra_env = {"NODE_PATH": str(modules)}
+        elif framework.runtime == "inspector":
+            node, modules = node_environment()
+            command = [sys.executable, str(DRIVERS / framework.driver)]
+            options["inspector"] = [str(node), str((modules / ".bin" / "mcp-inspector").resolve())]
+            extra_env = {"HOME": str(tmp_path)}  # the Inspector keeps a catalog under ~/.mcp-inspector
         else:
             command = [str(framework_python(framework)), str(DRIVERS / framework.driver)]
             extra_env = {}
@@ -95,7 +102,7 @@ def drive(framework: Framework, sandbox: SandboxServer, tmp_path: Path) -> dict[
         "wait_seconds": WAIT_SECONDS,
         "timeout": CLIENT_TIMEOUT,
         "out": str(tmp_path / "report.json"),
-        "options": framework.options,
+        "options": options,
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     done = subprocess.run(
@@ -142,6 +149,7 @@ LONG_CALL_SETTINGS = {
     "drive_langchain.py": '"read_timeout_seconds"',
     "drive_mcp_python.py": "read_timeout_seconds=",
     "drive_typescript.mjs": "timeout:",
+    "drive_inspector.py": "wait_seconds",
 }
 
 
