@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,13 @@ def test_the_framework_hands_its_model_every_word_of_a_long_transcription(
     assert len(expected) > 5000
     missing = missing_words(expected, shown)
     assert missing == 0, f"{missing} of the recording's {len(expected)} words never reached the model"
+
+
+def test_without_its_setting_openai_agents_gives_up_on_a_long_call(slow_sandbox: SandboxServer, tmp_path: Path) -> None:
+    # The SDK's default 5 s tool-call timeout is shorter than the slow sandbox's answer: the setting is needed.
+    openai_agents = next(f for f in FRAMEWORKS if f.name == "openai-agents")
+    report = drive(replace(openai_agents, options={"default_timeout": True}), slow_sandbox, tmp_path)
+    assert report["seen"] == ["MCPError: Request 'tools/call' timed out"]
 
 
 LONG_CALL_SETTINGS = {

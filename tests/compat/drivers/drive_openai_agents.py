@@ -61,11 +61,17 @@ async def run(cfg: dict[str, Any]) -> None:
     set_tracing_disabled(True)
     command = cfg["command"]
     model = ScriptedModel(cfg)
+    options = cfg["options"]
+    # options.default_timeout: leave the SDK's 5 s tool-call timeout, to show that a long call needs the setting.
+    # The model is then shown the error itself (the SDK's default text says only "An error occurred").
+    timeout: dict[str, Any] = {"client_session_timeout_seconds": cfg["timeout"]}
+    if options.get("default_timeout"):
+        timeout = {"failure_error_function": lambda _ctx, error: f"{type(error).__name__}: {error}"}
     async with MCPServerStdio(
         params={"command": command[0], "args": command[1:], "env": cfg["env"]},
-        client_session_timeout_seconds=cfg["timeout"],
-        use_structured_content=bool(cfg["options"].get("use_structured_content")),
+        use_structured_content=bool(options.get("use_structured_content")),
         cache_tools_list=True,
+        **timeout,
     ) as server:
         agent = Agent(name="transcriber", model=model, mcp_servers=[server])
         await Runner.run(agent, "Transcribe the recording and read all of it.", max_turns=scripted.MAX_CALLS + 2)
