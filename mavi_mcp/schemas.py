@@ -1,0 +1,158 @@
+"""Lean tool schemas: pydantic's JSON schemas trimmed to what a model needs, in shapes every converter accepts.
+
+pydantic generates, for a tool's arguments, a `title` on every property, `anyOf: [X, {"type": "null"}]` with
+`default: null` for every optional parameter, `$defs` / `$ref` for nested models, and docstring indentation in
+descriptions. A model reads all of it in every conversation, and converters mangle some of it (issue 14:
+mcpadapt types a top-level `anyOf` as a string, openai-agents gives up strict mode on `$ref`, google-genai
+rejects `propertyNames`). `lean_tool_schema` rewrites such a schema into:
+
+- no `title` keywords (property names stay: a property may be called "title");
+- `anyOf: [X, {"type": "null"}]` -> X (the parameter is simply not required), several non-null branches kept
+  as `anyOf` without the null branch; `default: null` dropped, any other default kept (stated);
+- `$ref` replaced by the `$defs` entry it names (recursive models are refused), `$defs` removed;
+- every object closed: `additionalProperties: false` unless it already says what extra keys may hold;
+- descriptions dedented and stripped (`inspect.cleandoc`).
+
+`lean_output_schema` does the same for an output schema, except that null stays allowed (as `type: [T, "null"]`
+where X is a plain typed schema) and objects stay open: clients validate structured content against it.
+
+`apply_lean_schemas(server)` rewrites every registered tool of an `MCPServer` in place. Only the published
+schemas change: the SDK validates call arguments against each tool's pydantic argument model
+(`Tool.fn_metadata.arg_model`) and structured content against its output model, never against these schemas.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any, cast
+
+from mcp.server.mcpserver import MCPServer
+
+NULL: dict[str, Any] = {"type": "null"}
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
+"""Keywords whose value maps names to schemas (the names are data, not keywords)."""
+_SCHEMA_VALUES = ("items", "additionalProperties", "not", "propertyNames", "contains", "if", "then", "else")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_DATA = ("default", "enum", "const", "examples", "required")
+"""Keywords whose value is data: copied as is, never walked."""
+
+
+class SchemaError(ValueError):
+    """A schema `lean_tool_schema` cannot rewrite: a recursive or dangling `$ref`."""
+
+
+def lean_tool_schema(schema: Mapping[str, Any], *, nullable: bool = False) -> dict[str, Any]:
+    """The lean form of a tool's input schema (see the module docstring); `schema` is not modified.
+
+    `nullable=True` keeps null allowed where pydantic allowed it, as `type: [T, "null"]` (no `anyOf` wrapper):
+    OpenAI strict mode (openai-agents' `convert_schemas_to_strict`) makes EVERY property required, so without
+    null a strict model must invent a value for each optional parameter (a cursor, a window...).
+
+    Raises:
+        SchemaError: a `$ref` that is not `#/$defs/<name>` of this schema, or a recursive one.
+    """
+    return _Leaner(schema, input_side=True, keep_null=nullable).walk(schema, ())
+
+
+def lean_output_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The lean form of a tool's output schema: as `lean_tool_schema`, but null stays allowed, objects open.
+
+    Raises:
+        SchemaError: as `lean_tool_schema`.
+    """
+    return _Leaner(schema, input_side=False, keep_null=True).walk(schema, ())
+
+
+def clean_description(text: str) -> str:
+    """A description or docstring without its common indentation and surrounding blank lines."""
+    return inspect.cleandoc(text).strip()
+
+
+def apply_lean_schemas(server: MCPServer[Any], *, nullable: bool = False) -> None:
+    """Rewrite, in place, every tool registered on `server`: lean input and output schemas, cleaned descriptions.
+
+    Call it once, after the last `add_tool`; `nullable` as in `lean_tool_schema`. Argument validation is unchanged
+    (the SDK validates arguments with the tool's pydantic model, and structured content with its output model, not
+    with the published schemas).
+    """
+    manager = server._tool_manager  # pyright: ignore[reportPrivateUsage]  # the SDK has no public accessor
+    for tool in manager.list_tools():
+        tool.parameters = lean_tool_schema(tool.parameters, nullable=nullable)
+        tool.description = clean_description(tool.description)
+        metadata = tool.fn_metadata
+        if metadata.output_schema is not None:
+            metadata.output_schema = lean_output_schema(metadata.output_schema)
+            vars(tool).pop("output_schema", None)  # Tool.output_schema is a cached_property of the metadata
+
+
+class _Leaner:
+    def __init__(self, root: Mapping[str, Any], *, input_side: bool, keep_null: bool) -> None:
+        self.defs: Mapping[str, Any] = root.get("$defs") or root.get("definitions") or {}
+        self.input_side = input_side
+        self.keep_null = keep_null
+
+    def walk(self, node: Mapping[str, Any], refs: tuple[str, ...]) -> dict[str, Any]:
+        if "$ref" in node:
+            name, target = self.resolve(str(node["$ref"]), refs)
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            return self.walk({**target, **siblings}, (*refs, name))
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("title", "$defs", "definitions"):
+                continue
+            if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+                named = cast(Mapping[str, Mapping[str, Any]], value)
+                out[key] = {name: self.walk(sub, refs) for name, sub in named.items()}
+            elif key in _SCHEMA_VALUES and isinstance(value, Mapping):
+                out[key] = self.walk(cast(Mapping[str, Any], value), refs)
+            elif key in _SCHEMA_LISTS and isinstance(value, list):
+                out[key] = [self.walk(sub, refs) for sub in cast(list[Mapping[str, Any]], value)]
+            elif key == "description" and isinstance(value, str):
+                out[key] = clean_description(value)
+            else:
+                out[key] = value
+        out = self.collapse(out)
+        if "default" in out and out["default"] is None:
+            del out["default"]
+        if self.input_side and out.get("type") == "object" and "additionalProperties" not in out:
+            out.setdefault("properties", {})
+            out["additionalProperties"] = False
+        return out
+
+    def resolve(self, ref: str, refs: tuple[str, ...]) -> tuple[str, Mapping[str, Any]]:
+        prefix = next((p for p in ("#/$defs/", "#/definitions/") if ref.startswith(p)), None)
+        name = ref[len(prefix) :] if prefix else ""
+        if not prefix or name not in self.defs:
+            raise SchemaError(f"cannot inline $ref {ref!r}: only #/$defs/<name> of the same schema")
+        if name in refs:
+            raise SchemaError(f"cannot inline the recursive $ref {ref!r}")
+        return name, self.defs[name]
+
+    def collapse(self, out: dict[str, Any]) -> dict[str, Any]:
+        """Fold a single-branch `allOf` / `anyOf` into its node, and drop or fold a null branch of `anyOf`."""
+        for key in ("allOf", "anyOf"):
+            branches = out.get(key)
+            if not isinstance(branches, list):
+                continue
+            every = cast(list[Any], branches)
+            kept = [b for b in every if b != NULL] if key == "anyOf" else every
+            nullable = len(kept) < len(every)
+            if nullable and self.keep_null:
+                if len(kept) == 1 and _plain_type(kept[0]):
+                    rest = {k: v for k, v in out.items() if k != key}
+                    return {**kept[0], "type": [kept[0]["type"], "null"], **rest}
+                continue  # keep the null branch as it is
+            if len(kept) == 1 and isinstance(kept[0], Mapping):
+                rest = {k: v for k, v in out.items() if k != key}
+                return {**cast(Mapping[str, Any], kept[0]), **rest}
+            out[key] = kept
+        return out
+
+
+def _plain_type(schema: Any) -> bool:
+    if not isinstance(schema, Mapping):
+        return False
+    kind = cast(Mapping[str, Any], schema).get("type")
+    return isinstance(kind, str) and kind != "null"
