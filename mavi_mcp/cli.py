@@ -17,6 +17,7 @@ import anyio
 import pydantic
 
 from mavi_mcp import __version__
+from mavi_mcp.commands import COMMANDS, add_commands
 from mavi_mcp.settings import DEFAULT_BASE_URL, Settings
 
 EPILOG = f"""\
@@ -38,6 +39,11 @@ examples:
   mavi-mcp                                   stdio server (Claude Desktop, Claude Code, IDEs)
   mavi-mcp --sandbox                         same tools against the built-in MAVI simulator, no key needed
   mavi-mcp --transport streamable-http --port 8000
+  mavi-mcp transcribe talk.mp3 --speakers --format srt --out talk.srt   the command line for people (below)
+
+commands for people (each drives the same tools in process; add --sandbox to try them free):
+  transcribe, speakers, search, transcripts   (mavi-mcp COMMAND --help; exit codes 0 ok, 2 usage, 3 no key,
+                                               4 API error, 5 confirmation refused)
 """
 
 
@@ -102,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("--public-url", dest="webhook_public_url", help="public HTTPS base in front of this port")
     hook.add_argument("--sandbox", action="store_true", help="write to the sandbox store (testing)")
     hook.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_commands(commands)  # transcribe, speakers, search, transcripts (mavi_mcp.commands)
     return parser
 
 
@@ -178,6 +185,9 @@ def serve(settings: Settings) -> None:
     if settings.api_key is None and not settings.sandbox:
         log.warning("MAVI_API_KEY is not set: tools are listed, but calls to MAVI will explain how to set it.")
     if settings.transport == "stdio":
+        from mavi_mcp.commands.hint import print_terminal_hint
+
+        print_terminal_hint(settings)  # stderr, only when a person started it from a terminal
         anyio.run(server.run_stdio_async)
         return
     import uvicorn
@@ -235,6 +245,12 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         if getattr(args, "command", None) == "webhook":
             serve_webhook(settings)
+        elif getattr(args, "command", None) in COMMANDS:
+            from mavi_mcp.commands.run import run_command
+
+            if "log_level" not in settings.model_fields_set:
+                configure_logging("WARNING")  # a person's terminal: the tools' INFO lines would bury the result
+            raise SystemExit(run_command(args, settings))
         elif getattr(args, "check", False):
             raise SystemExit(check(settings))
         else:
