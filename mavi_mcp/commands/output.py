@@ -4,7 +4,9 @@ Every page the tools render is: header lines, `<transcript>`, the body in the pa
 a footer (`mavi_mcp.render.page`). Words that spell a marker are defused there, so the body is exactly what lies
 between the first opening and the last closing marker. Pages concatenate into one valid document: SRT cue
 numbers run over the whole transcript; each WebVTT page is a complete file, so later pages lose their `WEBVTT`
-line; JSON is one object with the first page's metadata and every page's segments (times in SECONDS).
+line; JSON is one object with the first page's metadata (transcript id, provider, duration, speakers, counts of
+the whole transcript) and every page's segments in order (times in SECONDS; a segment cut across pages appears
+as its parts, each with `"part"`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ def assemble(fmt: str, pages: list[tuple[str, dict[str, Any]]]) -> str:
     """
     if fmt == "json":
         first = dict(pages[0][1]) if pages else {}
-        for name in ("segments", "next_cursor", "page", "counts", "estimated_tokens", "window"):
+        for name in ("segments", "next_cursor", "page", "estimated_tokens", "window", "status"):
             first.pop(name, None)
+        counts: dict[str, Any] = first.pop("counts", None) or {}
+        first["counts"] = {k: v for k, v in counts.items() if k in ("segments", "words", "speakers")}
         segments: list[Any] = []
         for _, data in pages:
             segments.extend(data.get("segments") or [])

@@ -37,10 +37,9 @@ from mavi_mcp.settings import Settings
 
 WAIT = 55.0
 """Seconds each tool call waits before answering with a task handle (the tools' maximum); then `get_task`."""
-PAGE_TOKENS = 20000
-"""Page budget asked for (the tools' maximum): fewest calls to read a whole transcript."""
-MAX_PAGES = 10000
-"""Guard against a cursor that never ends (a bug): no transcript has that many pages of 20,000 tokens."""
+MAX_PAGES = 100_000
+"""Guard against a cursor that never ends (a bug). Pages have the tools' default budget (`MAVI_MCP_PAGE_TOKENS`):
+in process, a page costs milliseconds, and the assembled document does not depend on the page size."""
 
 ASSET_ID = re.compile(r"re_[0-9A-Za-z]+")
 TOOLS = {"whisper": "transcribe_whisper", "assemblyai": "transcribe_assemblyai", "elevenlabs": "transcribe_elevenlabs"}
@@ -141,7 +140,7 @@ def _speaker_option(provider: str) -> dict[str, Any]:
 
 
 def _page_args(args: argparse.Namespace) -> dict[str, Any]:
-    page: dict[str, Any] = {"format": getattr(args, "format", "text"), "max_tokens": PAGE_TOKENS}
+    page: dict[str, Any] = {"format": getattr(args, "format", "text")}
     for name in ("start", "end"):
         if getattr(args, name, None) is not None:
             page[name] = getattr(args, name)
@@ -169,7 +168,7 @@ async def _completed(session: ToolSession, result: Any, fmt: str) -> tuple[str, 
     """The first page of a transcription, asking `get_task` while the job is pending; a failed task is exit 4."""
     text, data = text_of(result), structured(result)
     while data.get("status") == "pending":
-        arguments = {"task_id": data["task_id"], "wait_seconds": WAIT, "format": fmt, "max_tokens": PAGE_TOKENS}
+        arguments = {"task_id": data["task_id"], "wait_seconds": WAIT, "format": fmt}
         result = await session.call("get_task", arguments, label=f"waiting for task {data['task_id']}")
         text, data = text_of(result), structured(result)
     if data.get("status") != "completed":
@@ -181,7 +180,7 @@ async def _read_on(session: ToolSession, first: tuple[str, dict[str, Any]]) -> l
     """`first` and every following page (`get_transcript` with each `next_cursor`)."""
     pages = [first]
     while (cursor := pages[-1][1].get("next_cursor")) and len(pages) < MAX_PAGES:
-        arguments = {"transcript_id": first[1]["transcript_id"], "cursor": cursor, "max_tokens": PAGE_TOKENS}
+        arguments = {"transcript_id": first[1]["transcript_id"], "cursor": cursor}
         result = await session.call("get_transcript", arguments, label=f"reading page {len(pages) + 1}")
         pages.append((text_of(result), structured(result)))
     return pages
