@@ -83,7 +83,7 @@ class ToolSession:
         if result.is_error:
             message = _TOOL_PREFIX.sub("", text_of(result)) or f"{name} failed without a message."
             if self.confirmation.refused is not None:
-                raise CommandError(ExitCode.DECLINED, f"Not confirmed, nothing was run: {message}")
+                raise CommandError(ExitCode.DECLINED, message)  # the tool says what was (not) sent
             raise CommandError(ExitCode.API, message)
         return result
 
