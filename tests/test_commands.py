@@ -549,7 +549,8 @@ def test_the_stdio_server_started_from_a_terminal_prints_the_hint_on_stderr_and_
         process.stop()
         os.close(leader)
     assert popen.stdout is not None
-    assert popen.stdout.read() == b""
+    with popen.stdout:
+        assert popen.stdout.read() == b""
 
 
 @pytest.mark.e2e
