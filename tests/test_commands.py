@@ -193,6 +193,34 @@ def test_a_local_file_is_uploaded_first_then_transcribed_by_the_chosen_provider(
 
 
 @pytest.mark.e2e
+def test_a_url_is_downloaded_and_uploaded_first_and_shown_without_its_secrets(tmp_path: Path) -> None:
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    write_wav(served / "clip.wav", seconds=3.0)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://user:pw@127.0.0.1:{httpd.server_address[1]}/clip.wav?signature=s3cr3t"
+        run = cli(tmp_path / "data", "transcribe", url, "--sandbox")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert run.code == 0, run.stderr
+    assert "'clip.wav' (3.0 s)" in run.stdout
+    assert re.search(r"Uploaded http://…@127\.0\.0\.1:\d+/clip\.wav\?…: asset_id re_\d+", run.stderr), run.stderr
+    assert "s3cr3t" not in run.stderr + run.stdout
+    assert "pw@" not in run.stderr + run.stdout
+
+
+@pytest.mark.e2e
 def test_speakers_prints_speaker_turns_as_rttm(tmp_path: Path) -> None:
     run = cli(tmp_path / "data", "speakers", AMI_IS1009A, "--sandbox", "--format", "rttm")
     assert run.code == 0, run.stderr

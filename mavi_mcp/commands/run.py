@@ -33,6 +33,7 @@ from mavi_mcp.commands.session import (
     structured,
     text_of,
 )
+from mavi_mcp.media import shown_url
 from mavi_mcp.settings import Settings
 
 WAIT = 55.0
@@ -152,7 +153,7 @@ async def _asset(session: ToolSession, source: tuple[str, str]) -> str:
     kind, value = source
     if kind == "asset":
         return value
-    shown = Path(value).name if kind == "file" else value.split("?", 1)[0]
+    shown = Path(value).name if kind == "file" else shown_url(value)  # a URL without user:password and query
     result = await session.call("upload_media", {"path": value, "wait_seconds": WAIT}, label=f"uploading {shown}")
     data = structured(result)
     while data.get("status") == "pending":
