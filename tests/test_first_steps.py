@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from mavi_mcp.commands.hint import TRY
+
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
 SECTION = "Try it in two commands"
@@ -49,6 +51,7 @@ def test_the_readme_opens_with_the_two_commands_then_the_tests_then_the_clients(
     assert "pip install -e ." in commands[0]
     assert commands[1].startswith("mavi-mcp transcribe re_")
     assert "--sandbox" in commands[1]
+    assert commands[1] == TRY  # what the stdio server, started in a terminal, offers to try by hand
     assert len(shown) == 2
     assert "pip install mavi-mcp" not in section(SECTION)  # the package index comes later, as "once released"
 

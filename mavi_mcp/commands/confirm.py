@@ -55,17 +55,18 @@ def form_answers(schema: dict[str, Any]) -> Content | None:
 class Confirmation:
     """The SDK client's elicitation callback. `refused` keeps the message of the last request it refused."""
 
-    def __init__(self, *, assume_yes: bool, ask: Ask | None) -> None:
+    def __init__(self, *, assume_yes: bool, ask: Ask | None, display: Display | None = None) -> None:
+        """`ask`: None when nobody can be asked; `display`: the progress display to pause while asking."""
         self.assume_yes = assume_yes
         self.ask = ask
+        self.display = display
         self.refused: str | None = None
-        self.display: Display | None = None
 
     @classmethod
-    def for_terminal(cls, *, assume_yes: bool) -> Confirmation:
+    def for_terminal(cls, *, assume_yes: bool, display: Display) -> Confirmation:
         """Asks the person when stdin and stderr are a terminal, else refuses (unless `assume_yes`)."""
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
-        return cls(assume_yes=assume_yes, ask=_ask_on_terminal if interactive else None)
+        return cls(assume_yes=assume_yes, ask=_ask_on_terminal if interactive else None, display=display)
 
     async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
         if not isinstance(params, ElicitRequestFormParams):

@@ -49,7 +49,7 @@ TOOLS = {"whisper": "transcribe_whisper", "assemblyai": "transcribe_assemblyai",
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run the command named by `args.command`; returns the exit code (`ExitCode`). Errors go to stderr."""
     display = Display.for_stderr()
-    confirmation = Confirmation.for_terminal(assume_yes=bool(getattr(args, "yes", False)))
+    confirmation = Confirmation.for_terminal(assume_yes=bool(getattr(args, "yes", False)), display=display)
     try:
         return anyio.run(_run, args, settings, display, confirmation)
     except CommandError as exc:

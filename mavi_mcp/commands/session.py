@@ -99,6 +99,5 @@ async def open_session(
     from mavi_mcp.server import create_server
 
     server = create_server(settings)
-    confirmation.display = display
     async with Client(server, elicitation_callback=confirmation) as client:
         yield ToolSession(client, display, confirmation)
