@@ -221,6 +221,19 @@ def test_a_url_is_downloaded_and_uploaded_first_and_shown_without_its_secrets(tm
 
 
 @pytest.mark.e2e
+def test_jobs_that_outlast_the_tools_wait_are_followed_through_their_task_handles(tmp_path: Path) -> None:
+    clip = write_wav(tmp_path / "clip.wav", seconds=4.0)
+    no_wait = {"MAVI_MCP_WAIT_SECONDS": "0"}  # every upload and transcription answers "pending" at first
+    run = cli(tmp_path / "data", "transcribe", str(clip), "--sandbox", **no_wait)
+    assert run.code == 0, run.stderr
+    assert "'clip.wav' (4.0 s)" in run.stdout
+    windowed = cli(tmp_path / "data", "transcribe", COSTCO, "--sandbox", "--speakers", "--end", "0:30", **no_wait)
+    assert windowed.code == 0, windowed.stderr
+    lines = text_of_lines(windowed.stdout)
+    assert [line[:14] for line in lines] == ["[0:02] S0: Goo", "[0:26] S1: Uh,"]
+
+
+@pytest.mark.e2e
 def test_speakers_prints_speaker_turns_as_rttm(tmp_path: Path) -> None:
     run = cli(tmp_path / "data", "speakers", AMI_IS1009A, "--sandbox", "--format", "rttm")
     assert run.code == 0, run.stderr

@@ -1,7 +1,8 @@
 """The commands: each resolves its arguments, then calls the server's tools through `ToolSession`.
 
 - `transcribe SOURCE`: `upload_media` (a file or URL) -> `transcribe_<provider>` -> `get_task` while pending ->
-  `get_transcript` along `next_cursor` to the end -> one document (`output.assemble`) on stdout or `--out`.
+  `get_transcript` from the first page along `next_cursor` to the end -> one document (`output.assemble`) on
+  stdout or `--out`.
 - `speakers SOURCE`: the same with `identify_speakers`.
 - `search QUERY`: `search_transcripts` along its `next_cursor`, when this version has the tool.
 - `transcripts [ID]`: `list_transcripts`, or one stored transcript whole (`get_transcript` to the end).
@@ -37,7 +38,8 @@ from mavi_mcp.media import shown_url
 from mavi_mcp.settings import Settings
 
 WAIT = 55.0
-"""Seconds each tool call waits before answering with a task handle (the tools' maximum); then `get_task`."""
+"""Seconds each `get_task` call waits for a pending job (the tools' maximum). The first call of a job waits the
+tools' own default (`MAVI_MCP_WAIT_SECONDS`), then the command follows the task handle until the job ends."""
 MAX_PAGES = 100_000
 """Guard against a cursor that never ends (a bug). Pages have the tools' default budget (`MAVI_MCP_PAGE_TOKENS`):
 in process, a page costs milliseconds, and the assembled document does not depend on the page size."""
@@ -98,13 +100,9 @@ async def _dispatch(
         provider: str = getattr(args, "provider", "whisper")
         tool = TOOLS[provider]
         extra = _speaker_option(provider) if getattr(args, "with_speakers", False) else {}
-    fmt: str = getattr(args, "format", "text")
-    arguments = {"asset_id": asset_id, **extra, **_page_args(args), "wait_seconds": WAIT}
-    first = await _completed(session, await session.call(tool, arguments, label=f"{tool}: {asset_id}"), fmt)
-    pages = await _read_on(session, first)
-    _deliver(args, assemble(fmt, pages))
-    _summary(args, settings, pages[0][1])
-    return ExitCode.OK
+    arguments = {"asset_id": asset_id, **extra, **_page_args(args)}  # page options: checked before paying
+    transcript_id = await _completed(session, await session.call(tool, arguments, label=f"{tool}: {asset_id}"))
+    return await _print_transcript(session, args, settings, transcript_id)
 
 
 def _source(text: str) -> tuple[str, str]:
@@ -154,7 +152,7 @@ async def _asset(session: ToolSession, source: tuple[str, str]) -> str:
     if kind == "asset":
         return value
     shown = Path(value).name if kind == "file" else shown_url(value)  # a URL without user:password and query
-    result = await session.call("upload_media", {"path": value, "wait_seconds": WAIT}, label=f"uploading {shown}")
+    result = await session.call("upload_media", {"path": value}, label=f"uploading {shown}")
     data = structured(result)
     while data.get("status") == "pending":
         arguments = {"task_id": data["task_id"], "wait_seconds": WAIT}
@@ -165,26 +163,37 @@ async def _asset(session: ToolSession, source: tuple[str, str]) -> str:
     return str(data["asset_id"])
 
 
-async def _completed(session: ToolSession, result: Any, fmt: str) -> tuple[str, dict[str, Any]]:
-    """The first page of a transcription, asking `get_task` while the job is pending; a failed task is exit 4."""
+async def _completed(session: ToolSession, result: Any) -> str:
+    """The transcript id of a transcription, asking `get_task` while the job is pending; a failed task is exit 4."""
     text, data = text_of(result), structured(result)
     while data.get("status") == "pending":
-        arguments = {"task_id": data["task_id"], "wait_seconds": WAIT, "format": fmt}
+        arguments = {"task_id": data["task_id"], "wait_seconds": WAIT}
         result = await session.call("get_task", arguments, label=f"waiting for task {data['task_id']}")
         text, data = text_of(result), structured(result)
-    if data.get("status") != "completed":
+    if data.get("status") != "completed" or not data.get("transcript_id"):
         raise CommandError(ExitCode.API, text)
-    return text, data
+    return str(data["transcript_id"])
 
 
-async def _read_on(session: ToolSession, first: tuple[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """`first` and every following page (`get_transcript` with each `next_cursor`)."""
-    pages = [first]
+async def _print_transcript(
+    session: ToolSession, args: argparse.Namespace, settings: Settings, transcript_id: str
+) -> int:
+    """A stored transcript, whole (within `--start`/`--end`), in `--format`, to stdout or `--out`.
+
+    Read with `get_transcript` from its first page along every `next_cursor` (free): the transcription tool's own
+    first page only gives the id, so the document is the same whether the job finished within the wait or not.
+    """
+    fmt: str = getattr(args, "format", "text")
+    arguments = {"transcript_id": transcript_id, **_page_args(args)}
+    result = await session.call("get_transcript", arguments, label=f"reading {transcript_id}")
+    pages = [(text_of(result), structured(result))]
     while (cursor := pages[-1][1].get("next_cursor")) and len(pages) < MAX_PAGES:
-        arguments = {"transcript_id": first[1]["transcript_id"], "cursor": cursor}
+        arguments = {"transcript_id": transcript_id, "cursor": cursor}
         result = await session.call("get_transcript", arguments, label=f"reading page {len(pages) + 1}")
         pages.append((text_of(result), structured(result)))
-    return pages
+    _deliver(args, assemble(fmt, pages))
+    _summary(args, settings, pages[0][1])
+    return ExitCode.OK
 
 
 async def _transcripts(session: ToolSession, args: argparse.Namespace, settings: Settings) -> int:
@@ -193,13 +202,7 @@ async def _transcripts(session: ToolSession, args: argparse.Namespace, settings:
         result = await session.call("list_transcripts", {"limit": getattr(args, "limit", 20)}, label="listing")
         _deliver(args, text_of(result) + "\n")
         return ExitCode.OK
-    fmt: str = getattr(args, "format", "text")
-    arguments = {"transcript_id": transcript_id, **_page_args(args)}
-    result = await session.call("get_transcript", arguments, label=f"reading {transcript_id}")
-    pages = await _read_on(session, (text_of(result), structured(result)))
-    _deliver(args, assemble(fmt, pages))
-    _summary(args, settings, pages[0][1])
-    return ExitCode.OK
+    return await _print_transcript(session, args, settings, transcript_id)
 
 
 async def _search(session: ToolSession, args: argparse.Namespace) -> int:
