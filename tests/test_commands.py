@@ -414,7 +414,7 @@ def test_a_refused_cost_confirmation_exits_5_and_yes_accepts_it(tmp_path: Path) 
     ask = {"MAVI_MCP_CONFIRM_ABOVE_USD": "0"}
     refused = cli(tmp_path / "data", "transcribe", COSTCO, "--sandbox", **ask)
     assert refused.code == ExitCode.DECLINED == 5
-    assert "Not confirmed" in refused.stderr
+    assert "declined" in refused.stderr  # the tool's own words: nothing was sent or billed
     assert refused.stdout == ""
     accepted = cli(tmp_path / "data", "transcribe", COSTCO, "--sandbox", "--yes", "--end", "0:30", **ask)
     assert accepted.code == ExitCode.OK, accepted.stderr
