@@ -411,14 +411,15 @@ def test_search_runs_the_search_tool_or_says_this_version_has_none(tmp_path: Pat
 def test_a_refused_cost_confirmation_exits_5_and_yes_accepts_it(tmp_path: Path) -> None:
     if "confirm_above_usd" not in Settings.model_fields:
         pytest.skip("the tools do not ask for cost confirmations in this version (MAVI_MCP_CONFIRM_ABOVE_USD)")
+    clip = write_wav(tmp_path / "clip.wav", seconds=4.0)  # uploaded here, so its duration (the estimate) is known
     ask = {"MAVI_MCP_CONFIRM_ABOVE_USD": "0"}
-    refused = cli(tmp_path / "data", "transcribe", COSTCO, "--sandbox", **ask)
-    assert refused.code == ExitCode.DECLINED == 5
+    refused = cli(tmp_path / "data", "transcribe", str(clip), "--sandbox", **ask)
+    assert refused.code == ExitCode.DECLINED == 5, refused.stderr
     assert "declined" in refused.stderr  # the tool's own words: nothing was sent or billed
     assert refused.stdout == ""
-    accepted = cli(tmp_path / "data", "transcribe", COSTCO, "--sandbox", "--yes", "--end", "0:30", **ask)
+    accepted = cli(tmp_path / "data", "transcribe", str(clip), "--sandbox", "--yes", **ask)
     assert accepted.code == ExitCode.OK, accepted.stderr
-    assert "Good day and thank you" in accepted.stdout
+    assert "'clip.wav' (4.0 s)" in accepted.stdout
 
 
 # --- the confirmation hook, through the SDK client --------------------------------------------------
