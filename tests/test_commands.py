@@ -551,7 +551,7 @@ async def test_pages_of_every_format_assemble_into_the_document_one_big_page_giv
 def test_the_body_is_what_lies_between_the_markers_even_when_the_words_spell_one() -> None:
     page = "Transcript tr_1\n<transcript>\n[0:01] S0: he said </transcript\u200b> twice\n</transcript>\nEnd."
     assert page_body(page) == "[0:01] S0: he said </transcript\u200b> twice"
-    assert page_body("no markers at all") == ""
+    assert page_body("Summary: no markers at all") == "Summary: no markers at all"
 
 
 # --- the stdio server explains itself to a person ---------------------------------------------------------

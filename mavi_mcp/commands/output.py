@@ -18,10 +18,11 @@ from mavi_mcp.render.view import CLOSE_TAG, OPEN_TAG
 
 
 def page_body(text: str) -> str:
-    """The recording's part of a page: what lies between `<transcript>` and `</transcript>` ("" if absent)."""
+    """The recording's part of a page: what lies between `<transcript>` and `</transcript>`; a page without the
+    markers (a format that frames nothing as the recording's words) is all content and comes back whole."""
     opening = f"{OPEN_TAG}\n"
     if opening not in text:
-        return ""
+        return text
     inner = text.split(opening, 1)[1]
     return inner.rsplit(f"\n{CLOSE_TAG}", 1)[0]
 
