@@ -321,16 +321,34 @@ def test_progress_notifications_replace_the_label_with_the_tools_message() -> No
     display = Display(Console(file=screen, force_terminal=True, width=120))
 
     async def notify() -> None:
-        with display.task("uploading talk.mp3") as on_progress:
+        with display.task("uploading [draft] talk.mp3") as on_progress:
             await on_progress(5.0, None, "upload_media: uploading (5 s, task job_0123)")
             await on_progress(10.0, None, "upload_media: uploading (10 s, task job_0123)")
 
     anyio.run(notify)
-    assert "uploading talk.mp3" in screen.getvalue()
+    assert "uploading [draft] talk.mp3" in screen.getvalue()  # shown as written, not read as rich markup
     assert "upload_media: uploading (10 s, task job_0123)" in screen.getvalue()
     quiet = Display(None)
     with quiet.task("nothing shown") as on_progress:
         anyio.run(on_progress, 1.0, None, "ignored")
+
+
+def test_the_display_pauses_while_the_person_answers_a_question_and_then_resumes() -> None:
+    screen = io.StringIO()
+    display = Display(Console(file=screen, force_terminal=True, width=120))
+
+    async def ask_midway() -> None:
+        with display.task("transcribe_whisper: re_1") as on_progress:
+            await on_progress(5.0, None, "before the question")
+            with display.paused() as console:
+                assert console is not None
+                console.print("Send the request?")
+            await on_progress(10.0, None, "after the question")
+
+    anyio.run(ask_midway)
+    shown = screen.getvalue()
+    assert shown.index("before the question") < shown.index("Send the request?")
+    assert shown.index("Send the request?") < shown.index("after the question")
 
 
 # --- exit codes --------------------------------------------------------------------------------------

@@ -95,6 +95,8 @@ class Confirmation:
 
 def _ask_on_terminal(message: str) -> bool:
     from rich.console import Console
+    from rich.markup import escape
     from rich.prompt import Confirm
 
-    return Confirm.ask(f"{message}\nGo on?", console=Console(stderr=True), default=False)
+    # the tool's words are shown as written: brackets in them are not rich markup
+    return Confirm.ask(f"{escape(message)}\nGo on?", console=Console(stderr=True), default=False)

@@ -56,7 +56,7 @@ class Display:
 
         with Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # file names and messages as written
             BarColumn(),
             TimeElapsedColumn(),
             console=self.console,
