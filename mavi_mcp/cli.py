@@ -18,6 +18,7 @@ import anyio
 import pydantic
 
 from mavi_mcp import __version__
+from mavi_mcp.commands import COMMANDS, add_commands
 from mavi_mcp.settings import DEFAULT_BASE_URL, Settings
 
 EPILOG = f"""\
@@ -41,6 +42,11 @@ examples:
   mavi-mcp --sandbox                         same tools against the built-in MAVI simulator, no key needed
   mavi-mcp --transport streamable-http --port 8000
   mavi-mcp view tr_0123456789abcdef          a stored transcript in the browser (prints its URL)
+  mavi-mcp transcribe talk.mp3 --speakers --format srt --out talk.srt   the command line for people (below)
+
+commands for people (each drives the same tools in process; add --sandbox to try them free):
+  transcribe, speakers, search, transcripts   (mavi-mcp COMMAND --help; exit codes 0 ok, 2 usage, 3 no key,
+                                               4 API error, 5 confirmation refused)
 """
 
 
@@ -125,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--data-dir", dest="data_dir", type=Path, help="directory of the store")
     view.add_argument("--sandbox", action="store_true", help="read the sandbox store")
     view.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_commands(commands)  # transcribe, speakers, search, transcripts (mavi_mcp.commands)
     return parser
 
 
@@ -201,6 +208,9 @@ def serve(settings: Settings) -> None:
     if settings.api_key is None and not settings.sandbox:
         log.warning("MAVI_API_KEY is not set: tools are listed, but calls to MAVI will explain how to set it.")
     if settings.transport == "stdio":
+        from mavi_mcp.commands.hint import print_terminal_hint
+
+        print_terminal_hint(settings)  # stderr, only when a person started it from a terminal
         anyio.run(server.run_stdio_async)
         return
     import uvicorn
@@ -271,6 +281,12 @@ def main(argv: list[str] | None = None) -> None:
                     log_level=settings.log_level,
                 )
             )
+        elif getattr(args, "command", None) in COMMANDS:
+            from mavi_mcp.commands.run import run_command
+
+            if "log_level" not in settings.model_fields_set:
+                configure_logging("WARNING")  # a person's terminal: the tools' INFO lines would bury the result
+            raise SystemExit(run_command(args, settings))
         elif getattr(args, "check", False):
             raise SystemExit(check(settings))
         else:
