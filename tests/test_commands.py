@@ -139,7 +139,7 @@ def test_transcribe_prints_the_bundled_call_with_speakers_and_says_which_transcr
 @pytest.mark.e2e
 def test_every_format_written_with_out_is_whole_and_parses_with_the_formats_libraries(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    budget = {"MAVI_MCP_PAGE_TOKENS": "1000"}  # many pages: the command must follow next_cursor to the end
+    budget = {"MAVI_MCP_PAGE_TOKENS": "2000"}  # many pages: the command must follow next_cursor to the end
     files = {fmt: tmp_path / f"call.{fmt}" for fmt in ("json", "srt", "vtt", "rttm", "text")}
     for fmt, path in files.items():
         run = cli(data, "transcribe", SK_TELECOM, "--sandbox", "--speakers", "-f", fmt, "--out", str(path), **budget)

@@ -162,6 +162,7 @@ def render_page(
         body_budget,
         size=lambda s: len(s.encode()),
         separator="\n",
+        fill=view.format == "text",  # a subtitle cue or JSON segment cut in two would repeat its number
     )
     next_cursor = (
         encode_cursor(Cursor(transcript.id, cut.next, cursor_view, page + 1)) if cut.next is not None else None

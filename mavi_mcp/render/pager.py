@@ -65,8 +65,11 @@ class Cut:
     next: Position | None
 
 
-def cut_page(units: Iterable[Unit], budget: int, *, size: Callable[[str], int], separator: str = "\n") -> Cut:
-    """Fill a page of at most `budget` (in `size` units, `separator` between parts) from `units`.
+def cut_page(
+    units: Iterable[Unit], budget: int, *, size: Callable[[str], int], separator: str = "\n", fill: bool = True
+) -> Cut:
+    """Fill a page of at most `budget` (in `size` units, `separator` between parts) from `units`; with `fill`, a unit
+    that does not fit in what is left is cut to fill it (see the module docstring).
 
     The only page allowed over budget holds a single piece larger than the budget on its own (a very long
     "word"); it gets a page of its own.
@@ -86,7 +89,7 @@ def cut_page(units: Iterable[Unit], budget: int, *, size: Callable[[str], int], 
             continue
         if parts:
             left = budget - used - sep
-            if left >= budget * MIN_FILL:
+            if fill and left >= budget * MIN_FILL:
                 filled = _fill(unit, left, size, at_least_one=False)
                 if filled is not None:
                     body, after = filled
