@@ -29,7 +29,8 @@ environment variables (flags win over them):
   MAVI_MCP_WAIT_SECONDS, MAVI_MCP_PAGE_TOKENS, MAVI_MCP_LOG_LEVEL, MAVI_MCP_MAX_ATTEMPTS,
   MAVI_MCP_MAX_RETRY_WAIT, MAVI_MCP_REQUEST_TIMEOUT, MAVI_MCP_CONNECT_TIMEOUT,
   MAVI_MCP_MAX_UPLOAD_BYTES, MAVI_MCP_DOWNLOAD_TIMEOUT, MAVI_MCP_WEBHOOK_PORT,
-  MAVI_MCP_WEBHOOK_HOST, MAVI_MCP_WEBHOOK_PUBLIC_URL, MAVI_MCP_ALLOW_UNAUTHENTICATED   the flags of the same names
+  MAVI_MCP_WEBHOOK_HOST, MAVI_MCP_WEBHOOK_PUBLIC_URL, MAVI_MCP_ALLOW_UNAUTHENTICATED,
+  MAVI_MCP_ALLOW_PRIVATE_URLS                                      the flags of the same names
   MAVI_MCP_AUTH_TOKEN     bearer token required on the HTTP MCP endpoint (secret)
   MAVI_MCP_WEBHOOK_SECRET secret path of the webhook URL (default: generated, kept in the data dir)
   MAVI_MCP_WEBHOOK_MAX_BYTES  largest webhook body (default 32 MB)
@@ -74,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-upload-bytes", dest="max_upload_bytes", type=int, help="largest upload (bytes)")
     parser.add_argument("--download-timeout", dest="download_timeout", type=float, help="URL download limit (s)")
     parser.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--allow-private-urls",
+        dest="allow_private_urls",
+        action="store_true",
+        help="let upload_media download from loopback/private/link-local addresses (a media server on your LAN)",
+    )
     parser.add_argument(
         "--webhook-port", dest="webhook_port", type=int, help="stdio mode: also run the webhook receiver on this port"
     )

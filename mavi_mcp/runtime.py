@@ -31,6 +31,7 @@ from mavi_mcp import __version__
 from mavi_mcp.client import MaviClient, RetryPolicy
 from mavi_mcp.jobs import Jobs
 from mavi_mcp.media import only_http
+from mavi_mcp.netguard import GuardedTransport
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import AsyncStore, Store
 from mavi_mcp.webhook import (
@@ -137,7 +138,11 @@ class RuntimeHolder:
                 max_redirects=5,
                 timeout=httpx2.Timeout(settings.download_timeout, connect=settings.connect_timeout),
                 headers={"User-Agent": f"mavi-mcp/{__version__}"},
-                transport=self.download_transport or LazyTransport(_network_transport),
+                transport=self.download_transport
+                or LazyTransport(
+                    lambda: GuardedTransport(verify=_ssl_context(), allow_private=settings.allow_private_urls)
+                ),
+                trust_env=False,  # no proxy from the environment: every connection goes through the guard
                 event_hooks={"request": [only_http]},
             )
             await stack.enter_async_context(downloads)

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         validation_alias="MAVI_MCP_DOWNLOAD_TIMEOUT",
         description="Total time allowed to download a media URL before uploading it (seconds).",
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        validation_alias="MAVI_MCP_ALLOW_PRIVATE_URLS",
+        description="Let upload_media download from loopback, private and link-local addresses (a media server "
+        "on your LAN). Off by default: a caller could otherwise read the server's own network.",
+    )
     page_tokens: int = Field(
         default=6000,
         ge=200,

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError
 from mavi_mcp.jobs import Outcome, new_job_id
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file, shown_url, url_error_detail
+from mavi_mcp.netguard import check_literal_host, url_host
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._common import WaitSeconds, agent_errors, request_key, runtime_of
@@ -304,6 +305,7 @@ async def upload_media(
     if not is_url and "://" in target:
         raise InputError(f"{shown_url(target)!r}: only local paths and http(s) URLs can be uploaded.")
     if is_url:
+        check_literal_host(url_host(target), allow_private=rt.settings.allow_private_urls)
         check_url(target)
         local: Path | None = None
         size = 0
