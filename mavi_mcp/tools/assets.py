@@ -28,6 +28,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from mavi_mcp.defuse import clean_name
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError
 from mavi_mcp.jobs import Outcome, new_job_id
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file, shown_url, url_error_detail
@@ -317,7 +318,7 @@ async def upload_media(
     async def work() -> Outcome:
         if local is not None:
             asset_id = await rt.client.upload(local, api_key=key)
-            result = {"filename": local.name, "size_bytes": size, "source": str(local)}
+            result = {"filename": clean_name(local.name), "size_bytes": size, "source": str(local)}
         else:
             downloads = rt.data_dir / "downloads"
             downloads.mkdir(parents=True, exist_ok=True)
@@ -326,7 +327,7 @@ async def upload_media(
                 asset_id = await rt.client.upload(file, filename=name, api_key=key)
             finally:
                 file.unlink(missing_ok=True)
-            result = {"filename": name, "size_bytes": got, "source": shown_url(target)}
+            result = {"filename": clean_name(name), "size_bytes": got, "source": shown_url(target)}
         await rt.store.run(rt.store.sync.set_task_asset, task_id, asset_id)  # a pending answer can show it now
         status = await _wait_until_ready(rt, asset_id, key)
         return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
