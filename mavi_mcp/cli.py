@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve HTTP on a non-loopback address without MAVI_MCP_AUTH_TOKEN (not recommended)",
     )
     parser.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        metavar="HOST",
+        help="a public host name (e.g. a reverse proxy's) accepted in Host/Origin headers (repeat for several)",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="print the configuration (secrets masked), test the API, and exit"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -127,16 +134,15 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    for noisy in ("httpx2", "httpcore", "mcp.server.lowlevel.server"):
+    for noisy in ("httpx2", "httpcore", "httpcore2", "mcp.server.lowlevel.server"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level]))
-
-
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def refuse_open_http(settings: Settings) -> str | None:
     """Why serving would expose the API key to strangers (non-loopback HTTP without a token), or None."""
-    if settings.transport == "stdio" or settings.host in LOOPBACK or settings.host.startswith("127."):
+    from mavi_mcp.httpguard import is_loopback_host
+
+    if settings.transport == "stdio" or is_loopback_host(settings.host):
         return None
     if settings.auth_token is not None or settings.allow_unauthenticated:
         return None
@@ -189,8 +195,10 @@ def serve(settings: Settings) -> None:
         return
     import uvicorn
 
+    from mavi_mcp.httpserve import server_config
+
     app = http_app(server, settings, holder)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    config = server_config(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     log.info("Serving MCP over %s on http://%s:%d", settings.transport, settings.host, settings.port)
     anyio.run(uvicorn.Server(config).serve)
 
@@ -199,8 +207,11 @@ def serve_webhook(settings: Settings) -> None:
     """`mavi-mcp webhook`: the receiver alone, until interrupted."""
     import uvicorn
 
-    from mavi_mcp.store import Store
+    from mavi_mcp.httpserve import server_config
+    from mavi_mcp.secrecy import make_private
+    from mavi_mcp.store import DB_NAME, Store
     from mavi_mcp.webhook import (
+        SECRET_FILE,
         Receiver,
         announce,
         bind,
@@ -211,6 +222,7 @@ def serve_webhook(settings: Settings) -> None:
     )
 
     data_dir = settings.store_dir
+    make_private(data_dir, [DB_NAME, SECRET_FILE])
     store = Store.in_dir(data_dir)
     secret = load_or_create_secret(settings, data_dir)
     receiver = Receiver(store, secret=secret, max_bytes=settings.webhook_max_bytes, sandbox=settings.sandbox)
@@ -219,9 +231,7 @@ def serve_webhook(settings: Settings) -> None:
     url = public_url(settings, secret, host=settings.webhook_host, port=port)
     announce(url, public=bool(settings.webhook_public_url))
     print(f"mavi-mcp webhook receiver listening on {settings.webhook_host}:{port}, store {store.path}", file=sys.stderr)
-    server = uvicorn.Server(
-        uvicorn.Config(receiver_app(receiver), log_level=settings.log_level.lower(), lifespan="off")
-    )
+    server = uvicorn.Server(server_config(receiver_app(receiver), log_level=settings.log_level, lifespan="off"))
 
     async def run() -> None:
         async with anyio.create_task_group() as tg:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
 import logging
 import math
 import re
@@ -348,7 +349,7 @@ class MaviClient:
         raw = _without(response.content, key)  # an answer that echoes the key is never stored with it
         body: Any
         try:
-            body = response.json()
+            body = json.loads(raw)  # parsed from the scrubbed bytes: an echoed key is not in the parsed data either
         except ValueError:
             body = None
         if response.status_code >= 400:

@@ -18,7 +18,8 @@ import pytest
 from mcp import Client
 
 from mavi_mcp.cli import build_parser, settings_from
-from mavi_mcp.netguard import GuardedTransport, blocked_reason, literal_address
+from mavi_mcp.netguard import blocked_reason, literal_address
+from mavi_mcp.netguard_http import GuardedTransport
 from mavi_mcp.runtime import RuntimeHolder, _ssl_context  # pyright: ignore[reportPrivateUsage]
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
