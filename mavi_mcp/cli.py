@@ -165,7 +165,7 @@ def check(settings: Settings) -> int:
 
     async def probe() -> int:
         async with RuntimeHolder(settings).open() as runtime:
-            target = "sandbox (in process)" if settings.sandbox else settings.base_url
+            target = "sandbox (in process)" if settings.sandbox else settings.masked()["base_url"]
             asset = "re_700000000000000001" if settings.sandbox else "re_000000000000000000"
             try:
                 await runtime.client.metadata(asset)
