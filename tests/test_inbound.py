@@ -211,6 +211,7 @@ async def test_at_debug_the_http_stack_logs_no_headers(tmp_path: Path) -> None:
 
     configure_logging("DEBUG")
     keep = Keep(level=logging.DEBUG)
+    response: httpx2.Response | None = None
     logging.getLogger().addHandler(keep)
     try:
         with socket.socket() as listener:
@@ -228,6 +229,7 @@ async def test_at_debug_the_http_stack_logs_no_headers(tmp_path: Path) -> None:
                 tg.start_soon(anyio.to_thread.run_sync, answer)
                 async with httpx2.AsyncClient() as http:
                     response = await http.get(f"http://127.0.0.1:{port}/x")
+        assert response is not None
         assert response.headers["location"] == signed
     finally:
         logging.getLogger().removeHandler(keep)

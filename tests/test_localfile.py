@@ -137,10 +137,11 @@ async def test_a_fifo_is_refused_at_once_and_the_server_keeps_answering(tmp_path
     async with in_process_server(tmp_path / "data", [media], api_key=KEY, webhook_secret=SECRET) as (server, _):
         from mcp import Client
 
+        answers: dict[str, str] = {}
+        listed: dict[str, object] = {}
         async with Client(server) as client:
             with anyio.fail_after(10):  # the old open() blocked here for ever (and the whole server with it)
                 async with anyio.create_task_group() as tg:
-                    answers: dict[str, str] = {}
 
                     async def upload(name: str, path: Path) -> None:
                         answers[name] = error(await client.call_tool("upload_media", {"path": str(path)}))
