@@ -208,7 +208,7 @@ def serve_webhook(settings: Settings) -> None:
     import uvicorn
 
     from mavi_mcp.httpserve import server_config
-    from mavi_mcp.secrecy import make_private
+    from mavi_mcp.secrecy import make_private, without_secret
     from mavi_mcp.store import DB_NAME, Store
     from mavi_mcp.webhook import (
         SECRET_FILE,
@@ -235,7 +235,7 @@ def serve_webhook(settings: Settings) -> None:
 
     async def run() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(heartbeat, store, f"webhook-{port}", url)
+            tg.start_soon(heartbeat, store, f"webhook-{port}", without_secret(url, secret))  # secret: only in its file
             await server.serve(sockets=[sock])
             tg.cancel_scope.cancel()
 

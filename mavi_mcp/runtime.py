@@ -30,7 +30,7 @@ from mavi_mcp import __version__
 from mavi_mcp.client import MaviClient, RetryPolicy
 from mavi_mcp.jobs import Jobs
 from mavi_mcp.media import only_http
-from mavi_mcp.secrecy import make_private
+from mavi_mcp.secrecy import make_private, without_secret
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import DB_NAME, AsyncStore, Store
 from mavi_mcp.webhook import (
@@ -204,7 +204,8 @@ class RuntimeHolder:
             how = f"embedded on {settings.webhook_host}:{port}"
         else:
             return None, None
-        task_group.start_soon(heartbeat, receiver.store, f"{os.getpid()}-{id(receiver)}", url)
+        stored = without_secret(url, receiver.secret)  # the secret stays in its file
+        task_group.start_soon(heartbeat, receiver.store, f"{os.getpid()}-{id(receiver)}", stored)
         announce(url, public=bool(settings.webhook_public_url))
         return url, how
 

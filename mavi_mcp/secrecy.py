@@ -72,6 +72,15 @@ def make_private(data_dir: Path, files: list[str]) -> None:
             os.close(os.open(store, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+SECRET_PLACEHOLDER = "<secret>"  # noqa: S105 - a placeholder, not a secret
+
+
+def without_secret(url: str, secret: str) -> str:
+    """`url` with the webhook secret replaced by a placeholder: what is stored in the receivers table (the secret
+    itself is kept only in its file, or in the environment)."""
+    return url.replace(secret, SECRET_PLACEHOLDER) if secret else url
+
+
 def mask_url(url: str) -> str:
     """`url` for display: `https://user:pw@host/p?q` -> `https://…@host/p?…` (see `media.shown_url`)."""
     from mavi_mcp.media import shown_url

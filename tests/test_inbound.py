@@ -201,6 +201,21 @@ async def test_a_new_store_is_private_from_the_start(tmp_path: Path) -> None:
     assert all(mode == 0o600 for mode in modes.values()), modes
 
 
+async def test_the_webhook_secret_is_kept_only_in_its_file_not_in_the_store(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, webhook_port=0, webhook_secret=SecretStr(WEBHOOK_SECRET))
+    async with RuntimeHolder(settings).open() as runtime:
+        assert runtime.webhook_url is not None
+        assert WEBHOOK_SECRET in runtime.webhook_url  # the URL to paste, shown to the user
+        with anyio.fail_after(10):
+            while not await runtime.store.run(runtime.store.sync.live_receivers):
+                await anyio.sleep(0.05)
+        live = await runtime.store.run(runtime.store.sync.live_receivers)
+    assert live[0]["url"].endswith("/webhooks/mavi/<secret>")
+    for path in data.iterdir():
+        assert WEBHOOK_SECRET.encode() not in path.read_bytes(), path
+
+
 async def test_at_debug_the_http_stack_logs_no_headers(tmp_path: Path) -> None:
     signed = "https://bucket.example/a.wav?X-Amz-Signature=sig-0123456789"
     records: list[logging.LogRecord] = []

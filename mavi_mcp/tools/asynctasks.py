@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from mavi_mcp.client import Endpoint, may_have_been_processed, task_id_in_raw
 from mavi_mcp.errors import APIError, ResultError
 from mavi_mcp.runtime import Runtime
+from mavi_mcp.secrecy import without_secret
 from mavi_mcp.tools._common import agent_errors, request_key, runtime_of
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,8 @@ async def webhook_info(ctx: Context[Runtime, Any]) -> Annotated[CallToolResult, 
     rt = runtime_of(ctx)
     live = await rt.store.run(rt.store.sync.live_receivers)
     stats = await rt.store.run(rt.store.sync.delivery_stats)
-    others = [r["url"] for r in live if r["url"] != rt.webhook_url]
+    own = without_secret(rt.webhook_url, rt.receiver.secret) if rt.webhook_url else None  # as heartbeats store it
+    others = [r["url"] for r in live if r["url"] != own]
     info = WebhookInfo(
         url=rt.webhook_url,
         running_here=rt.receiver_here is not None,
