@@ -30,7 +30,7 @@ environment variables (flags win over them):
   MAVI_MCP_MAX_RETRY_WAIT, MAVI_MCP_REQUEST_TIMEOUT, MAVI_MCP_CONNECT_TIMEOUT,
   MAVI_MCP_MAX_UPLOAD_BYTES, MAVI_MCP_DOWNLOAD_TIMEOUT, MAVI_MCP_WEBHOOK_PORT,
   MAVI_MCP_WEBHOOK_HOST, MAVI_MCP_WEBHOOK_PUBLIC_URL, MAVI_MCP_ALLOW_UNAUTHENTICATED,
-  MAVI_MCP_ALLOW_PRIVATE_URLS                                      the flags of the same names
+  MAVI_MCP_ALLOW_PRIVATE_URLS, MAVI_MCP_ALLOWED_HOSTS (comma-separated)   the flags of the same names
   MAVI_MCP_AUTH_TOKEN     bearer token required on the HTTP MCP endpoint (secret)
   MAVI_MCP_WEBHOOK_SECRET secret path of the webhook URL (default: generated, kept in the data dir)
   MAVI_MCP_WEBHOOK_MAX_BYTES  largest webhook body (default 32 MB)

@@ -130,7 +130,7 @@ def open_media(raw: str, allowed_roots: list[Path], max_bytes: int) -> OpenedMed
         raise InputError("The path is empty. Pass the absolute path of an audio or video file.")
     if "\x00" in raw:
         raise InputError("The path contains a NUL character. Pass a plain file path.")
-    given = Path(os.path.expanduser(raw.strip()))
+    given = Path(os.path.normpath(os.path.expanduser(raw.strip())))  # `..` lexically, as `resolve_local_file`
     if not given.is_absolute():
         raise InputError(
             f"{raw!r} is a relative path; the server's working directory is not yours. Pass an absolute path."

@@ -152,3 +152,74 @@ async def test_a_fifo_is_refused_at_once_and_the_server_keeps_answering(tmp_path
     assert "not a regular file" in answers["fifo"]
     assert "not a regular file" in answers["link"]
     assert "tasks" in listed
+
+
+def _scenario(tmp: Path, name: str) -> tuple[str, list[Path]]:
+    """A path and allowed roots for one refusal or acceptance case of `media.resolve_local_file`'s tests."""
+    root = tmp / "allowed"
+    outside = tmp / "outside"
+    for folder in (root / "real", root / "a", outside / "deep"):
+        folder.mkdir(parents=True, exist_ok=True)
+    (outside / "deep" / "x.mp3").write_bytes(b"\x00" * 64)
+    (root / "real" / "take1.mp4").write_bytes(b"\x00" * 10)
+    (root / "a" / "x.mp3").write_bytes(b"\x00" * 64)
+    (root / "empty.mp3").write_bytes(b"")
+    (root / "big.mp3").write_bytes(b"\x00" * 2000)
+    (root / "notes.txt").write_text("not audio")
+    if not (root / "shortcut").exists():
+        (root / "shortcut").symlink_to(outside / "deep")
+        (root / "latest.mp4").symlink_to(root / "real" / "take1.mp4")
+        (root / "loop.mp3").symlink_to(root / "loop.mp3")
+    paths = {
+        "symlinked folder escaping": f"{root}/shortcut/x.mp3",
+        "symlink to a file inside": f"{root}/latest.mp4",
+        "dot-dot escaping": f"{root}/a/../../outside/deep/x.mp3",
+        "dot-dot inside": f"{root}/a/b/../x.mp3",
+        "relative": "allowed/a/x.mp3",
+        "empty path": "  ",
+        "NUL": f"{root}/a\x00.mp3",
+        "missing": f"{root}/nope.mp3",
+        "directory": f"{root}/a",
+        "not media": f"{root}/notes.txt",
+        "empty file": f"{root}/empty.mp3",
+        "too big": f"{root}/big.mp3",
+        "symlink loop": f"{root}/loop.mp3",
+    }
+    return paths[name], [root.resolve()]
+
+
+SCENARIOS = [
+    "symlinked folder escaping", "symlink to a file inside", "dot-dot escaping", "dot-dot inside", "relative",
+    "empty path", "NUL", "missing", "directory", "not media", "empty file", "too big", "symlink loop",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_open_media_accepts_and_refuses_what_the_path_check_did_with_the_same_advice(tmp_path: Path, name: str) -> None:
+    from mavi_mcp.errors import InputError
+    from mavi_mcp.localfile import open_media
+    from mavi_mcp.media import resolve_local_file
+
+    raw, roots = _scenario(tmp_path, name)
+    try:
+        expected: object = resolve_local_file(raw, roots, 1000)
+    except InputError as exc:
+        expected = type(exc)
+        advice = str(exc).split(". ")[-1]
+    refusal: str | None = None
+    opened = None
+    try:
+        opened = open_media(raw, roots, 1000)
+    except InputError as exc:
+        refusal = str(exc)
+    if opened is None:
+        assert expected is InputError, f"{name}: refused ({refusal}) where the path check accepted"
+        if name != "symlink loop":  # the path check reports a loop as 'does not exist'
+            assert refusal is not None
+            assert refusal.split(". ")[-1] == advice
+        return
+    try:
+        assert expected == (opened.path, opened.size)
+        assert opened.reader().read() == opened.path.read_bytes()
+    finally:
+        opened.close()
