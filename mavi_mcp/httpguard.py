@@ -70,8 +70,8 @@ def transport_security(settings: Settings) -> TransportSecuritySettings | None:
     extra = [h.strip() for h in settings.allowed_hosts if h.strip()]
     if not extra and not is_loopback_host(settings.host):
         return None
-    names: list[str] = [*LOOPBACK_NAMES, *_host_forms(settings.host)] if is_loopback_host(settings.host) else []
-    if not is_loopback_host(settings.host) and settings.host not in ("0.0.0.0", "::", ""):  # noqa: S104
+    names: list[str] = list(LOOPBACK_NAMES)  # a rebinding page uses its own name, never these
+    if settings.host not in ("0.0.0.0", "::", ""):  # noqa: S104 - wildcard binds have no name of their own
         names += _host_forms(settings.host)
     hosts: list[str] = []
     origins: list[str] = []

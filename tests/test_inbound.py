@@ -338,3 +338,24 @@ def test_a_client_that_never_finishes_its_request_is_disconnected_and_others_are
         assert closed_within(slow, 5.0)
         slow.close()
         assert len(store.deliveries()) == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "protected", "accepted"),
+    [
+        ("127.0.0.2", [], True, "127.0.0.2:8000"),
+        ("localhost", [], True, "localhost:8000"),
+        ("0.0.0.0", ["mcp.example.com"], True, "mcp.example.com"),
+        ("0.0.0.0", [], False, None),  # deliberately public (a token is required): the names clients use are unknown
+    ],
+)
+def test_host_checks_are_on_for_loopback_binds_and_for_listed_proxy_names(
+    host: str, allowed: list[str], protected: bool, accepted: str | None
+) -> None:
+    from mavi_mcp.httpguard import transport_security
+
+    security = transport_security(Settings(host=host, allowed_hosts=allowed))
+    assert (security is not None) is protected
+    if security is not None:
+        assert accepted in security.allowed_hosts or f"{accepted.rsplit(':', 1)[0]}:*" in security.allowed_hosts
+        assert "evil.example" not in security.allowed_hosts
