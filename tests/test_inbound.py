@@ -359,3 +359,30 @@ def test_host_checks_are_on_for_loopback_binds_and_for_listed_proxy_names(
     if security is not None:
         assert accepted in security.allowed_hosts or f"{accepted.rsplit(':', 1)[0]}:*" in security.allowed_hosts
         assert "evil.example" not in security.allowed_hosts
+
+
+@pytest.mark.e2e
+def test_the_webhook_service_writes_nothing_to_stdout_and_no_secret_path_to_its_log(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*mavi_mcp_command(), "webhook", "--port", str(port), "--log-level", "DEBUG"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **server_env(tmp_path, None)},
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        answer = httpx2.post(
+            f"http://127.0.0.1:{port}{webhook_path(WEBHOOK_SECRET)}",
+            content=b'{"task_id": "t-quiet"}',
+            headers={"content-type": "application/json"},
+            timeout=10,
+        )
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert answer.status_code == 200
+    assert out == b""
+    assert err.count(WEBHOOK_SECRET.encode()) == 1  # once: the URL to paste, printed at start
+    assert b"POST /webhooks" not in err
