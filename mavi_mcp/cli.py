@@ -32,7 +32,8 @@ environment variables (flags win over them):
   MAVI_MCP_MAX_RETRY_WAIT, MAVI_MCP_REQUEST_TIMEOUT, MAVI_MCP_CONNECT_TIMEOUT,
   MAVI_MCP_MAX_UPLOAD_BYTES, MAVI_MCP_DOWNLOAD_TIMEOUT, MAVI_MCP_WEBHOOK_PORT,
   MAVI_MCP_WEBHOOK_HOST, MAVI_MCP_WEBHOOK_PUBLIC_URL, MAVI_MCP_ALLOW_UNAUTHENTICATED,
-  MAVI_MCP_CONFIRM_ABOVE_USD, MAVI_MCP_DAILY_BUDGET_USD   the flags of the same names
+  MAVI_MCP_CONFIRM_ABOVE_USD, MAVI_MCP_DAILY_BUDGET_USD,
+  MAVI_MCP_ALLOW_PRIVATE_URLS, MAVI_MCP_ALLOWED_HOSTS (comma-separated)   the flags of the same names
   MAVI_MCP_AUTH_TOKEN     bearer token required on the HTTP MCP endpoint (secret)
   MAVI_MCP_WEBHOOK_SECRET secret path of the webhook URL (default: generated, kept in the data dir)
   MAVI_MCP_WEBHOOK_MAX_BYTES  largest webhook body (default 32 MB)
@@ -92,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--confirm-above-usd", dest="confirm_above_usd", type=float, help="ask above this cost ($)")
     parser.add_argument("--daily-budget-usd", dest="daily_budget_usd", type=float, help="daily spend limit ($)")
     parser.add_argument(
+        "--allow-private-urls",
+        dest="allow_private_urls",
+        action="store_true",
+        help="let upload_media download from loopback/private/link-local addresses (a media server on your LAN)",
+    )
+    parser.add_argument(
         "--webhook-port", dest="webhook_port", type=int, help="stdio mode: also run the webhook receiver on this port"
     )
     parser.add_argument("--webhook-host", dest="webhook_host", help="bind address of the receiver (127.0.0.1)")
@@ -101,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="allow_unauthenticated",
         action="store_true",
         help="serve HTTP on a non-loopback address without MAVI_MCP_AUTH_TOKEN (not recommended)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        metavar="HOST",
+        help="a public host name (e.g. a reverse proxy's) accepted in Host/Origin headers (repeat for several)",
     )
     parser.add_argument(
         "--check", action="store_true", help="print the configuration (secrets masked), test the API, and exit"
@@ -150,16 +164,15 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    for noisy in ("httpx2", "httpcore", "mcp.server.lowlevel.server"):
+    for noisy in ("httpx2", "httpcore", "httpcore2", "mcp.server.lowlevel.server"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level]))
-
-
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def refuse_open_http(settings: Settings) -> str | None:
     """Why serving would expose the API key to strangers (non-loopback HTTP without a token), or None."""
-    if settings.transport == "stdio" or settings.host in LOOPBACK or settings.host.startswith("127."):
+    from mavi_mcp.httpguard import is_loopback_host
+
+    if settings.transport == "stdio" or is_loopback_host(settings.host):
         return None
     if settings.auth_token is not None or settings.allow_unauthenticated:
         return None
@@ -182,7 +195,7 @@ def check(settings: Settings) -> int:
 
     async def probe() -> int:
         async with RuntimeHolder(settings).open() as runtime:
-            target = "sandbox (in process)" if settings.sandbox else settings.base_url
+            target = "sandbox (in process)" if settings.sandbox else settings.masked()["base_url"]
             asset = "re_700000000000000001" if settings.sandbox else "re_000000000000000000"
             try:
                 await runtime.client.metadata(asset)
@@ -215,8 +228,10 @@ def serve(settings: Settings) -> None:
         return
     import uvicorn
 
+    from mavi_mcp.httpserve import server_config
+
     app = http_app(server, settings, holder)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    config = server_config(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     log.info("Serving MCP over %s on http://%s:%d", settings.transport, settings.host, settings.port)
     anyio.run(uvicorn.Server(config).serve)
 
@@ -225,8 +240,11 @@ def serve_webhook(settings: Settings) -> None:
     """`mavi-mcp webhook`: the receiver alone, until interrupted."""
     import uvicorn
 
-    from mavi_mcp.store import AsyncStore, Store
+    from mavi_mcp.httpserve import server_config
+    from mavi_mcp.secrecy import make_private, without_secret
+    from mavi_mcp.store import DB_NAME, AsyncStore, Store
     from mavi_mcp.webhook import (
+        SECRET_FILE,
         Receiver,
         announce,
         bind,
@@ -238,6 +256,7 @@ def serve_webhook(settings: Settings) -> None:
     )
 
     data_dir = settings.store_dir
+    make_private(data_dir, [DB_NAME, SECRET_FILE])
     store = AsyncStore(Store.in_dir(data_dir))
     secret = load_or_create_secret(settings, data_dir)
     receiver = Receiver(store, secret=secret, max_bytes=settings.webhook_max_bytes, sandbox=settings.sandbox)
@@ -246,13 +265,11 @@ def serve_webhook(settings: Settings) -> None:
     url = public_url(settings, secret, host=settings.webhook_host, port=port)
     announce(url, public=bool(settings.webhook_public_url))
     print(f"mavi-mcp webhook receiver listening on {settings.webhook_host}:{port}, store {store.path}", file=sys.stderr)
-    server = uvicorn.Server(
-        uvicorn.Config(receiver_app(receiver), log_level=settings.log_level.lower(), lifespan="off")
-    )
+    server = uvicorn.Server(server_config(receiver_app(receiver), log_level=settings.log_level, lifespan="off"))
 
     async def run() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(heartbeat, store, f"webhook-{port}", url)
+            tg.start_soon(heartbeat, store, f"webhook-{port}", without_secret(url, secret))  # secret: only in its file
             await serve_receiver(server, sock)
             tg.cancel_scope.cancel()
 

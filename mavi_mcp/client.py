@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
 import logging
 import math
 import re
@@ -27,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import anyio
 import httpx2
@@ -51,6 +52,7 @@ from mavi_mcp.errors import (
     error_for_response,
     redact,
 )
+from mavi_mcp.localfile import OpenedMedia
 from mavi_mcp.media import content_type
 from mavi_mcp.wire import AssetResource, Envelope, MetadataData, TaskData, UploadData, envelope
 
@@ -338,7 +340,7 @@ class MaviClient:
         """The slow path, for answers that are not a success envelope holding `model`: which error it is."""
         body: Any
         try:
-            body = response.json()
+            body = json.loads(raw)  # parsed from the scrubbed bytes: an echoed key is not in the parsed data either
         except ValueError:
             body = None
         if response.status_code >= 400:
@@ -385,15 +387,17 @@ class MaviClient:
 
     # --- endpoints --------------------------------------------------------------------------------
 
-    async def upload(self, path: Path, *, filename: str | None = None, api_key: str | None = None) -> str:
+    async def upload(self, path: Path | OpenedMedia, *, filename: str | None = None, api_key: str | None = None) -> str:
         """`POST /upload` (multipart field `file`) -> `asset_id`. Free; storage is billed per GB-day.
 
-        The file is streamed from disk and reopened for each attempt.
+        A `Path` is streamed from disk and reopened for each attempt; an `OpenedMedia` (`localfile.open_media`)
+        is read again from its open descriptor, from offset 0, on each attempt (never reopened by path).
         """
         name = filename or path.name
 
         def files() -> dict[str, tuple[str, IO[bytes], str]]:
-            return {"file": (name, path.open("rb"), content_type(name))}
+            handle = cast(IO[bytes], path.reader()) if isinstance(path, OpenedMedia) else path.open("rb")
+            return {"file": (name, handle, content_type(name))}
 
         reply = await self._call(UPLOAD, UploadData, files=files, api_key=api_key)
         return reply.data.asset_id

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import anyio
 import httpx2
-import uvicorn
 from anyio.abc import TaskGroup
 from pydantic import SecretStr
 
@@ -31,9 +30,11 @@ from mavi_mcp import __version__
 from mavi_mcp.client import MaviClient, RetryPolicy
 from mavi_mcp.jobs import Jobs
 from mavi_mcp.media import only_http
+from mavi_mcp.secrecy import make_private, without_secret
 from mavi_mcp.settings import Settings
-from mavi_mcp.store import AsyncStore, Store
+from mavi_mcp.store import DB_NAME, AsyncStore, Store
 from mavi_mcp.webhook import (
+    SECRET_FILE,
     EmbeddedServer,
     Receiver,
     announce,
@@ -102,6 +103,7 @@ class RuntimeHolder:
         settings = self.settings
         async with AsyncExitStack() as stack:
             data_dir = settings.store_dir
+            make_private(data_dir, [DB_NAME, SECRET_FILE])
             store = AsyncStore(Store.in_dir(data_dir))
             stack.callback(store.close)
             secret = load_or_create_secret(settings, data_dir)
@@ -132,7 +134,9 @@ class RuntimeHolder:
                 max_redirects=5,
                 timeout=httpx2.Timeout(settings.download_timeout, connect=settings.connect_timeout),
                 headers={"User-Agent": f"mavi-mcp/{__version__}"},
-                transport=self.download_transport or LazyTransport(_network_transport),
+                transport=self.download_transport
+                or LazyTransport(lambda: _guarded_transport(settings.allow_private_urls)),
+                trust_env=False,  # no proxy from the environment: every connection goes through the guard
                 event_hooks={"request": [only_http]},
             )
             await stack.enter_async_context(downloads)
@@ -176,7 +180,9 @@ class RuntimeHolder:
         elif settings.webhook_port is not None:
             sock = bind(settings.webhook_host, settings.webhook_port)
             port = sock.getsockname()[1]
-            config = uvicorn.Config(receiver_app(receiver), log_level="warning", lifespan="off")
+            from mavi_mcp.httpserve import server_config
+
+            config = server_config(receiver_app(receiver), log_level="warning", lifespan="off")
             server = EmbeddedServer(config)
             task_group.start_soon(serve_receiver, server, sock, name="webhook receiver")
             stack.callback(lambda: setattr(server, "should_exit", True))
@@ -184,7 +190,8 @@ class RuntimeHolder:
             how = f"embedded on {settings.webhook_host}:{port}"
         else:
             return None, None
-        task_group.start_soon(heartbeat, receiver.store, f"{os.getpid()}-{id(receiver)}", url)
+        stored = without_secret(url, receiver.secret)  # the secret stays in its file
+        task_group.start_soon(heartbeat, receiver.store, f"{os.getpid()}-{id(receiver)}", stored)
         announce(url, public=bool(settings.webhook_public_url))
         return url, how
 
@@ -215,6 +222,13 @@ class LazyTransport(httpx2.AsyncBaseTransport):
 def _ssl_context() -> ssl.SSLContext:
     """One SSL context (system CA bundle, or `SSL_CERT_FILE`/`SSL_CERT_DIR`) shared by the API and download clients."""
     return httpx2.create_ssl_context()
+
+
+def _guarded_transport(allow_private: bool) -> httpx2.AsyncBaseTransport:
+    """The download transport: every connection checked by `netguard` (imported here, on the first download)."""
+    from mavi_mcp.netguard_http import GuardedTransport
+
+    return GuardedTransport(verify=_ssl_context(), allow_private=allow_private)
 
 
 def _network_transport() -> httpx2.AsyncBaseTransport:

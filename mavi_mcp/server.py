@@ -7,7 +7,6 @@ opens the runtime for the app's whole life, so all sessions share it.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mavi_mcp import __version__
+from mavi_mcp.httpguard import bearer_matches, transport_security
 from mavi_mcp.render.page import render_page
 from mavi_mcp.render.timefmt import clock
 from mavi_mcp.render.view import View
@@ -166,9 +166,9 @@ def http_app(server: MCPServer[Runtime], settings: Settings, holder: RuntimeHold
     `holder` must be the one `server` was created with, so every session uses the runtime opened here.
     """
     if settings.transport == "sse":
-        app = server.sse_app(host=settings.host)
+        app = server.sse_app(host=settings.host, transport_security=transport_security(settings))
     else:
-        app = server.streamable_http_app(host=settings.host)
+        app = server.streamable_http_app(host=settings.host, transport_security=transport_security(settings))
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -191,7 +191,7 @@ class BearerTokenMiddleware:
 
     def __init__(self, app: ASGIApp, *, token: str) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope.get("path", "")).startswith("/webhooks/mavi/"):
@@ -202,7 +202,7 @@ class BearerTokenMiddleware:
             if name == b"authorization":
                 given = value
                 break
-        if not hmac.compare_digest(given, self.expected):
+        if not bearer_matches(given, self.token):
             response = PlainTextResponse(
                 "Unauthorized: send Authorization: Bearer <MAVI_MCP_AUTH_TOKEN>.",
                 status_code=401,

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         validation_alias="MAVI_MCP_DOWNLOAD_TIMEOUT",
         description="Total time allowed to download a media URL before uploading it (seconds).",
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        validation_alias="MAVI_MCP_ALLOW_PRIVATE_URLS",
+        description="Let upload_media download from loopback, private and link-local addresses (a media server "
+        "on your LAN). Off by default: a caller could otherwise read the server's own network.",
+    )
     page_tokens: int = Field(
         default=6000,
         ge=500,
@@ -162,6 +168,12 @@ class Settings(BaseSettings):
         description="Bearer token required on the HTTP MCP endpoint (not on the webhook route, which has its own "
         "secret).",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="MAVI_MCP_ALLOWED_HOSTS",
+        description="Public host names (a reverse proxy's, e.g. mcp.example.com) accepted in the Host and Origin "
+        "headers of the HTTP transports, comma-separated; loopback names are always accepted on a loopback bind.",
+    )
     allow_unauthenticated: bool = Field(
         default=False,
         validation_alias="MAVI_MCP_ALLOW_UNAUTHENTICATED",
@@ -192,6 +204,36 @@ class Settings(BaseSettings):
             parts = [part for part in value.split(os.pathsep) if part.strip()]
             return parts or [Path.home()]  # blank means unset, like a blank key: default to home
         return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("auth_token", mode="before")
+    @classmethod
+    def _token_not_blank(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            raise ValueError(
+                "MAVI_MCP_AUTH_TOKEN is set but empty, so no client could ever authenticate. Set it to a long "
+                "random value (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or unset it"
+            )
+        return text.strip() if isinstance(text, str) else value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _secret_is_url_safe(cls, value: object) -> object:
+        from mavi_mcp.secrecy import webhook_secret_problem
+
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            return None  # blank means unset: one is generated and kept in the data directory
+        if isinstance(text, str) and (problem := webhook_secret_problem(text.strip())):
+            raise ValueError(problem)
+        return text.strip() if isinstance(text, str) else value
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -231,6 +273,10 @@ class Settings(BaseSettings):
                 shown[name] = mask_secret(value.get_secret_value())
             elif value is None:
                 shown[name] = "(unset)"
+            elif name in ("base_url", "webhook_public_url"):
+                from mavi_mcp.secrecy import mask_url
+
+                shown[name] = mask_url(str(value))  # user:password and query may hold credentials
             elif isinstance(value, list):
                 shown[name] = os.pathsep.join(str(v) for v in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
             else:

@@ -29,7 +29,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from mavi_mcp.defuse import clean_name
+
+Name = Annotated[str, AfterValidator(clean_name)]
+"""A provider-given speaker label or name: one line, markers defused, at most 80 characters (`defuse`)."""
 
 Provider = Literal["pyannote", "whisper", "assemblyai", "elevenlabs", "multi-speaker"]
 Kind = Literal["transcript", "diarization"]
@@ -71,7 +76,7 @@ class Segment(_Strict):
 
     start: Seconds
     end: Seconds
-    speaker: str | None = None
+    speaker: Name | None = None
     text: str = ""
     words: list[Word] | None = None
 
@@ -91,8 +96,8 @@ class Speaker(_Strict):
     starts). `name` is the provider's name (multi-speaker) until `rename_speakers` overrides it at render time.
     """
 
-    label: str
-    name: str | None = None
+    label: Name
+    name: Name | None = None
     talk_time: float = Field(ge=0)
     share: float = Field(ge=0, le=1)
     turns: int = Field(ge=0)

@@ -598,7 +598,7 @@ def test_a_bad_window_costs_nothing_and_an_unknown_speaker_names_the_transcript_
 
 def test_an_unreachable_or_malformed_media_url_is_an_actionable_error(server: Server) -> None:
     for url, expected in [
-        (f"http://127.0.0.1:{free_port()}/a.wav", "Could not connect to the host of http://127.0.0.1:"),
+        (f"http://127.0.0.1:{free_port()}/a.wav", "Refused to download from 127.0.0.1: it is a loopback address"),
         ("http://", "has no host name"),
         ("http://[::1", "is not a valid URL"),
         ("http://a b/c.wav", "Could not connect to the host of http://a b/c.wav"),

@@ -219,6 +219,7 @@ async def test_the_api_key_appears_in_nothing_the_server_writes_or_answers(tmp_p
         MAVI_MCP_RATE_LIMIT="0",
         MAVI_MCP_MAX_RETRY_WAIT="0.2",
         MAVI_MCP_LOG_LEVEL="DEBUG",
+        MAVI_MCP_ALLOW_PRIVATE_URLS="1",  # the signed media URL is served on loopback by the test
     )
     data = tmp_path / "data"
     log = tmp_path / "server-stderr.log"

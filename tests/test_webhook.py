@@ -219,8 +219,8 @@ def test_the_secret_is_generated_once_kept_private_and_reused(tmp_path: Path) ->
     assert first == second
     assert len(first) >= 40
     assert (tmp_path / "webhook-secret").stat().st_mode & 0o777 == 0o600
-    configured = Settings(data_dir=tmp_path, webhook_secret=SecretStr("from-settings"))
-    assert load_or_create_secret(configured, tmp_path) == "from-settings"
+    configured = Settings(data_dir=tmp_path, webhook_secret=SecretStr("from-settings-0123456789abcdef-xyz"))
+    assert load_or_create_secret(configured, tmp_path) == "from-settings-0123456789abcdef-xyz"
 
 
 @pytest.mark.anyio

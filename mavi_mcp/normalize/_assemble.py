@@ -15,6 +15,7 @@ from datetime import datetime
 
 import pydantic
 
+from mavi_mcp.defuse import clean_name
 from mavi_mcp.errors import ResultError
 from mavi_mcp.transcript import (
     Extras,
@@ -132,7 +133,11 @@ def assemble(
                 words[w_index] = (text, float(w_start), float(w_end), None if confidence is None else float(confidence))
         segments.append(
             Segment.model_construct(
-                start=float(start), end=float(end), speaker=raw.speaker, text=raw.text.strip(), words=words
+                start=float(start),
+                end=float(end),
+                speaker=clean_name(raw.speaker) if raw.speaker is not None else None,
+                text=raw.text.strip(),
+                words=words,
             )
         )
     segments.sort(key=lambda s: s.start)
@@ -152,8 +157,9 @@ def assemble(
         task_id=context.task_id,
         sandbox=context.sandbox,
     )
-    # Every time was checked above (finite, >= 0, end >= start, below MAX_SECONDS) and every text and speaker comes
-    # from a validated wire model, so the transcript is built without validating each word a second time.
+    # Every time was checked above (finite, >= 0, end >= start, below MAX_SECONDS), every text comes from a validated
+    # wire model and every speaker label is cleaned like `transcript.Name`, so the transcript is built without
+    # validating each word a second time.
     try:
         return Transcript.model_construct(
             id=context.transcript_id or new_transcript_id(),

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mavi_mcp.defuse import clean_name
 from mavi_mcp.render.cursor import Cursor, Position, encode_cursor
 from mavi_mcp.render.insights import insights_notice
 from mavi_mcp.render.pager import Unit, cut_page
@@ -41,7 +42,7 @@ class Page:
 
 def display_names(transcript: Transcript, names: dict[str, str]) -> dict[str, str]:
     """Label -> what to print: the user's rename, else the provider's name, else the label's short alias."""
-    return {s.label: names.get(s.label) or s.name or alias(s.label) for s in transcript.speakers}
+    return {s.label: clean_name(names.get(s.label) or s.name or alias(s.label)) for s in transcript.speakers}
 
 
 def _speaker_entry(speaker: Speaker, display: dict[str, str], *, full: bool) -> str:

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from mavi_mcp.defuse import clean_text
 from mavi_mcp.errors import InputError
 from mavi_mcp.transcript import Segment, Transcript
 
@@ -164,10 +165,9 @@ CLOSE_TAG = "</transcript>"
 
 
 def neutralize(text: str) -> str:
-    """Recording text with the data markers defused, so spoken words cannot close the untrusted block."""
-    if "transcript>" not in text:
-        return text
-    return text.replace(CLOSE_TAG, "</transcript\u200b>").replace(OPEN_TAG, "<transcript\u200b>")
+    """Recording text on one line with every look-alike of the data markers defused (`defuse.clean_text`), so
+    spoken words cannot close the untrusted block."""
+    return clean_text(text)
 
 
 _ALIAS = re.compile(r"^speaker[_ ]?(\w+)$", re.IGNORECASE)

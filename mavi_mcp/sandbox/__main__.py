@@ -9,6 +9,7 @@ import sys
 import anyio
 import uvicorn
 
+from mavi_mcp.httpserve import server_config
 from mavi_mcp.sandbox.app import SandboxConfig, create_app
 from mavi_mcp.sandbox.faults import Fault, parse_fault
 from mavi_mcp.webhook import bind
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False)
+    config = server_config(sandbox.app, log_level="warning")
     print(f"MAVI sandbox listening on http://{args.host}:{port}", file=sys.stderr, flush=True)
     anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
 

@@ -1,6 +1,7 @@
 """`upload_media`: a local file (confined to the allowed roots) or an http(s) URL -> a MAVI asset id.
 
-Local paths are checked before anything is sent (`media.resolve_local_file`). URLs are checked (http(s), a host,
+Local paths are opened once and checked on the open descriptor before anything is sent
+(`localfile.open_media`). URLs are checked (http(s), a host,
 parseable) before the job starts, then downloaded with a size cap and a total time limit into the data directory,
 then uploaded (MAVI v2 has no upload by URL). Every message that shows a URL, and the `source` kept with the task
 and returned, shows it without user:password, query or fragment (`media.shown_url`): signed URLs carry their
@@ -27,9 +28,12 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from mavi_mcp.defuse import clean_name
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError
 from mavi_mcp.jobs import Outcome
-from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file, shown_url, url_error_detail
+from mavi_mcp.localfile import OpenedMedia, open_media
+from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, shown_url, url_error_detail
+from mavi_mcp.netguard import check_literal_host, url_host
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.tools._answers import UploadResult, upload_answer, wait_for
 from mavi_mcp.tools._boundary import agent_errors, request_key, runtime_of
@@ -241,16 +245,21 @@ async def upload_media(
     if not is_url and "://" in target:
         raise InputError(f"{shown_url(target)!r}: only local paths and http(s) URLs can be uploaded.")
     if is_url:
+        check_literal_host(url_host(target), allow_private=rt.settings.allow_private_urls)
         check_url(target)
-        local: Path | None = None
-        size = 0
-    else:
-        local, size = resolve_local_file(target, rt.settings.resolved_allowed_dirs, rt.settings.max_upload_bytes)
+        opened: OpenedMedia | None = None
+    else:  # opened once, off the event loop; every attempt sends this descriptor (localfile)
+        opened = await anyio.to_thread.run_sync(
+            open_media, target, rt.settings.resolved_allowed_dirs, rt.settings.max_upload_bytes
+        )
 
     async def work(task_id: str) -> Outcome:
-        if local is not None:
-            asset_id = await rt.client.upload(local, api_key=key)
-            result = {"filename": local.name, "size_bytes": size, "source": str(local)}
+        if opened is not None:
+            try:
+                asset_id = await rt.client.upload(opened, api_key=key)
+            finally:
+                opened.close()
+            result = {"filename": clean_name(opened.name), "size_bytes": opened.sent, "source": str(opened.path)}
         else:
             downloads = rt.data_dir / "downloads"
             downloads.mkdir(parents=True, exist_ok=True)
@@ -259,7 +268,7 @@ async def upload_media(
                 asset_id = await rt.client.upload(file, filename=name, api_key=key)
             finally:
                 file.unlink(missing_ok=True)
-            result = {"filename": name, "size_bytes": got, "source": shown_url(target)}
+            result = {"filename": clean_name(name), "size_bytes": got, "source": shown_url(target)}
         await rt.store.set_task_asset(task_id, asset_id)  # a pending answer can show it now
         status = await _wait_until_ready(rt, asset_id, key)
         return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})

@@ -11,6 +11,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from mavi_mcp.defuse import clean_name, name_problem
 from mavi_mcp.errors import InputError
 from mavi_mcp.render.timefmt import clock
 from mavi_mcp.render.view import naming_conflicts, resolve_speakers
@@ -103,8 +104,8 @@ async def rename_speakers(
     keys: dict[str, str] = {}
     for key, name in mapping.items():
         (label,) = resolve_speakers(transcript, current, [key])
-        if "\n" in name or "\r" in name:
-            raise InputError(f"The name for {key!r} contains a line break; use a single-line name.")
+        if problem := name_problem(name):
+            raise InputError(f"The name for {clean_name(key)!r} cannot be used: {problem}. Nothing was renamed.")
         if label in keys:
             raise InputError(
                 f"{keys[label]!r} and {key!r} both mean speaker {label}; give it one name. Nothing was renamed."

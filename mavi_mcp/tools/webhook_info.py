@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from mavi_mcp.pipeline import NO_RECEIVER
 from mavi_mcp.runtime import Runtime
+from mavi_mcp.secrecy import without_secret
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
 
 
@@ -39,7 +40,8 @@ async def webhook_info(ctx: Context[Runtime, Any]) -> Annotated[CallToolResult, 
     rt = runtime_of(ctx)
     live = await rt.store.live_receivers()
     stats = await rt.store.delivery_stats()
-    others = [r.url for r in live if r.url != rt.webhook_url]
+    own = without_secret(rt.webhook_url, rt.receiver.secret) if rt.webhook_url else None  # as heartbeats store it
+    others = [r.url for r in live if r.url != own]
     last = stats.last_received_at.isoformat() if stats.last_received_at else None
     info = WebhookInfo(
         url=rt.webhook_url,

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from mavi_mcp.httpguard import is_json
 from mavi_mcp.store import AsyncStore
 from mavi_mcp.webhook.ingest import ingest
 from mavi_mcp.webhook.secret import ROUTE, webhook_path
@@ -56,7 +57,7 @@ class Receiver:
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
             return PlainTextResponse("Not Found", status_code=404)
         content_type = request.headers.get("content-type", "")
-        if content_type and "json" not in content_type.lower():
+        if content_type and not is_json(content_type):
             return PlainTextResponse("Only JSON bodies are accepted.", status_code=415)
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_bytes:
