@@ -33,8 +33,9 @@ API_KEY = "sk-mavi-e2e-test-key-0123456789"
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
+    """The one anyio backend of every async test and fixture (session-scoped, so module-scoped fixtures may use it)."""
     return "asyncio"
 
 

@@ -23,7 +23,7 @@ from mavi_mcp.client import MaviClient
 from mavi_mcp.httpserve import Limits, server_config
 from mavi_mcp.runtime import RuntimeHolder
 from mavi_mcp.settings import Settings
-from mavi_mcp.store import DB_NAME, Store
+from mavi_mcp.store import DB_NAME, AsyncStore, Store
 from mavi_mcp.webhook import SECRET_FILE, Receiver, receiver_app, webhook_path
 from tests.conftest import WEBHOOK_SECRET, free_port, mavi_mcp_command, server_env, wait_http
 
@@ -161,7 +161,7 @@ def test_check_masks_credentials_inside_the_base_url(tmp_path: Path) -> None:
 async def test_the_webhook_parses_the_content_type(tmp_path: Path, content_type: str, status: int) -> None:
     store = Store.in_dir(tmp_path)
     try:
-        receiver = Receiver(store, secret=WEBHOOK_SECRET, max_bytes=10_000)
+        receiver = Receiver(AsyncStore(store), secret=WEBHOOK_SECRET, max_bytes=10_000)
         transport = httpx2.ASGITransport(app=receiver_app(receiver))
         async with httpx2.AsyncClient(transport=transport, base_url="http://hook") as http:
             answer = await http.post(receiver.path, content=b"{}", headers={"content-type": content_type})
@@ -208,10 +208,10 @@ async def test_the_webhook_secret_is_kept_only_in_its_file_not_in_the_store(tmp_
         assert runtime.webhook_url is not None
         assert WEBHOOK_SECRET in runtime.webhook_url  # the URL to paste, shown to the user
         with anyio.fail_after(10):
-            while not await runtime.store.run(runtime.store.sync.live_receivers):
+            while not await runtime.store.live_receivers():
                 await anyio.sleep(0.05)
-        live = await runtime.store.run(runtime.store.sync.live_receivers)
-    assert live[0]["url"].endswith("/webhooks/mavi/<secret>")
+        live = await runtime.store.live_receivers()
+    assert live[0].url.endswith("/webhooks/mavi/<secret>")
     for path in data.iterdir():
         assert WEBHOOK_SECRET.encode() not in path.read_bytes(), path
 
@@ -283,7 +283,7 @@ def receiver_server(tmp_path: Path, limits: Limits) -> Generator[tuple[int, Stor
     import uvicorn
 
     store = Store.in_dir(tmp_path)
-    receiver = Receiver(store, secret=WEBHOOK_SECRET, max_bytes=100_000)
+    receiver = Receiver(AsyncStore(store), secret=WEBHOOK_SECRET, max_bytes=100_000)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

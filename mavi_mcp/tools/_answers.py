@@ -156,7 +156,9 @@ def speakers_out(transcript: Transcript, names: dict[str, str]) -> list[SpeakerO
 
 RESULT_OVERHEAD_TOKENS = 200
 """Estimated tokens of a page result's fixed structured fields (ids, counts, window, times), besides the speakers."""
-MIN_TEXT_TOKENS = 100
+MIN_TEXT_TOKENS = 300
+"""The least page text a result carries, even when the speaker summary leaves less of a small budget: a page must
+still show some of the recording (such a result may pass a small budget; never the 25,000 cap)."""
 MIRROR_COST = 1.2
 """A page text mirrored into structured content costs a little more there: JSON escapes its newlines and quotes."""
 
@@ -175,17 +177,11 @@ def page_answer(
     one the cursor carries, else the server's default): the structured metadata (speakers list included) is counted,
     and the page text twice when structured content carries it too (`settings.structured_text`) or when format json
     puts the segments there. So no result exceeds 25,000 tokens whatever the arguments (budget <= 20,000)."""
-    total = max_tokens or rt.settings.page_tokens
     speakers: list[SpeakerOut] | None = None
     meta_tokens = RESULT_OVERHEAD_TOKENS
-    if cursor is None:  # the speaker summary rides on first pages only, within 40% of the budget (like the header)
-        speakers = []
-        for speaker in speakers_out(transcript, names):
-            cost = estimate_tokens(json.dumps(speaker.model_dump())) + 1
-            if meta_tokens + cost > RESULT_OVERHEAD_TOKENS + total * 0.4:
-                break
-            speakers.append(speaker)
-            meta_tokens += cost
+    if cursor is None:  # the speaker summary rides on first pages (like the header), every speaker of it
+        speakers = speakers_out(transcript, names)
+        meta_tokens += estimate_tokens(json.dumps([s.model_dump() for s in speakers]))
 
     def text_budget(total: int, shown: View) -> int:
         copies = 1 + MIRROR_COST if shown.format == "json" or rt.settings.structured_text else 1
