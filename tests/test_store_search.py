@@ -1,0 +1,102 @@
+"""The store keeps its search index in step: every way a transcript is stored indexes it in the same transaction,
+renames are searchable (and stop being when removed), and the schema migration runs once."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mavi_mcp.normalize import Context
+from mavi_mcp.render.search import SearchRequest
+from mavi_mcp.shapes import normalize_body
+from mavi_mcp.store import SCHEMA_VERSION, Store
+from mavi_mcp.transcript import Transcript
+from tests import data
+
+PHRASE = '"membership fee income"'
+
+
+@pytest.fixture(scope="module")
+def costco() -> Transcript:
+    """Costco's Q1 call as AssemblyAI (utterances, speakers A..)."""
+    return normalize_body(data.ASSEMBLYAI, data.raw(data.ASSEMBLYAI, "4474506"), Context(transcript_id="tr_costco"))
+
+
+@pytest.fixture(scope="module")
+def monro() -> Transcript:
+    """Monro's call as the multi-speaker model delivers it by webhook."""
+    body = data.raw(data.MULTI_SPEAKER_CALLBACK, "4320211")
+    return normalize_body(data.MULTI_SPEAKER_CALLBACK, body, Context(transcript_id="tr_monro"))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "store.sqlite3")
+    yield opened
+    opened.close()
+
+
+def hit_ids(store: Store, query: str, transcript_id: str | None = None) -> list[str]:
+    page = store.search(SearchRequest(query, transcript_id=transcript_id), max_tokens=20000)
+    return [h["transcript_id"] for h in page.hits]
+
+
+def test_a_job_result_and_a_webhook_result_are_searchable_as_soon_as_they_are_stored(
+    store: Store, costco: Transcript, monro: Transcript
+) -> None:
+    assert hit_ids(store, PHRASE) == []
+    store.create_task(
+        "job-1", mode="sync", endpoint="speech-to-text-assemblyai", tool="transcribe_assemblyai", asset_id=None
+    )
+    store.finish_job("job-1", transcript=costco)
+    assert hit_ids(store, PHRASE) == ["tr_costco"]
+
+    assert hit_ids(store, "quarter", transcript_id="tr_monro") == []
+    assert store.complete_from_callback("task-2", "async-generate-multi-speaker", monro, None)
+    assert set(hit_ids(store, "quarter", transcript_id="tr_monro")) == {"tr_monro"}
+
+
+def test_a_rename_is_searchable_and_a_removed_one_is_not(store: Store, costco: Transcript) -> None:
+    store.save_transcript(costco)
+    (label,) = {h["speaker"] for h in store.search(SearchRequest(PHRASE)).hits}
+    assert label is not None
+    store.set_speaker_names("tr_costco", {label: "Zoe Quartermaine"})
+    page = store.search(SearchRequest("Quartermaine"), max_tokens=20000)
+    assert page.hits
+    assert {(h["speaker"], h["name"]) for h in page.hits} == {(label, "Zoe Quartermaine")}
+
+    store.set_speaker_names("tr_costco", {label: ""})
+    assert hit_ids(store, "Quartermaine") == []
+    assert hit_ids(store, PHRASE) == ["tr_costco"]
+
+
+def test_a_transcript_saved_again_is_indexed_once(store: Store, costco: Transcript) -> None:
+    store.save_transcript(costco)
+    store.save_transcript(costco)
+    assert hit_ids(store, PHRASE) == ["tr_costco"]
+
+
+def test_reopening_runs_no_migration_again_and_a_newer_version_is_kept(tmp_path: Path, costco: Transcript) -> None:
+    path = tmp_path / "store.sqlite3"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+    store = Store(path)
+    store.save_transcript(costco)
+    store.close()
+    store = Store(path)
+    assert hit_ids(store, PHRASE) == ["tr_costco"]
+    store.close()
+
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    Store(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    db.close()
