@@ -29,6 +29,7 @@ pytestmark = pytest.mark.anyio
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "benchmarks" / "evidence_questions.json"
 COSTCO_RECORDING = "speech-to-text-assemblyai/4474506"
+ELEVENLABS_DIARIZED = "re_700000000000000006"  # ElevenLabs sample with diarization, 2.5 s
 
 
 def words(text: str) -> str:
@@ -209,3 +210,18 @@ async def test_the_insights_format_returns_what_assemblyai_added(tmp_path: Path)
                 cursor = ok(follow).get("next_cursor")
             assert "Fee increase" in "\n".join(shown)
             assert "End of insights." in shown[-1]
+
+
+async def test_a_transcription_asked_for_insights_answers_with_them_and_its_ids(client: Client) -> None:
+    arguments = {"asset_id": ELEVENLABS_DIARIZED, "format": "insights"}
+    result = await client.call_tool("transcribe_elevenlabs", arguments)
+    page = ok(result)
+    assert page["format"] == "insights"
+    assert page["task_id"]
+    assert page["insights"]["language"]["code"] == "eng"
+    assert 0.5 < page["insights"]["language"]["probability"] <= 1
+    assert "Language: eng, probability 0.93" in text_of(result)
+    words_page = ok(await client.call_tool("get_transcript", {"transcript_id": page["transcript_id"]}))
+    bad = {"transcript_id": page["transcript_id"], "format": "insights", "cursor": "not-a-cursor"}
+    assert "cursor" in error(await client.call_tool("get_transcript", bad))
+    assert words_page["format"] == "text"
