@@ -22,6 +22,7 @@ a worker thread so the event loop never blocks on the disk.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -39,6 +40,8 @@ from mavi_mcp.render.search import DEFAULT_TOKENS, SearchPage, SearchRequest
 from mavi_mcp.search import sqlite_index as si
 from mavi_mcp.search.service import search_page
 from mavi_mcp.transcript import Transcript, utcnow
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -646,8 +649,18 @@ def _names(db: sqlite3.Connection, transcript_id: str) -> dict[str, str]:
 
 
 def _index(db: sqlite3.Connection, transcript: Transcript) -> None:
-    """Index a transcript just inserted, in the same transaction, with the renames already stored for its id."""
-    si.index_transcript(db, transcript, _names(db, transcript.id))
+    """Index a transcript just inserted, in the same transaction, with the renames already stored for its id.
+
+    A failure to index is logged and undone (a savepoint), never allowed to undo the save: a paid result must
+    not be lost to a bug in the index. Such a transcript is readable but not found by search.
+    """
+    db.execute("SAVEPOINT search_index")
+    try:
+        si.index_transcript(db, transcript, _names(db, transcript.id))
+    except Exception:
+        db.execute("ROLLBACK TO search_index")
+        logger.exception("Transcript %s was stored but could not be indexed for search", transcript.id)
+    db.execute("RELEASE search_index")
 
 
 def _insert_transcript(db: sqlite3.Connection, transcript: Transcript, *, task_id: str | None = None) -> None:

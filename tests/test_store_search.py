@@ -3,6 +3,7 @@ renames are searchable (and stop being when removed), and the schema migration r
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from mavi_mcp.normalize import Context
 from mavi_mcp.render.search import SearchRequest
+from mavi_mcp.search import sqlite_index as si
 from mavi_mcp.shapes import normalize_body
 from mavi_mcp.store import SCHEMA_VERSION, Store
 from mavi_mcp.transcript import Transcript
@@ -100,3 +102,21 @@ def test_reopening_runs_no_migration_again_and_a_newer_version_is_kept(tmp_path:
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     db.close()
+
+
+def test_a_transcript_that_cannot_be_indexed_is_still_stored(
+    store: Store, costco: Transcript, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: object) -> int:
+        raise RuntimeError("index bug")
+
+    monkeypatch.setattr(si, "index_transcript", broken)
+    with caplog.at_level(logging.ERROR, logger="mavi_mcp.store"):
+        store.save_transcript(costco, raw=b"{}")
+    assert "tr_costco was stored but could not be indexed" in caplog.text
+    again = Store(store.path)  # read back from the file, not from the first store's cache
+    stored = again.get_transcript("tr_costco")
+    again.close()
+    assert stored is not None
+    assert stored.word_count == costco.word_count
+    assert hit_ids(store, PHRASE) == []
