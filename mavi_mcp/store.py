@@ -188,8 +188,20 @@ class ReceiverRecord:
 
 
 def _index_stored_transcripts(db: sqlite3.Connection) -> None:
-    """Schema 2: index every transcript stored before the search index existed (with its renames)."""
-    si.backfill(db, lambda: si.stored_transcripts(db))
+    """Schema 2: index every transcript stored before the search index existed (with its renames), as
+    `sqlite_index.backfill` does, except that a transcript that cannot be read or indexed is logged and left
+    out (`_index`), so that the store still opens."""
+    done = si.indexed(db)
+    for (transcript_id,) in db.execute("SELECT id FROM transcripts ORDER BY created_at").fetchall():
+        if transcript_id in done:
+            continue
+        row = db.execute("SELECT body FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+        try:
+            transcript = Transcript.model_validate_json(row[0])
+        except ValueError:
+            logger.exception("Stored transcript %s could not be read to index it for search", transcript_id)
+            continue
+        _index(db, transcript)
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (

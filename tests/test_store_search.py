@@ -120,3 +120,25 @@ def test_a_transcript_that_cannot_be_indexed_is_still_stored(
     assert stored is not None
     assert stored.word_count == costco.word_count
     assert hit_ids(store, PHRASE) == []
+
+
+def test_a_store_with_an_unreadable_transcript_still_opens_and_indexes_the_others(
+    tmp_path: Path, costco: Transcript, monro: Transcript, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = Store(path)
+    store.save_transcript(costco)
+    store.save_transcript(monro)
+    store.close()
+    db = sqlite3.connect(path)  # schema 1, and one body a newer or broken writer left unreadable
+    with db:
+        for table in ("search_fts", "search_passages", "search_docs"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("UPDATE transcripts SET body = '{\"not\": \"a transcript\"}' WHERE id = 'tr_monro'")
+        db.execute("PRAGMA user_version=1")
+    db.close()
+    with caplog.at_level(logging.ERROR, logger="mavi_mcp.store"):
+        store = Store(path)
+    assert "tr_monro could not be read" in caplog.text
+    assert hit_ids(store, PHRASE) == ["tr_costco"]
+    store.close()
