@@ -3,12 +3,14 @@
 Run: `python benchmarks/search_bench.py` (`--transcripts N`, `--repeat N`, `--keep DIR` to keep the store).
 
 The store is a real `Store` file holding the bundled recordings that have words (mavi_mcp/sandbox/data), saved
-again and again under different ids until there are N (200) transcripts. Then, in one transaction, the search
-index is built for all of them (`sqlite_index.backfill`, as on the first start after an upgrade). Figures:
+again and again under different ids until there are N (200) transcripts; each save indexes its transcript in the
+same transaction. A copy of it is then made as the store's schema 1 left it (no search tables, `user_version`
+1), and opened with `Store`: its migration builds the index for every transcript (`sqlite_index.backfill`, as
+on the first start after an upgrade). Figures:
 
 - words stored, store size without and with the index (after a WAL checkpoint and VACUUM, bytes on disk);
-- index build time (seconds) and passages indexed;
-- latency of one search (`search_page`: parse, bm25-ranked FTS5 query, title facts, rendering of a 2,000-token
+- time to save (and index) one transcript; index build time on the upgrade (seconds) and passages indexed;
+- latency of one search (`Store.search`: parse, bm25-ranked FTS5 query, title facts, rendering of a 2,000-token
   page) over >= 50 queries (words, phrases, prefixes, OR, exclusions; across the whole store and within one
   transcript): each query runs `--repeat` times, its median counts; printed are the median and p95 over the
   queries and the slowest query. Goal: each <= 20 ms.
@@ -29,8 +31,6 @@ import time
 from pathlib import Path
 
 from mavi_mcp.render.search import SearchRequest
-from mavi_mcp.search import sqlite_index
-from mavi_mcp.search.service import search_page
 from mavi_mcp.shapes import normalize_body
 from mavi_mcp.store import Store
 from mavi_mcp.transcript import Transcript
@@ -99,32 +99,40 @@ def main() -> None:
     originals = [t for t in originals if t.word_count > 1000]  # the calls, not the few-second clips
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="mavi-search-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    store = Store(workdir / "store.sqlite3")
+    path = workdir / "store.sqlite3"
+    store = Store(path)
     ids: list[str] = []
     words = 0
+    started, cpu_started = time.perf_counter(), time.process_time()
     for n in range(args.transcripts):
         original = originals[n % len(originals)]
         copy = original.model_copy(update={"id": f"tr_bench{n:04d}"})
         store.save_transcript(copy)
         ids.append(copy.id)
         words += copy.word_count
+    save, save_cpu = (time.perf_counter() - started) / len(ids), (time.process_time() - cpu_started) / len(ids)
     store.close()
-    path = workdir / "store.sqlite3"
-    without = size(path)
-
-    db = sqlite3.connect(path, isolation_level=None)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    db.execute("BEGIN IMMEDIATE")
-    indexed = sqlite_index.backfill(db, lambda: sqlite_index.stored_transcripts(db))
-    db.execute("COMMIT")
-    build, build_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    passages = db.execute("SELECT count(*) FROM search_passages").fetchone()[0]
-    db.close()
     with_index = size(path)
+
+    old = workdir / "schema1.sqlite3"  # the store as schema 1 left it: the same tables, no search_* tables
+    shutil.copyfile(path, old)
+    db = sqlite3.connect(old)
+    with db:
+        for table in ("search_fts", "search_passages", "search_docs"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("PRAGMA user_version=1")
+    db.close()
+    without = size(old)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    upgraded = Store(old)  # the migration to schema 2 indexes every stored transcript
+    build, build_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    indexed = upgraded._query("SELECT count(*) AS n FROM search_docs")[0]["n"]  # pyright: ignore[reportPrivateUsage]
+    passages = upgraded._query("SELECT count(*) AS n FROM search_passages")[0]["n"]  # pyright: ignore[reportPrivateUsage]
+    upgraded.close()
 
     questions = json.loads((HERE / "evidence_questions.json").read_text())["questions"]
     queries = [q["query"] for q in questions] + EXTRA_QUERIES
-    db = sqlite3.connect(path)
+    store = Store(path)
     requests = [SearchRequest(q) for q in queries] + [SearchRequest(q, transcript_id=ids[7]) for q in queries]
     wall: list[tuple[float, str]] = []
     cpu: list[tuple[float, str]] = []
@@ -133,13 +141,13 @@ def main() -> None:
         cpu_runs: list[float] = []
         for _ in range(args.repeat):
             t0, c0 = time.perf_counter(), time.process_time()
-            search_page(db, request)
+            store.search(request)
             runs.append(time.perf_counter() - t0)
             cpu_runs.append(time.process_time() - c0)
         where = " (one transcript)" if request.transcript_id else ""
         wall.append((statistics.median(runs) * 1000, request.query + where))
         cpu.append((statistics.median(cpu_runs) * 1000, request.query + where))
-    db.close()
+    store.close()
 
     print(f"store: {args.transcripts} transcripts, {words:,} words ({workdir})")
     print(
@@ -147,8 +155,12 @@ def main() -> None:
         f"(index +{(with_index - without) / 1e6:.1f} MB, +{(with_index - without) / without:.0%})"
     )
     print(
-        f"index build (backfill of {indexed} transcripts, {passages:,} passages): {build:.2f} s wall, "
-        f"{build_cpu:.2f} s CPU"
+        f"save of one transcript, indexed in the same transaction: {save * 1000:.0f} ms wall, "
+        f"{save_cpu * 1000:.0f} ms CPU"
+    )
+    print(
+        f"index build on the upgrade to schema 2 (Store open, backfill of {indexed} transcripts, {passages:,} "
+        f"passages): {build:.2f} s wall, {build_cpu:.2f} s CPU"
     )
     print(f"search latency over {len(wall)} queries (median of {args.repeat} runs each, 2,000-token page rendered):")
     for name, timings in (("wall", wall), ("CPU ", cpu)):

@@ -9,6 +9,7 @@ Tables:
 | `raw_results` | the raw body of every paid result, as received, so a result is never lost to a parser bug |
 | `tasks` | every transcription job (sync or async): status, timing, transcript id or error |
 | `deliveries` | every webhook body received, parsed or not |
+| `search_*` | the full-text index (`search.sqlite_index`), updated with `transcripts` and `speaker_names` |
 
 SQLite runs in WAL mode with `synchronous=FULL`, so a commit that returned is on disk: the webhook receiver
 acknowledges only after its commit. Several processes (stdio servers, a `mavi-mcp webhook` service) may open
@@ -21,6 +22,7 @@ a worker thread so the event loop never blocks on the disk.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -34,12 +36,16 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import anyio.to_thread
 
+from mavi_mcp.render.search import DEFAULT_TOKENS, SearchPage, SearchRequest
+from mavi_mcp.search import sqlite_index as si
+from mavi_mcp.search.service import search_page
 from mavi_mcp.transcript import Transcript, utcnow
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SCHEMA_VERSION = 1
 DB_NAME = "mavi-mcp.sqlite3"
 
 TaskStatus = Literal["pending", "completed", "failed"]
@@ -181,6 +187,51 @@ class ReceiverRecord:
     last_seen: datetime
 
 
+def _index_stored_transcripts(db: sqlite3.Connection) -> None:
+    """Schema 2: index every transcript stored before the search index existed (with its renames), as
+    `sqlite_index.backfill` does, except that a transcript that cannot be read or indexed is logged and left
+    out (`_index`), so that the store still opens."""
+    done = si.indexed(db)
+    for (transcript_id,) in db.execute("SELECT id FROM transcripts ORDER BY created_at").fetchall():
+        if transcript_id in done:
+            continue
+        row = db.execute("SELECT body FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+        try:
+            transcript = Transcript.model_validate_json(row[0])
+        except ValueError:
+            logger.exception("Stored transcript %s could not be read to index it for search", transcript_id)
+            continue
+        _index(db, transcript)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    lambda db: None,  # 1: the tables of `_SCHEMA` (created, if missing, on every open)
+    _index_stored_transcripts,  # 2: the search index
+)
+"""Schema version N is reached by running step N on a store at version N - 1 (`PRAGMA user_version`), in the
+opening transaction. Add a step at the end; never change one that shipped."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the store's schema up to `SCHEMA_VERSION` inside the caller's transaction; returns the version found.
+
+    Tables are created if missing first (`_SCHEMA`, the search index's), then every step above the stored
+    `user_version` runs in order. A store written by a newer version keeps its (higher) version.
+    """
+    # executescript() would commit on its own; run the statements inside this transaction instead
+    for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+        db.execute(statement)
+    si.create_schema(db)
+    found = int(db.execute("PRAGMA user_version").fetchone()[0])
+    for step in MIGRATIONS[found:]:
+        step(db)
+    if found < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return found
+
+
 class Store:
     """Synchronous access to the SQLite store at `path` (created with its parents if missing)."""
 
@@ -195,10 +246,7 @@ class Store:
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._tx() as db:
-            # executescript() would commit on its own; run the statements inside this transaction instead
-            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            migrate(db)
         self._cache: OrderedDict[str, Transcript] = OrderedDict()
         self._cache_size = cache_size
 
@@ -233,6 +281,7 @@ class Store:
         now = utcnow().isoformat()
         with self._tx() as db:
             _insert_transcript(db, transcript)
+            _index(db, transcript)
             if raw is not None:
                 db.execute(
                     "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
@@ -311,7 +360,22 @@ class Store:
                     db.execute(
                         "DELETE FROM speaker_names WHERE transcript_id = ? AND label = ?", (transcript_id, label)
                     )
+            si.reindex_names(db, transcript_id, _names(db, transcript_id))
         return self.speaker_names(transcript_id)
+
+    # --- search -----------------------------------------------------------------------------------
+
+    def search(
+        self, request: SearchRequest, *, max_tokens: int = DEFAULT_TOKENS, cursor: str | None = None
+    ) -> SearchPage:
+        """The page of ranked hits for `request` that `cursor` points at (None: the best), within `max_tokens`
+        estimated tokens (`search.service.search_page`; times in SECONDS).
+
+        Raises:
+            InputError: an unusable query, or a cursor of another search.
+        """
+        with self._lock:
+            return search_page(self._db, request, max_tokens=max_tokens, cursor=cursor)
 
     # --- tasks ------------------------------------------------------------------------------------
 
@@ -405,6 +469,7 @@ class Store:
         with self._tx() as db:
             if transcript is not None:
                 _insert_transcript(db, transcript, task_id=task_id)
+                _index(db, transcript)
             if raw is not None:
                 db.execute(
                     "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
@@ -524,6 +589,7 @@ class Store:
                 )
             if transcript is not None:
                 _insert_transcript(db, transcript, task_id=task_id)
+                _index(db, transcript)
             db.execute(
                 "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, updated_at = ?, completed_at = ?"
                 " WHERE task_id = ?",
@@ -587,6 +653,26 @@ class Store:
                 "SELECT * FROM tasks WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", (status, limit)
             )
         return [_task(r) for r in rows]
+
+
+def _names(db: sqlite3.Connection, transcript_id: str) -> dict[str, str]:
+    rows = db.execute("SELECT label, name FROM speaker_names WHERE transcript_id = ?", (transcript_id,))
+    return {label: name for label, name in rows}
+
+
+def _index(db: sqlite3.Connection, transcript: Transcript) -> None:
+    """Index a transcript just inserted, in the same transaction, with the renames already stored for its id.
+
+    A failure to index is logged and undone (a savepoint), never allowed to undo the save: a paid result must
+    not be lost to a bug in the index. Such a transcript is readable but not found by search.
+    """
+    db.execute("SAVEPOINT search_index")
+    try:
+        si.index_transcript(db, transcript, _names(db, transcript.id))
+    except Exception:
+        db.execute("ROLLBACK TO search_index")
+        logger.exception("Transcript %s was stored but could not be indexed for search", transcript.id)
+    db.execute("RELEASE search_index")
 
 
 def _insert_transcript(db: sqlite3.Connection, transcript: Transcript, *, task_id: str | None = None) -> None:
@@ -683,6 +769,11 @@ class AsyncStore:
 
     async def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]:
         return await self._run(self.sync.set_speaker_names, transcript_id, mapping)
+
+    async def search(
+        self, request: SearchRequest, *, max_tokens: int = DEFAULT_TOKENS, cursor: str | None = None
+    ) -> SearchPage:
+        return await self._run(self.sync.search, request, max_tokens=max_tokens, cursor=cursor)
 
     # tasks
     async def create_task(

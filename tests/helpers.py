@@ -43,6 +43,7 @@ TOOLS = [  # in the order the server lists them
     "transcribe_elevenlabs",
     "multi_speaker_async",
     "get_transcript",
+    "search_transcripts",
     "rename_speakers",
     "list_transcripts",
     "get_task",

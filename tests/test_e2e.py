@@ -129,6 +129,11 @@ async def test_an_agent_uploads_identifies_speakers_and_transcribes_real_recordi
                 {"transcript_id": whisper["transcript_id"], "speakers": ["Richard Galanti"], "max_tokens": 600},
             )
             assert "Richard Galanti: Uh, thank you, Sadie" in text_of(again)
+            search = {"query": '"thank you Sadie"', "speakers": ["Richard Galanti"]}
+            found = await client.call_tool("search_transcripts", {**search, "transcript_id": whisper["transcript_id"]})
+            hit = ok(found)["hits"][0]
+            assert (hit["speaker"], hit["name"]) == ("SPEAKER_01", "Richard Galanti")
+            assert "Richard Galanti: <transcript>" in text_of(found)
 
             task = ok(await client.call_tool("get_task", {"task_id": whisper["task_id"]}))
             assert task["status"] == "completed"

@@ -141,7 +141,7 @@ async def test_each_launch_starts_a_server_that_lists_its_tools(launch: Launch, 
         assert env["MAVI_MCP_ALLOWED_DIRS"].startswith("~/")
     with anyio.fail_after(60):
         async with Client(stdio_params(env, *launch.args)) as client:
-            assert len((await client.list_tools()).tools) == 12
+            assert len((await client.list_tools()).tools) == 13
             info = ok(await client.call_tool("webhook_info", {}))
             assert info["running_here"] is launch.sandbox  # the sandbox feeds an in-process receiver
             if launch.sandbox:  # never call the real API with a placeholder key
@@ -244,7 +244,7 @@ def test_the_agent_session_script_prints_each_step_of_its_session() -> None:
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("12 tools: upload_media, identify_speakers, transcribe_whisper")
+    assert lines[0].startswith("13 tools: upload_media, identify_speakers, transcribe_whisper")
     assert re.fullmatch(r"upload_media: standup\.wav -> re_\d{18} \(SUCCESS\)", lines[1])
     assert re.fullmatch(r"transcribe_whisper: tr_[0-9a-f]{16}, 17 speakers, 66 min, 11942 words; page 1 .*", lines[2])
     assert lines[3].startswith("    [0:02] S0: Good day and thank you for standing by")

@@ -13,7 +13,7 @@
 The server under test runs in a background event loop (a blocking portal, so hypothesis draws in the test's own
 thread) and talks to the sandbox app in process (`httpx2.ASGITransport`, vendor rate limit off); the sandbox's
 callbacks reach the server's webhook receiver in process too, so async tasks complete by real deliveries.
-Generated cases per run: about 12,400 (`--hypothesis-show-statistics` shows what the calls answered).
+Generated cases per run: about 12,900 (`--hypothesis-show-statistics` shows what the calls answered).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ TIME = P(
     st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-(10**6), max_value=10**12), junk),
 )
 BUDGET = P(st.integers(min_value=500, max_value=20000), st.one_of(st.integers(min_value=-10, max_value=10**9), junk))
-FORMAT = P(st.sampled_from(FORMATS))
+FORMAT = P(st.sampled_from((*FORMATS, "insights")))
 STAMPS = P(st.sampled_from(["auto", "segments", "none"]))
 WAIT = P(
     st.one_of(st.just(0.0), st.floats(min_value=0, max_value=1)),
@@ -414,6 +414,33 @@ def test_get_transcript_answers_every_generated_request_with_a_page_or_an_action
     ids = P(st.one_of(st.just(transcript_id), st.just(transcript_id), st.just(transcript_id), names))
     optional = {"cursor": P(cursors(seeded, transcript_id)), **page_params(seeded)}
     server.check("get_transcript", data.draw(arguments({"transcript_id": ids}, optional)))
+
+
+@cases(500)
+@given(data=st.data())
+def test_search_transcripts_answers_every_generated_request_with_hits_or_an_actionable_error(
+    server: Server, data: st.DataObject
+) -> None:
+    seeded = server.seeded
+    transcript_id = data.draw(st.sampled_from(seeded.transcripts))
+    queries = st.one_of(
+        st.sampled_from(['"good morning"', "quarter OR year", "thank*", "revenue -margin", "-fee", "OR", '"']),
+        st.text(max_size=60),
+        names,
+    )
+    ids = P(st.one_of(st.just(transcript_id), names))
+    optional = {
+        "transcript_id": ids,
+        "speakers": speakers_param(seeded),
+        "start": TIME,
+        "end": TIME,
+        "max_tokens": BUDGET,
+        "cursor": P(st.one_of(st.just("s1.000000.5"), st.text(max_size=20))),
+    }
+    result = server.check("search_transcripts", data.draw(arguments({"query": P(queries)}, optional)))
+    if not result.is_error:
+        assert result.structured_content is not None
+        assert result.structured_content["estimated_tokens"] <= 20000
 
 
 @cases(600)

@@ -354,7 +354,7 @@ async def serve_recordings(params: StdioServerParameters, trace: Path) -> None:
     """List the tools and transcribe two bundled recordings through a spawned `--sandbox` server."""
     with trace.open("w") as errlog, anyio.fail_after(240):
         async with Client(stdio_client(params, errlog=errlog)) as client:
-            assert len((await client.list_tools()).tools) == 12
+            assert len((await client.list_tools()).tools) == 13
             turns = ok(await client.call_tool("identify_speakers", {"asset_id": AMI_ES2004A, "mode": "sync"}))
             assert turns["counts"]["segments"] == 260
             words = ok(await client.call_tool("transcribe_whisper", {"asset_id": COSTCO, "speaker": True}))

@@ -86,7 +86,7 @@ async def test_the_tool_table_lists_every_tool_with_its_parameters_and_defaults_
             assert param in required or "default" in spec, f"{tool.name}.{param}: optional without a default"
             params.append((param, REQUIRED if param in required else spec["default"]))
         actual.append((tool.name, params))
-    assert len(actual) == 12
+    assert len(actual) == 13
     assert documented_tools() == actual
 
 

@@ -17,6 +17,7 @@ from mavi_mcp.render.search import (
     decode_search_cursor,
     encode_search_cursor,
     excerpt,
+    no_hits,
     render_search,
 )
 from mavi_mcp.render.tokens import estimate_tokens
@@ -223,3 +224,8 @@ def test_any_query_gives_a_page_within_budget_or_a_clear_input_error(
         return
     assert page.estimated_tokens <= max_tokens or page.shown == 1
     assert page.text.startswith("Search ") or page.text.startswith("No passage matches")
+
+
+def test_a_query_holding_a_phrase_is_shown_in_single_quotes() -> None:
+    assert no_hits(SearchRequest('"fee increase" costco')).startswith("No passage matches '\"fee increase\" costco'.")
+    assert no_hits(SearchRequest("fee increase")).startswith('No passage matches "fee increase".')

@@ -20,8 +20,9 @@ from pydantic import BaseModel, Field
 
 from mavi_mcp.errors import InputError
 from mavi_mcp.media import human_size
+from mavi_mcp.render import insights
 from mavi_mcp.render.cursor import Position, decode_cursor
-from mavi_mcp.render.page import Page, render_page
+from mavi_mcp.render.page import Page, display_names, render_page
 from mavi_mcp.render.tokens import estimate_tokens
 from mavi_mcp.render.view import View, resolve_speakers
 from mavi_mcp.runtime import Runtime
@@ -83,6 +84,7 @@ class TranscriptResult(BaseModel):
     resource_uri: str | None = None
     extras: list[str] | None = Field(default=None, description="Provider extras kept with the transcript.")
     segments: list[dict[str, Any]] | None = Field(default=None, description="Only with format='json'.")
+    insights: dict[str, Any] | None = Field(default=None, description="Only with format='insights'; seconds.")
     created_at: datetime | None = None
     completed_at: datetime | None = None
     elapsed_seconds: float | None = None
@@ -96,9 +98,58 @@ def build_view(transcript: Transcript, names: dict[str, str], page: PageOptions)
     Raises:
         InputError: an unknown or ambiguous speaker (`resolve_speakers`).
     """
+    fmt = page.format
+    if fmt == "insights":  # not a view of the words: callers dispatch to `insights_result` first
+        raise InputError('format="insights" has no pages of words; use another format with start/end/speakers.')
     a, b = page.window
     labels = resolve_speakers(transcript, names, page.speakers) if page.speakers else ()
-    return View(format=page.format, start=a, end=b, speakers=labels, timestamps=page.timestamps)
+    return View(format=fmt, start=a, end=b, speakers=labels, timestamps=page.timestamps)
+
+
+def wants_insights(transcript: Transcript, page: PageOptions, cursor: str | None) -> bool:
+    """Whether to answer with insights: `format="insights"`, or a cursor of an insights page (its view wins).
+
+    Raises:
+        InputError: a cursor that is not one of this transcript's (`decode_cursor`).
+    """
+    if cursor:
+        return decode_cursor(cursor, transcript.id).view == insights.VIEW
+    return page.format == "insights"
+
+
+def insights_result(
+    transcript: Transcript,
+    names: dict[str, str],
+    *,
+    max_tokens: int,
+    cursor: str | None = None,
+    record: TaskRecord | None = None,
+) -> CallToolResult:
+    """The insights page `cursor` points at (None: the first) as a tool result: the text for the model, and as
+    structured content the transcript's ids, `next_cursor` and every insight (`insights.insights_data`, SECONDS).
+    """
+    shown = insights.insights_page(
+        transcript, names=names, display=display_names(transcript, names), max_tokens=max_tokens, cursor=cursor
+    )
+    src = transcript.source
+    result = TranscriptResult(
+        status="completed",
+        task_id=record.task_id if record else src.task_id,
+        transcript_id=transcript.id,
+        next_cursor=shown.next_cursor,
+        page=shown.page,
+        format="insights",
+        provider=src.provider,
+        model=src.model,
+        duration=transcript.duration,
+        language=transcript.language,
+        estimated_tokens=shown.estimated_tokens,
+        insights=shown.data,
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=shown.text)],
+        structured_content=result.model_dump(mode="json", exclude_none=True),
+    )
 
 
 def page_for(
@@ -351,6 +402,8 @@ async def answer_for_task(
     if transcript is None:
         raise ToolError(f"Transcript {record.transcript_id} of task {record.task_id} is not in this server's store.")
     names = await rt.store.speaker_names(transcript.id)
+    if page.format == "insights":
+        return insights_result(transcript, names, max_tokens=page.max_tokens or rt.settings.page_tokens, record=record)
     try:
         view = build_view(transcript, names, page)
     except InputError as exc:

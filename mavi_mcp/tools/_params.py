@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, ClassVar, Optional, Self, TypeVar, get_type_hints
+from typing import Annotated, Any, ClassVar, Literal, Optional, Self, TypeVar, get_type_hints
 
 import pydantic
 from pydantic import Field, model_validator
@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from mavi_mcp.errors import InputError
 from mavi_mcp.options import Bundle
 from mavi_mcp.render.timefmt import parse_time
-from mavi_mcp.render.view import Format, Timestamps
+from mavi_mcp.render.view import Timestamps
 
 R = TypeVar("R")
 B = TypeVar("B", bound="Bundle")
@@ -47,6 +47,8 @@ WaitSeconds = Annotated[
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=50, description="How many, newest first (at most 50).")]
+PageFormat = Literal["text", "json", "srt", "vtt", "rttm", "insights"]
+"""The rendered formats (`render.view.Format`) and `insights` (`render.insights`: what the provider added)."""
 
 
 # --- bundles -------------------------------------------------------------------------------------
@@ -76,10 +78,11 @@ class PageOptions(Bundle):
 
     label: ClassVar[str] = "page arguments"
 
-    format: Format = Field(
+    format: PageFormat = Field(
         default="text",
         description="text: compact turn lines (best for reading); json: one segment object per line, also in "
-        "structured content; srt / vtt: subtitles; rttm: speaker turns (diarization standard).",
+        "structured content; srt / vtt: subtitles; rttm: speaker turns (diarization standard); insights: "
+        "summary, chapters, entities, sentiment, topics, faces... the provider added.",
     )
     max_tokens: int | None = Field(
         default=None,
@@ -230,6 +233,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "Limit",
+    "PageFormat",
     "PageOptions",
     "TaskId",
     "TranscriptId",

@@ -20,8 +20,10 @@ from mavi_mcp.tools._answers import (
     SpeakerOut,
     TranscriptResult,
     build_view,
+    insights_result,
     page_answer,
     speakers_out,
+    wants_insights,
 )
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
 from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TranscriptId, expand_bundles
@@ -54,14 +56,16 @@ async def get_transcript(
 
     Use it to continue after a transcription tool's first page (pass its next_cursor), to jump to a part
     (start/end in seconds or mm:ss), to follow one speaker, or to export subtitles (srt, vtt) or speaker
-    turns (rttm). A cursor keeps the window, speakers and format it was made with; renamed speakers show
-    their new names on every page.
+    turns (rttm), or to read what the provider added (format="insights"). A cursor keeps the window, speakers
+    and format it was made with; renamed speakers show their new names on every page.
     Cost: free (reads the local store; no MAVI call).
     Returns: the page text and next_cursor (null on the last page).
     """
     rt = runtime_of(ctx)
     transcript = await load_transcript(rt, transcript_id)
     names = await rt.store.speaker_names(transcript.id)
+    if wants_insights(transcript, page, cursor):
+        return insights_result(transcript, names, max_tokens=page.max_tokens or rt.settings.page_tokens, cursor=cursor)
     view = build_view(transcript, names, page)
     return page_answer(rt, transcript, names, view, max_tokens=page.max_tokens, cursor=cursor)
 
