@@ -10,7 +10,7 @@ Pure string handling (no driver import), so `--check` and the settings can use i
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from mavi_mcp.errors import ConfigurationError
 
@@ -54,4 +54,5 @@ def mask_database_url(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in pairs], safe="/:*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    # by hand: urlunsplit would drop the empty host of `postgresql:///db?host=/socket/dir`
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")

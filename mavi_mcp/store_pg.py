@@ -37,7 +37,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 import psycopg
@@ -698,3 +698,9 @@ def _task(row: DictRow) -> TaskRecord:
         result=dict(row["result"]) if row["result"] else None,
         origin=row["origin"],
     )
+
+
+if TYPE_CHECKING:
+    from mavi_mcp.store_api import StoreAPI
+
+    _CONFORMS: type[StoreAPI] = PgStore  # pyright checks here that `PgStore` has the whole store interface

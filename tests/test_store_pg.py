@@ -1,0 +1,225 @@
+"""What only the PostgreSQL store has: connection errors without secrets, durable sessions, TLS parameters,
+migrations under concurrent start-up, job leases across replicas, and the account's pacing kept in the database.
+
+The behaviour both backends share is in `test_store_contract.py`. Every test runs on a fresh database of the
+session's PostgreSQL cluster (skipped, with the reason, when PostgreSQL is not installed).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import anyio
+import psycopg
+import pytest
+
+from mavi_mcp.errors import ConfigurationError
+from mavi_mcp.store_pg import MIGRATIONS, PgPacer, PgStore, keep_leases
+from tests.services import PostgresCluster, free_port
+
+pytestmark = pytest.mark.anyio
+
+REASON = "The replica running this job stopped. The request may have been billed by MAVI."
+
+
+async def test_a_refused_login_says_why_without_the_password(
+    postgres: PostgresCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = postgres.url().replace(postgres.password, "Wrong-Secret-93f1")
+    with pytest.raises(ConfigurationError) as info:
+        async with PgStore.open(url, connect_timeout=10):
+            pass
+    text = str(info.value)
+    assert "password authentication failed" in text
+    assert f"postgresql://mavi:***@127.0.0.1:{postgres.port}/postgres" in text
+    assert "Wrong-Secret-93f1" not in text
+    assert "Wrong-Secret-93f1" not in caplog.text
+
+
+async def test_an_unreachable_server_is_named_with_its_masked_url() -> None:
+    port = free_port()
+    with pytest.raises(ConfigurationError) as info:
+        async with PgStore.open(f"postgresql://mavi:s3cret-pw@127.0.0.1:{port}/mavi", connect_timeout=5):
+            pass
+    text = str(info.value)
+    assert f"postgresql://mavi:***@127.0.0.1:{port}/mavi" in text
+    assert "Connection refused" in text
+    assert "s3cret-pw" not in text
+
+
+async def test_a_url_that_is_not_postgresql_is_refused_before_connecting() -> None:
+    with pytest.raises(ConfigurationError, match=r"must be a postgresql:// URL") as info:
+        async with PgStore.open("mysql://root:hunter2-long@db/mavi"):
+            pass
+    assert "hunter2-long" not in str(info.value)
+
+
+async def test_every_connection_commits_durably_in_utc_whatever_the_database_defaults(
+    postgres: PostgresCluster, pg_url: str
+) -> None:
+    name = pg_url.rsplit("/", 1)[1]
+    postgres.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
+    postgres.execute(f"ALTER DATABASE {name} SET TimeZone = 'America/Chicago'")
+    async with PgStore.open(pg_url, min_size=2) as store:
+        for _ in range(2):
+            async with store.pool.connection() as conn:
+                durable = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+                zone = await (await conn.execute("SHOW TimeZone")).fetchone()
+                assert durable == {"synchronous_commit": "on"}
+                assert zone == {"TimeZone": "UTC"}
+        task = await store.create_task("job_tz", mode="sync", endpoint="e", tool="t", asset_id=None)
+    assert task.created_at.utcoffset() is not None
+    assert task.created_at.utcoffset().total_seconds() == 0  # pyright: ignore[reportOptionalMemberAccess]
+
+
+async def test_tls_parameters_in_the_url_reach_libpq(pg_url: str) -> None:
+    # the test server has no certificate: "require" must fail for that reason, "disable" must connect
+    with pytest.raises(ConfigurationError, match=r"SSL") as info:
+        async with PgStore.open(pg_url + "?sslmode=require", connect_timeout=10):
+            pass
+    assert "sslmode=require" in str(info.value)
+    url = pg_url + "?sslmode=disable&application_name=mavi-replica-1"
+    async with PgStore.open(url) as store, store.pool.connection() as conn:
+        row = await (await conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).fetchone()
+        app = await (await conn.execute("SHOW application_name")).fetchone()
+    assert row == {"ssl": False}
+    assert app == {"application_name": "mavi-replica-1"}
+
+
+# --- migrations -----------------------------------------------------------------------------------------------
+
+
+async def test_replicas_starting_together_apply_each_migration_exactly_once(pg_url: str) -> None:
+    opened: list[str] = []
+
+    async def replica(n: int) -> None:
+        async with PgStore.open(pg_url, owner=f"replica-{n}", max_size=1) as store:
+            opened.append(store.owner)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for n in range(5):
+                tg.start_soon(replica, n)
+    assert sorted(opened) == [f"replica-{n}" for n in range(5)]
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT version, description FROM schema_version ORDER BY version").fetchall()
+    assert rows == [(m.version, m.description) for m in MIGRATIONS]
+
+
+async def test_a_database_written_by_a_newer_mavi_mcp_is_refused(pg_url: str) -> None:
+    async with PgStore.open(pg_url):
+        pass
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99, 'from the future', '2030-01-01')")
+    with pytest.raises(ConfigurationError, match=r"schema version 99, newer than this mavi-mcp knows \(1\)"):
+        async with PgStore.open(pg_url):
+            pass
+
+
+# --- leases ---------------------------------------------------------------------------------------------------
+
+
+async def test_a_replica_that_stops_renewing_loses_its_jobs_once_the_lease_runs_out(pg_url: str) -> None:
+    async with (
+        PgStore.open(pg_url, owner="replica-dead", lease_seconds=2.0) as dead,
+        PgStore.open(pg_url, owner="replica-live") as live,
+    ):
+        await dead.create_task("job_1", mode="sync", endpoint="e", tool="t", asset_id=None)
+        await dead.create_task("a" * 32, mode="async", endpoint="e", tool="t", asset_id=None)
+        owner, until = await live.lease_of("job_1")
+        assert owner == "replica-dead"
+        assert until is not None
+        assert await live.lease_of("a" * 32) == ("replica-dead", None)  # async tasks have no lease
+        assert await live.expire_leases(REASON) == []  # well within the lease
+        expired: list[str] = []
+        with anyio.fail_after(15):
+            while not expired:
+                await anyio.sleep(0.2)
+                expired = await live.expire_leases(REASON)
+        task = await live.get_task("job_1")
+        remote = await live.get_task("a" * 32)
+    assert expired == ["job_1"]
+    assert task is not None
+    assert (task.status, task.error) == ("failed", REASON)
+    assert remote is not None
+    assert remote.status == "pending"
+
+
+async def test_a_replica_that_keeps_renewing_keeps_its_jobs_past_the_first_lease(pg_url: str) -> None:
+    async with (
+        PgStore.open(pg_url, owner="replica-a", lease_seconds=1.0) as owner,
+        PgStore.open(pg_url, owner="replica-b") as other,
+    ):
+        await owner.create_task("job_kept", mode="sync", endpoint="e", tool="t", asset_id=None)
+        await owner.create_task("job_done", mode="sync", endpoint="e", tool="t", asset_id=None)
+        await owner.finish_task("job_done", "completed", transcript_id="tr_x")
+        _, first_until = await owner.lease_of("job_kept")
+        assert await owner.renew_leases() == 1  # only the pending job
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(keep_leases, owner, REASON)  # every lease/3 s
+            await anyio.sleep(2.5)  # two and a half leases
+            assert await other.expire_leases(REASON) == []
+            tg.cancel_scope.cancel()
+        task = await other.get_task("job_kept")
+        _, later_until = await owner.lease_of("job_kept")
+    assert task is not None
+    assert task.status == "pending"
+    assert first_until is not None
+    assert later_until is not None
+    assert later_until > first_until
+
+
+async def test_fail_stale_jobs_at_start_up_fails_only_expired_leases(pg_url: str) -> None:
+    async with PgStore.open(pg_url, owner="old", lease_seconds=0.0) as old:
+        await old.create_task("job_old", mode="sync", endpoint="e", tool="t", asset_id=None)
+    async with PgStore.open(pg_url, owner="new") as new:
+        await new.create_task("job_new", mode="sync", endpoint="e", tool="t", asset_id=None)
+        assert await new.fail_stale_jobs(REASON) == 1
+        old_task, new_task = await new.get_task("job_old"), await new.get_task("job_new")
+    assert old_task is not None
+    assert (old_task.status, old_task.error) == ("failed", REASON)
+    assert new_task is not None
+    assert new_task.status == "pending"
+
+
+# --- pacing ---------------------------------------------------------------------------------------------------
+
+
+async def test_replicas_on_one_database_start_requests_of_one_key_no_faster_than_the_rate(pg_url: str) -> None:
+    rate = 10.0
+    spacing = 1.1 / rate
+    returned: list[float] = []
+    other_key: list[float] = []
+    async with PgStore.open(pg_url) as one, PgStore.open(pg_url) as two:
+        pacers = [PgPacer(one.pool, rate), PgPacer(two.pool, rate)]
+        await pacers[0].acquire("sk-warm-up")  # connections open before the clock starts
+
+        async def call(pacer: PgPacer, key: str, into: list[float]) -> None:
+            await pacer.acquire(key)
+            into.append(time.monotonic())
+
+        start = time.monotonic()
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for n in range(8):
+                    tg.start_soon(call, pacers[n % 2], "sk-account-key", returned)
+                tg.start_soon(call, pacers[1], "sk-another-key", other_key)
+    returned.sort()
+    for k, at in enumerate(returned):
+        assert at - start >= k * spacing - 0.005, (k, [round(t - start, 3) for t in returned])
+    assert returned[-1] - start < 7 * spacing + 2.0  # paced, not stalled
+    assert other_key[0] - start < spacing + 1.0  # another key does not wait behind this one
+
+
+async def test_a_rate_of_zero_does_not_pace(pg_url: str) -> None:
+    async with PgStore.open(pg_url) as store:
+        pacer = PgPacer(store.pool, 0)
+        start = time.monotonic()
+        for _ in range(20):
+            await pacer.acquire("sk-key")
+        assert time.monotonic() - start < 1.0
+        async with store.pool.connection() as conn:
+            rows = await (await conn.execute("SELECT count(*) AS n FROM pacing")).fetchone()
+    assert rows == {"n": 0}
