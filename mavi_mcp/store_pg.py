@@ -8,9 +8,13 @@ What changes with several processes on several machines:
 
 - **Durability.** Every connection runs with `synchronous_commit=on` (whatever the server's default), so a
   method that returned has its rows in the write-ahead log on disk: the webhook receiver may answer 2xx.
-- **Exactly once.** `complete_from_callback` locks the task row (`SELECT ... FOR UPDATE`) after an
-  `INSERT ... ON CONFLICT DO NOTHING`: of two replicas that receive the same callback, one applies it and
-  the other gets False. `create_task` is one `INSERT ... ON CONFLICT` that joins an early callback.
+- **Exactly once.** `complete_from_callback` runs `INSERT ... ON CONFLICT DO NOTHING` then
+  `UPDATE ... WHERE status = 'pending'` in one transaction: the UPDATE holds the row lock, and a concurrent
+  one re-checks the condition on the committed row, so of two replicas that receive the same callback one
+  applies it and the other gets False. `create_task` is one `INSERT ... ON CONFLICT` that joins an early
+  callback.
+- **Round trips.** Multi-statement writes go in pipeline mode (one round trip for the whole transaction where
+  no answer is needed in between): on a busy host each round trip to the server costs a context switch.
 - **Leases instead of pids.** A local job (mode "sync") belongs to the replica (`owner`) that runs it, until
   `lease_expires_at`. The owner renews its leases (`renew_leases`, every `lease_seconds / 3` by
   `keep_leases`); `fail_stale_jobs` (= `expire_leases`) marks jobs whose lease ran out as failed, on any
@@ -245,6 +249,7 @@ class PgStore:
         min_size: int = 1,
         max_size: int = 10,
         connect_timeout: float = 30.0,
+        cache_size: int = 8,
     ) -> AsyncGenerator[PgStore]:
         """Connect, bring the schema up to date (`MIGRATIONS`), and yield the store; the pool closes on exit.
 
@@ -254,7 +259,7 @@ class PgStore:
         async with open_pool(url, min_size=min_size, max_size=max_size, connect_timeout=connect_timeout) as pool:
             async with pool.connection() as conn:
                 await migrate_postgres(conn, MIGRATIONS)
-            yield cls(pool, url=url, owner=owner, lease_seconds=lease_seconds)
+            yield cls(pool, url=url, owner=owner, lease_seconds=lease_seconds, cache_size=cache_size)
 
     async def _exec(self, sql: bytes | str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> None:
         async with self.pool.connection() as conn:
@@ -274,7 +279,7 @@ class PgStore:
 
     async def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:
         """Store `transcript` (and the raw provider body it came from, when given) in one transaction."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
             await _insert_transcript(conn, transcript)
             if raw is not None:
                 await conn.execute(
@@ -514,23 +519,20 @@ class PgStore:
 
         A task this deployment never recorded is created (origin "webhook"), so the result is kept and a later
         `create_task` for the same id joins it. Concurrent callers (replicas receiving the same callback) queue
-        on the task's row lock; exactly one returns True.
+        on the task's row lock; exactly one returns True. The transcript is committed with the task's new state.
         """
-        async with self.pool.connection() as conn, conn.transaction():
+        # one round trip to decide (pipeline): the conditional UPDATE takes the row lock; a concurrent caller
+        # waits on it, then re-checks `status = 'pending'` against the committed row and updates nothing
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(
                 "INSERT INTO tasks (task_id, mode, endpoint, status, origin) VALUES (%s, 'async', %s, 'pending',"
                 " 'webhook') ON CONFLICT (task_id) DO NOTHING",
                 (task_id, endpoint),
             )
-            cursor = await conn.execute("SELECT status FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
-            row = await cursor.fetchone()
-            if row is None or row["status"] != "pending":
-                return False
-            if transcript is not None:
-                await _insert_transcript(conn, transcript, task_id=task_id)
-            await conn.execute(
+            cursor = await conn.execute(
                 "UPDATE tasks SET status = %s, transcript_id = %s, error = %s, updated_at = now(),"
-                " completed_at = now(), lease_expires_at = NULL WHERE task_id = %s",
+                " completed_at = now(), lease_expires_at = NULL WHERE task_id = %s AND status = 'pending'"
+                " RETURNING task_id",
                 (
                     "completed" if transcript is not None else "failed",
                     transcript.id if transcript is not None else None,
@@ -538,6 +540,10 @@ class PgStore:
                     task_id,
                 ),
             )
+            if await cursor.fetchone() is None:
+                return False
+            if transcript is not None:
+                await _insert_transcript(conn, transcript, task_id=task_id)
         if transcript is not None:
             self._remember(transcript)
         return True
