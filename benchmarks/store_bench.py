@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -160,7 +161,9 @@ async def main_async(args: argparse.Namespace) -> None:
             sqlite = await measure(store, recordings, args.runs)
         async with pg_store(url) as store:
             postgres = await measure(store, recordings, args.runs)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"{len(recordings)} bundled recordings x {args.runs} runs; ms per call: median (p90)")
+    print(f"{os.cpu_count()} CPUs, load average {load} (other work on the machine shows in every figure)")
     print(f"{'operation':52} {'SQLite':>17} {'PostgreSQL':>17}")
     for op in sqlite:
         label = op

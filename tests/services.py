@@ -120,6 +120,8 @@ class PostgresCluster:
     user: str = "mavi"
     password: str = field(default_factory=lambda: "pw-" + secrets.token_hex(12))
     fsync: bool = False
+    tls_cert: Path | None = None
+    """The server's self-signed certificate (for 127.0.0.1) when TLS is on: clients pass it as `sslrootcert`."""
 
     @property
     def data_dir(self) -> Path:
@@ -139,6 +141,9 @@ class PostgresCluster:
             f"-p {self.port} -k {self.root / 'sock'} -c listen_addresses=127.0.0.1 -c max_connections=200"
             f" -c fsync={'on' if self.fsync else 'off'} -c full_page_writes={'on' if self.fsync else 'off'}"
         )
+        if self.tls_cert is not None:
+            key = self.tls_cert.with_suffix(".key")
+            options += f" -c ssl=on -c ssl_cert_file={self.tls_cert} -c ssl_key_file={key}"
         self._pg_ctl("-l", str(self.root / "server.log"), "-w", "-t", "60", "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -161,9 +166,33 @@ class PostgresCluster:
         self.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1].split('?')[0]} WITH (FORCE)")
 
 
+def self_signed_certificate(directory: Path, ip: str, run_as: RunAs | None = None) -> Path | None:
+    """`directory/server.crt` (and `server.key`, mode 0600, owned by `run_as`) for `ip`, made with the openssl
+    command; None when there is no openssl (TLS is then off)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "server.crt", directory / "server.key"
+    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ip}"]
+    subprocess.run(
+        [openssl, *request, "-addext", f"subjectAltName=IP:{ip}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    key.chmod(0o600)
+    if run_as is not None:
+        run_as.own(directory, cert, key)
+    return cert
+
+
 @contextlib.contextmanager
 def postgres_cluster(*, fsync: bool = False) -> Iterator[PostgresCluster]:
     """initdb + start a cluster in a fresh temporary directory; stopped and removed on exit.
+
+    Logins over TCP need the password (scram-sha-256); TLS is on (a self-signed certificate for 127.0.0.1,
+    `cluster.tls_cert`) when the openssl command exists, and optional for clients.
 
     `fsync=False` (tests) trades crash safety of the OS for speed: a server crash (`stop("immediate")`) still
     keeps every committed transaction, since the WAL is written before commit returns. Benchmarks pass True.
@@ -180,6 +209,7 @@ def postgres_cluster(*, fsync: bool = False) -> Iterator[PostgresCluster]:
         pwfile = root / "pwfile"
         pwfile.write_text(cluster.password + "\n")
         run_as.own(root, root / "sock", pwfile)
+        cluster.tls_cert = self_signed_certificate(root / "tls", "127.0.0.1", run_as)
         _run(
             [
                 str(bin_dir / "initdb"),

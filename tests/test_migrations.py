@@ -76,3 +76,22 @@ def test_a_script_splits_into_its_statements() -> None:
         "CREATE TABLE a (x)",
         "CREATE INDEX i ON a(x)",
     )
+
+
+def test_a_store_file_made_before_migrations_adopts_them_and_keeps_its_rows(tmp_path: Path) -> None:
+    # How the SQLite store moves onto the runner: its CREATE ... IF NOT EXISTS script becomes step 1, which an
+    # existing file (PRAGMA user_version = 1, no schema_version table) runs harmlessly and records.
+    from mavi_mcp import store as sqlite_store
+
+    path = tmp_path / "mavi-mcp.sqlite3"
+    old = sqlite_store.Store(path)
+    old.record_delivery(b"{}", task_id="t1", status="received")
+    old.close()
+    steps = (
+        Migration(1, "schema of the first release", statements(sqlite_store._SCHEMA)),  # pyright: ignore[reportPrivateUsage]
+        Migration(2, "deliveries get a replica column", ("ALTER TABLE deliveries ADD COLUMN replica TEXT",)),
+    )
+    db = connect(path)
+    assert migrate_sqlite(db, steps) == 2
+    assert db.execute("SELECT task_id, status, replica FROM deliveries").fetchall() == [("t1", "received", None)]
+    assert [v for v, _ in versions(db)] == [1, 2]

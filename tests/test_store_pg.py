@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import anyio
 import psycopg
@@ -16,7 +17,7 @@ import pytest
 
 from mavi_mcp.errors import ConfigurationError
 from mavi_mcp.store_pg import MIGRATIONS, PgPacer, PgStore, keep_leases
-from tests.services import PostgresCluster, free_port
+from tests.services import PostgresCluster, free_port, self_signed_certificate
 
 pytestmark = pytest.mark.anyio
 
@@ -74,18 +75,27 @@ async def test_every_connection_commits_durably_in_utc_whatever_the_database_def
     assert task.created_at.utcoffset().total_seconds() == 0  # pyright: ignore[reportOptionalMemberAccess]
 
 
-async def test_tls_parameters_in_the_url_reach_libpq(pg_url: str) -> None:
-    # the test server has no certificate: "require" must fail for that reason, "disable" must connect
-    with pytest.raises(ConfigurationError, match=r"SSL") as info:
-        async with PgStore.open(pg_url + "?sslmode=require", connect_timeout=10):
-            pass
-    assert "sslmode=require" in str(info.value)
-    url = pg_url + "?sslmode=disable&application_name=mavi-replica-1"
-    async with PgStore.open(url) as store, store.pool.connection() as conn:
+async def test_tls_parameters_in_the_url_reach_libpq(postgres: PostgresCluster, pg_url: str, tmp_path: Path) -> None:
+    if postgres.tls_cert is None:
+        pytest.skip("no openssl command to make the test server's certificate")
+    verified = f"{pg_url}?sslmode=verify-full&sslrootcert={postgres.tls_cert}&application_name=mavi-replica-1"
+    async with PgStore.open(verified) as store, store.pool.connection() as conn:
         row = await (await conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).fetchone()
         app = await (await conn.execute("SHOW application_name")).fetchone()
-    assert row == {"ssl": False}
+    assert row == {"ssl": True}
     assert app == {"application_name": "mavi-replica-1"}
+
+    stranger = self_signed_certificate(tmp_path / "other", "127.0.0.1")
+    assert stranger is not None
+    with pytest.raises(ConfigurationError, match=r"certificate verify failed") as info:
+        async with PgStore.open(f"{pg_url}?sslmode=verify-full&sslrootcert={stranger}", connect_timeout=10):
+            pass
+    assert postgres.password not in str(info.value)
+    assert "sslmode=verify-full" in str(info.value)
+
+    async with PgStore.open(pg_url + "?sslmode=disable") as store, store.pool.connection() as conn:
+        row = await (await conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).fetchone()
+    assert row == {"ssl": False}
 
 
 # --- migrations -----------------------------------------------------------------------------------------------
