@@ -48,10 +48,10 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from mavi_mcp.database_url import check_database_url, mask_database_url
-from mavi_mcp.errors import ConfigurationError
+from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
 from mavi_mcp.migrations import Migration, migrate_postgres, statements
 from mavi_mcp.store import TaskRecord, TaskStatus, TranscriptSummary
 from mavi_mcp.transcript import Transcript
@@ -218,6 +218,26 @@ async def _probe(url: str, connect_timeout: float) -> None:
     await conn.close()
 
 
+@asynccontextmanager
+async def connection(pool: Pool, url: str) -> AsyncGenerator[AsyncConnection[DictRow]]:
+    """A connection from `pool` for one call; a lost or unreachable database becomes `StoreUnavailableError`.
+
+    Raises:
+        StoreUnavailableError: the server is down or restarting, the network dropped the connection, or no
+            connection came free within the pool's timeout. The message names `url` with its password masked.
+    """
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        reason = _scrub(str(exc).strip(), url) or type(exc).__name__
+        raise StoreUnavailableError(
+            f"The mavi-mcp database ({mask_database_url(url)}) cannot be reached right now: {reason}. Nothing was "
+            "changed; stored transcripts and tasks are kept. Try again in a minute; if it persists, the server's "
+            "operator must check the database."
+        ) from exc
+
+
 def _scrub(text: str, url: str) -> str:
     """`text` with the URL's password removed, in case a driver message ever echoed it."""
     from urllib.parse import unquote, urlsplit
@@ -248,6 +268,7 @@ class PgStore:
         cache_size: int = 8,
     ) -> None:
         self.pool = pool
+        self._url = url
         self.display_url = mask_database_url(url)
         """The URL with its password masked, for `--check` and logs."""
         self.owner = owner or replica_id()
@@ -280,16 +301,16 @@ class PgStore:
             yield cls(pool, url=url, owner=owner, lease_seconds=lease_seconds, cache_size=cache_size)
 
     async def _exec(self, sql: bytes | str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool, self._url) as conn:
             await conn.execute(cast(Any, sql), params)
 
     async def _one(self, sql: bytes | str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> DictRow | None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool, self._url) as conn:
             cursor = await conn.execute(cast(Any, sql), params)
             return await cursor.fetchone()
 
     async def _all(self, sql: bytes | str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[DictRow]:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool, self._url) as conn:
             cursor = await conn.execute(cast(Any, sql), params)
             return await cursor.fetchall()
 
@@ -297,7 +318,7 @@ class PgStore:
 
     async def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:
         """Store `transcript` (and the raw provider body it came from, when given) in one transaction."""
-        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
+        async with connection(self.pool, self._url) as conn, conn.pipeline(), conn.transaction():  # one round trip
             await _insert_transcript(conn, transcript)
             if raw is not None:
                 await conn.execute(
@@ -361,7 +382,7 @@ class PgStore:
 
     async def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]:
         """Upsert label -> name (an empty name removes the rename); returns the names now in effect."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool, self._url) as conn:
             async with conn.transaction():
                 for label, name in mapping.items():
                     if name.strip():
@@ -410,7 +431,7 @@ class PgStore:
             "pid": os.getpid(),
             "lease": self.lease_seconds,
         }
-        async with self.pool.connection() as conn:
+        async with connection(self.pool, self._url) as conn:
             cursor = await conn.execute(
                 "INSERT INTO tasks (task_id, mode, endpoint, tool, asset_id, params, status, origin, owner,"
                 " owner_pid, lease_expires_at) VALUES (%(task_id)s, %(mode)s, %(endpoint)s, %(tool)s,"
@@ -541,7 +562,7 @@ class PgStore:
         """
         # one round trip to decide (pipeline): the conditional UPDATE takes the row lock; a concurrent caller
         # waits on it, then re-checks `status = 'pending'` against the committed row and updates nothing
-        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+        async with connection(self.pool, self._url) as conn, conn.pipeline(), conn.transaction():
             await conn.execute(
                 "INSERT INTO tasks (task_id, mode, endpoint, status, origin) VALUES (%s, 'async', %s, 'pending',"
                 " 'webhook') ON CONFLICT (task_id) DO NOTHING",
@@ -611,6 +632,10 @@ class PgStore:
             )
         return [_task(r) for r in rows]
 
+    def pacer(self, rate: float) -> PgPacer:
+        """A `PgPacer` on this store's database: `rate` requests per second per API key, across replicas."""
+        return PgPacer(self.pool, rate, url=self._url)
+
     async def close(self) -> None:
         """Close the pool (also done when the `open()` block exits)."""
         await self.pool.close()
@@ -645,9 +670,11 @@ class PgPacer:
     waits leaves its slot unused: the account is then paced slower, never faster.
     """
 
-    def __init__(self, pool: Pool, rate: float) -> None:
+    def __init__(self, pool: Pool, rate: float, *, url: str = "") -> None:
+        """`url` (the pool's) only names the database in a `StoreUnavailableError`, password masked."""
         self.pool = pool
         self.rate = rate
+        self._url = url
 
     async def acquire(self, key: str) -> None:
         """Wait until a request with API key `key` may start (at once when `rate` is 0)."""
@@ -655,7 +682,7 @@ class PgPacer:
             return
         spacing = 1.1 / self.rate
         digest = hashlib.sha256(key.encode()).hexdigest()
-        async with self.pool.connection() as conn:
+        async with connection(self.pool, self._url) as conn:
             cursor = await conn.execute(
                 "INSERT INTO pacing AS p (key_hash, next_at) VALUES (%(k)s, clock_timestamp()"
                 " + make_interval(secs => %(s)s)) ON CONFLICT (key_hash) DO UPDATE SET next_at ="

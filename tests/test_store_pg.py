@@ -15,7 +15,7 @@ import anyio
 import psycopg
 import pytest
 
-from mavi_mcp.errors import ConfigurationError
+from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
 from mavi_mcp.store_pg import MIGRATIONS, PgPacer, PgStore, keep_leases
 from tests.services import PostgresCluster, free_port, self_signed_certificate
 
@@ -96,6 +96,34 @@ async def test_tls_parameters_in_the_url_reach_libpq(postgres: PostgresCluster, 
     async with PgStore.open(pg_url + "?sslmode=disable") as store, store.pool.connection() as conn:
         row = await (await conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).fetchone()
     assert row == {"ssl": False}
+
+
+@pytest.mark.e2e
+async def test_a_database_that_goes_away_gives_an_actionable_error_and_the_store_recovers_when_it_is_back(
+    postgres: PostgresCluster, pg_url: str
+) -> None:
+    async with PgStore.open(pg_url, min_size=1, max_size=2, connect_timeout=3) as store:
+        await store.create_task("job_kept", mode="sync", endpoint="e", tool="t", asset_id=None)
+        postgres.stop("fast")
+        try:
+            with pytest.raises(StoreUnavailableError) as info:
+                await store.get_task("job_kept")
+            with pytest.raises(StoreUnavailableError):
+                await store.pacer(1.0).acquire("sk-key")
+        finally:
+            postgres.start()
+        text = str(info.value)
+        assert f"postgresql://mavi:***@127.0.0.1:{postgres.port}/" in text
+        assert "Try again in a minute" in text
+        assert postgres.password not in text
+        task = None
+        with anyio.fail_after(30):
+            while task is None:  # connections broken by the restart are dropped as they fail, then replaced
+                try:
+                    task = await store.get_task("job_kept")
+                except StoreUnavailableError:
+                    await anyio.sleep(0.1)
+        assert task.status == "pending"
 
 
 # --- migrations -----------------------------------------------------------------------------------------------
