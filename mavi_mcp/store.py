@@ -141,6 +141,46 @@ class TranscriptSummary:
     duration: float
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A row of `deliveries`: a webhook body as received, and what became of it.
+
+    `status`: received -> applied | failed_result | malformed | duplicate | error (see `mavi_mcp.webhook`).
+    """
+
+    id: int
+    task_id: str | None
+    received_at: datetime
+    status: str
+    note: str | None
+    body: bytes
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    """How many webhook deliveries were received, by status, and when the last one came (None: never)."""
+
+    total: int
+    by_status: dict[str, int]
+    last_received_at: datetime | None
+
+    @property
+    def verified(self) -> bool:
+        """A MAVI callback has reached this store before (applied, duplicate or a reported failure)."""
+        return any(n for status, n in self.by_status.items() if status in ("applied", "duplicate", "failed_result"))
+
+
+@dataclass(frozen=True)
+class ReceiverRecord:
+    """A live webhook receiver sharing this store: its process, the URL it announced, when it was last seen."""
+
+    receiver_id: str
+    pid: int
+    url: str
+    started_at: datetime
+    last_seen: datetime
+
+
 class Store:
     """Synchronous access to the SQLite store at `path` (created with its parents if missing)."""
 

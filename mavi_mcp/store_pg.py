@@ -24,8 +24,7 @@ What changes with several processes on several machines:
 - **Pacing.** `PgPacer` keeps the account's request slots in the database (`pacing` table), so N replicas
   together send at most `rate` requests per second per API key.
 
-Times are timezone-aware UTC (`TIME ZONE 'UTC'` on every connection). Rows returned as dicts (`deliveries`,
-`live_receivers`) carry times as ISO 8601 text and bodies as bytes, as the SQLite store returns them.
+Times are timezone-aware UTC (`TIME ZONE 'UTC'` on every connection); records are the SQLite store's types.
 
 Schema: `MIGRATIONS` below, applied by `mavi_mcp.migrations.migrate_postgres` when a store opens.
 """
@@ -53,7 +52,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from mavi_mcp.database_url import check_database_url, mask_database_url
 from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
 from mavi_mcp.migrations import Migration, migrate_postgres, statements
-from mavi_mcp.store import TaskRecord, TaskStatus, TranscriptSummary
+from mavi_mcp.store import Delivery, DeliveryStats, ReceiverRecord, TaskRecord, TaskStatus, TranscriptSummary
 from mavi_mcp.transcript import Transcript
 
 logger = logging.getLogger(__name__)
@@ -470,6 +469,53 @@ class PgStore:
             (status, transcript_id, error, Jsonb(dict(result)) if result else None, asset_id, task_id),
         )
 
+    async def finish_job(
+        self,
+        task_id: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        asset_id: str | None = None,
+    ) -> TaskRecord:
+        """End a local job in ONE transaction: its transcript and the raw body it came from (or the raw body of a
+        result that could not be read), and the task marked completed (with `transcript` or `result`) or failed
+        (with `error`); its lease ends. Returns the task as it now is.
+
+        Raises:
+            LookupError: there is no task `task_id` (nothing is written).
+        """
+        status: TaskStatus = "failed" if error is not None else "completed"
+        transcript_id = transcript.id if transcript is not None else None
+        async with connection(self.pool, self._url) as conn, conn.pipeline(), conn.transaction():  # one round trip
+            if transcript is not None:
+                await _insert_transcript(conn, transcript, task_id=task_id)
+            if raw is not None:
+                await conn.execute(
+                    "INSERT INTO raw_results (endpoint, task_id, transcript_id, body) VALUES (COALESCE(%s,"
+                    " (SELECT endpoint FROM tasks WHERE task_id = %s), 'job'), %s, %s, %s)",
+                    (
+                        transcript.source.endpoint if transcript is not None else None,
+                        task_id,
+                        task_id,
+                        transcript_id,
+                        raw,
+                    ),
+                )
+            cursor = await conn.execute(
+                "UPDATE tasks SET status = %s, transcript_id = %s, error = %s, result = %s, updated_at = now(),"
+                " completed_at = now(), asset_id = COALESCE(%s, asset_id), lease_expires_at = NULL"
+                " WHERE task_id = %s RETURNING *",
+                (status, transcript_id, error, Jsonb(dict(result)) if result else None, asset_id, task_id),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                raise LookupError(f"no task {task_id!r} to finish")
+        if transcript is not None:
+            self._remember(transcript)
+        return _task(row)
+
     async def set_task_asset(self, task_id: str, asset_id: str) -> None:
         """Record the asset a still-running task works on as soon as it is known."""
         await self._exec(
@@ -531,25 +577,34 @@ class PgStore:
         """Set a stored delivery's status and note (after it was parsed and applied, or not)."""
         await self._exec("UPDATE deliveries SET status = %s, note = %s WHERE id = %s", (status, note, delivery_id))
 
-    async def deliveries(self, task_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def deliveries(self, task_id: str | None = None, limit: int = 100) -> list[Delivery]:
         """Stored deliveries (newest first), body included, for inspection and tests."""
         columns = "SELECT id, task_id, received_at, status, note, body FROM deliveries"
         if task_id is None:
             rows = await self._all(columns + " ORDER BY id DESC LIMIT %s", (limit,))
         else:
             rows = await self._all(columns + " WHERE task_id = %s ORDER BY id DESC LIMIT %s", (task_id, limit))
-        return [{**r, "received_at": r["received_at"].isoformat()} for r in rows]
+        return [
+            Delivery(
+                id=int(r["id"]),
+                task_id=r["task_id"],
+                received_at=r["received_at"],
+                status=r["status"],
+                note=r["note"],
+                body=bytes(r["body"]),
+            )
+            for r in rows
+        ]
 
-    async def delivery_stats(self) -> dict[str, Any]:
-        """How many deliveries were received (by status) and when the last one came (ISO 8601 or None)."""
+    async def delivery_stats(self) -> DeliveryStats:
+        """How many deliveries were received (by status) and when the last one came."""
         rows = await self._all("SELECT status, COUNT(*) AS n, MAX(received_at) AS last FROM deliveries GROUP BY status")
-        by_status = {r["status"]: int(r["n"]) for r in rows}
-        last = max((r["last"] for r in rows), default=None)
-        return {
-            "total": sum(by_status.values()),
-            "by_status": by_status,
-            "last_received_at": last.isoformat() if last is not None else None,
-        }
+        by_status: dict[str, int] = {r["status"]: int(r["n"]) for r in rows}
+        return DeliveryStats(
+            total=sum(by_status.values()),
+            by_status=by_status,
+            last_received_at=max((r["last"] for r in rows), default=None),
+        )
 
     async def complete_from_callback(
         self, task_id: str, endpoint: str, transcript: Transcript | None, error: str | None
@@ -601,18 +656,21 @@ class PgStore:
         """Remove a receiver (it stopped cleanly)."""
         await self._exec("DELETE FROM receivers WHERE receiver_id = %s", (receiver_id,))
 
-    async def live_receivers(self, within_seconds: float = 30.0) -> list[dict[str, Any]]:
-        """Receivers seen in the last `within_seconds` (database clock); on this host, only if the pid exists.
-
-        Each is `{receiver_id, host, pid, url, started_at, last_seen}` with ISO 8601 times.
-        """
+    async def live_receivers(self, within_seconds: float = 30.0) -> list[ReceiverRecord]:
+        """Receivers seen in the last `within_seconds` (database clock); on this host, only if the pid exists."""
         rows = await self._all(
             "SELECT receiver_id, host, pid, url, started_at, last_seen FROM receivers"
             " WHERE last_seen >= now() - make_interval(secs => %s) ORDER BY receiver_id",
             (within_seconds,),
         )
         return [
-            {**r, "started_at": r["started_at"].isoformat(), "last_seen": r["last_seen"].isoformat()}
+            ReceiverRecord(
+                receiver_id=r["receiver_id"],
+                pid=r["pid"],
+                url=r["url"],
+                started_at=r["started_at"],
+                last_seen=r["last_seen"],
+            )
             for r in rows
             if r["host"] != self._host or _pid_exists(r["pid"])
         ]
