@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
+import httpx2
 import psycopg
 import pytest
 
@@ -262,3 +264,53 @@ async def test_a_rate_of_zero_does_not_pace(pg_url: str) -> None:
         async with store.pool.connection() as conn:
             rows = await (await conn.execute("SELECT count(*) AS n FROM pacing")).fetchone()
     assert rows == {"n": 0}
+
+
+async def _burst_against_the_sandbox(pacers: list[Any] | None, calls_each: int) -> list[str]:
+    """Two clients (two replicas) of one account send `calls_each` requests each, at once, to one sandbox with
+    MAVI's 1 request/second limit; returns the errors (no retries: a rejection shows)."""
+    from pydantic import SecretStr
+
+    from mavi_mcp.client import MaviClient, RetryPolicy
+    from mavi_mcp.errors import MaviError, NotFoundError
+    from mavi_mcp.sandbox import SandboxConfig, create_app
+
+    sandbox = create_app(SandboxConfig(rate_limit=True))
+    errors: list[str] = []
+    async with sandbox.running():
+        transport = httpx2.ASGITransport(app=sandbox.app)
+        http_clients = [httpx2.AsyncClient(base_url="http://mavi.test", transport=transport) for _ in range(2)]
+        key = SecretStr("sk-one-account-0123456789")
+        clients = [MaviClient(h, key, policy=RetryPolicy(max_attempts=1)) for h in http_clients]
+        if pacers is not None:
+            for client, pacer in zip(clients, pacers, strict=True):
+                client.pacer = pacer  # what the runtime does on PostgreSQL
+
+        async def call(client: MaviClient) -> None:
+            try:
+                await client.metadata("re_700000000000000001")
+            except NotFoundError:
+                pass
+            except MaviError as exc:
+                errors.append(type(exc).__name__)
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                for _ in range(calls_each):
+                    for client in clients:
+                        tg.start_soon(call, client)
+        for h in http_clients:
+            await h.aclose()
+    assert sandbox.requests == 2 * calls_each
+    return errors
+
+
+async def test_two_replicas_pacing_through_the_database_are_never_rate_limited_by_mavi(pg_url: str) -> None:
+    async with PgStore.open(pg_url) as one, PgStore.open(pg_url) as two:
+        assert await _burst_against_the_sandbox([one.pacer(1.0), two.pacer(1.0)], calls_each=3) == []
+
+
+async def test_two_replicas_pacing_each_on_its_own_are_rate_limited_by_mavi() -> None:
+    # the control for the test above: the same burst with each client's in-process pacer
+    errors = await _burst_against_the_sandbox(None, calls_each=2)
+    assert "AmbiguousLimitError" in errors
