@@ -21,6 +21,9 @@ What changes with several processes on several machines:
   replica. Lease times use the database's clock, so replicas' clocks need not agree.
 - **Receivers** are live when seen within the window (database clock); a receiver on this host whose
   process is gone is not live.
+- **Notifications.** Every write that settles a task sends `NOTIFY mavi_task_settled, '<task id>'` in its
+  transaction; `watch_settled` calls back on every replica, so a waiter hears of a callback that another
+  replica received at once instead of at its next poll.
 - **Pacing.** `PgPacer` keeps the account's request slots in the database (`pacing` table), so N replicas
   together send at most `rate` requests per second per API key.
 
@@ -37,13 +40,14 @@ import os
 import secrets
 import socket
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 import psycopg
+from anyio.abc import TaskStatus as AnyioTaskStatus
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
@@ -58,6 +62,9 @@ from mavi_mcp.transcript import Transcript
 logger = logging.getLogger(__name__)
 
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
+
+SETTLED: Final = "mavi_task_settled"
+"""NOTIFY channel: the payload is the id of a task that just stopped being pending (committed with the change)."""
 
 DEFAULT_LEASE_SECONDS: Final = 30.0
 """How long a replica may go without renewing before its running jobs count as abandoned (seconds)."""
@@ -463,10 +470,11 @@ class PgStore:
 
         `asset_id`, when given, is recorded on the task (an upload that failed after MAVI created the asset).
         """
-        await self._exec(
-            "UPDATE tasks SET status = %s, transcript_id = %s, error = %s, result = %s, updated_at = now(),"
-            " completed_at = now(), asset_id = COALESCE(%s, asset_id), lease_expires_at = NULL WHERE task_id = %s",
-            (status, transcript_id, error, Jsonb(dict(result)) if result else None, asset_id, task_id),
+        await self._one(
+            "WITH done AS (UPDATE tasks SET status = %s, transcript_id = %s, error = %s, result = %s,"
+            " updated_at = now(), completed_at = now(), asset_id = COALESCE(%s, asset_id), lease_expires_at = NULL"
+            " WHERE task_id = %s RETURNING task_id) SELECT count(pg_notify(%s, task_id)) AS n FROM done",
+            (status, transcript_id, error, Jsonb(dict(result)) if result else None, asset_id, task_id, SETTLED),
         )
 
     async def finish_job(
@@ -512,6 +520,7 @@ class PgStore:
             row = await cursor.fetchone()
             if row is None:
                 raise LookupError(f"no task {task_id!r} to finish")
+            await conn.execute("SELECT pg_notify(%s, %s)", (SETTLED, task_id))
         if transcript is not None:
             self._remember(transcript)
         return _task(row)
@@ -548,10 +557,11 @@ class PgStore:
         Async MAVI tasks have no lease: their callback may still come to any replica.
         """
         rows = await self._all(
-            "UPDATE tasks SET status = 'failed', error = %s, updated_at = now(), completed_at = now(),"
-            " lease_expires_at = NULL WHERE status = 'pending' AND mode = 'sync'"
-            " AND (lease_expires_at IS NULL OR lease_expires_at < now()) RETURNING task_id",
-            (reason,),
+            "WITH expired AS (UPDATE tasks SET status = 'failed', error = %s, updated_at = now(),"
+            " completed_at = now(), lease_expires_at = NULL WHERE status = 'pending' AND mode = 'sync'"
+            " AND (lease_expires_at IS NULL OR lease_expires_at < now()) RETURNING task_id)"
+            " SELECT task_id, pg_notify(%s, task_id) FROM expired ORDER BY task_id",
+            (reason, SETTLED),
         )
         return [r["task_id"] for r in rows]
 
@@ -638,6 +648,7 @@ class PgStore:
                 return False
             if transcript is not None:
                 await _insert_transcript(conn, transcript, task_id=task_id)
+            await conn.execute("SELECT pg_notify(%s, %s)", (SETTLED, task_id))
         if transcript is not None:
             self._remember(transcript)
         return True
@@ -689,6 +700,45 @@ class PgStore:
                 "SELECT * FROM tasks WHERE status = %s ORDER BY created_at DESC, seq DESC LIMIT %s", (status, limit)
             )
         return [_task(r) for r in rows]
+
+    async def watch_settled(
+        self,
+        on_settled: Callable[[str], None],
+        *,
+        retry_seconds: float = 1.0,
+        task_status: AnyioTaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Forever: call `on_settled(task_id)` when any replica settles a task (completed or failed), at once.
+
+        Listens on the `SETTLED` channel over its own connection (LISTEN holds a session, so not a pooled one);
+        every write that settles a task notifies in the same transaction, so a notification means the change is
+        committed. A waiter woken here re-reads the task (`Jobs.wait`); its polling stays as the fallback for a
+        notification lost while this connection was down (reconnects every `retry_seconds`). Cancel to stop.
+        With `task_group.start(...)`, returns once the first LISTEN is in place.
+        """
+        started = False
+        while True:
+            try:
+                conn = await AsyncConnection.connect(self._url, autocommit=True)
+            except psycopg.Error as exc:
+                reason = _scrub(str(exc), self._url)
+                logger.warning("Cannot listen for settled tasks (retrying in %.0fs): %s", retry_seconds, reason)
+                await anyio.sleep(retry_seconds)
+                continue
+            try:
+                await conn.execute(f"LISTEN {SETTLED}")
+                if not started:
+                    started = True
+                    task_status.started()
+                async for notify in conn.notifies():
+                    on_settled(notify.payload)
+            except psycopg.Error as exc:
+                reason = _scrub(str(exc), self._url)
+                logger.warning("Lost the settled-task listener (reconnecting in %.0fs): %s", retry_seconds, reason)
+                await anyio.sleep(retry_seconds)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await conn.close()
 
     def pacer(self, rate: float) -> PgPacer:
         """A `PgPacer` on this store's database: `rate` requests per second per API key, across replicas."""

@@ -23,6 +23,7 @@ from tests.services import PostgresCluster, free_port, self_signed_certificate
 
 pytestmark = pytest.mark.anyio
 
+WHISPER_CALLBACK_ENDPOINT = "async-generate-audio-callback"
 REASON = "The replica running this job stopped. The request may have been billed by MAVI."
 
 
@@ -223,6 +224,40 @@ async def test_fail_stale_jobs_at_start_up_fails_only_expired_leases(pg_url: str
     assert (old_task.status, old_task.error) == ("failed", REASON)
     assert new_task is not None
     assert new_task.status == "pending"
+
+
+# --- notifications --------------------------------------------------------------------------------------------
+
+
+async def test_every_replica_hears_at_once_when_any_replica_settles_a_task(pg_url: str) -> None:
+    heard: list[str] = []
+    everything = anyio.Event()
+    expected = {"a" * 32, "job_finished", "job_ended", "job_expired"}
+
+    def on_settled(task_id: str) -> None:
+        heard.append(task_id)
+        if expected <= set(heard):
+            everything.set()
+
+    async with (
+        PgStore.open(pg_url, owner="listener") as listener,
+        PgStore.open(pg_url, owner="writer", lease_seconds=0.0) as writer,
+        anyio.create_task_group() as tg,
+    ):
+        await tg.start(listener.watch_settled, on_settled)
+        for job in ("job_finished", "job_ended", "job_expired", "job_pending"):
+            await writer.create_task(job, mode="sync", endpoint="e", tool="t", asset_id=None)
+        await writer.complete_from_callback("a" * 32, WHISPER_CALLBACK_ENDPOINT, None, "failed at MAVI")
+        assert not await writer.complete_from_callback("a" * 32, WHISPER_CALLBACK_ENDPOINT, None, "again")
+        await writer.finish_task("job_finished", "completed", transcript_id="tr_1")
+        await writer.finish_job("job_ended", error="refused")
+        await writer.renew_leases()  # lease 0 s: job_pending and job_expired ran out at once
+        await writer.finish_task("job_pending", "completed")
+        assert await writer.expire_leases(REASON) == ["job_expired"]
+        with anyio.fail_after(10):
+            await everything.wait()
+        tg.cancel_scope.cancel()
+    assert sorted(heard) == sorted([*expected, "job_pending"])  # once each: a refused repeat notifies nothing
 
 
 # --- pacing ---------------------------------------------------------------------------------------------------
