@@ -1,8 +1,9 @@
 """The store on PostgreSQL: the same tables and methods as the SQLite store, shared by any number of replicas.
 
-Selected by `MAVI_MCP_DATABASE_URL=postgresql://...` (see `mavi_mcp.database_url`). `PgStore` has every public
-method of `mavi_mcp.store.Store` with the same name, arguments, return types and semantics, as coroutines
-(psycopg 3, a `psycopg_pool.AsyncConnectionPool`); `mavi_mcp.store_api.StoreAPI` is that shared interface.
+Selected by `MAVI_MCP_DATABASE_URL=postgresql://...` (see `mavi_mcp.database_url`). `PgStore` has every method
+of the store's async face (`mavi_mcp.store_api.StoreAPI`, which `mavi_mcp.store.AsyncStore` also has) with the
+same names, arguments, typed results and semantics (psycopg 3, a `psycopg_pool.AsyncConnectionPool`). A
+database that is down or drops a connection raises `StoreUnavailableError` (nothing was changed by that call).
 
 What changes with several processes on several machines:
 
