@@ -99,6 +99,10 @@ class Backend:
         """Make a running job look abandoned by its owner (SQLite: its process is gone; PostgreSQL: lease over)."""
         raise NotImplementedError
 
+    def raw_results(self) -> list[tuple[str, str | None, str | None, bytes]]:
+        """Every kept raw body as (endpoint, task_id, transcript_id, body), oldest first (the store has no reader)."""
+        raise NotImplementedError
+
 
 class SqliteBackend(Backend):
     name = "sqlite"
@@ -119,6 +123,11 @@ class SqliteBackend(Backend):
         gone.wait()
         with sqlite3.connect(self.path) as db:
             db.execute("UPDATE tasks SET owner_pid = ? WHERE task_id = ?", (gone.pid, task_id))
+
+    def raw_results(self) -> list[tuple[str, str | None, str | None, bytes]]:
+        with sqlite3.connect(self.path) as db:
+            rows = db.execute("SELECT endpoint, task_id, transcript_id, body FROM raw_results ORDER BY id").fetchall()
+        return [(e, t, tr, bytes(b)) for e, t, tr, b in rows]
 
 
 class PgBackend(Backend):
@@ -142,6 +151,13 @@ class PgBackend(Backend):
                 "UPDATE tasks SET lease_expires_at = now() - interval '1 second' WHERE task_id = %s", (task_id,)
             )
 
+    def raw_results(self) -> list[tuple[str, str | None, str | None, bytes]]:
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute("SELECT endpoint, task_id, transcript_id, body FROM raw_results ORDER BY id").fetchall()
+        return [(e, t, tr, bytes(b)) for e, t, tr, b in rows]
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
@@ -160,6 +176,18 @@ async def test_a_saved_transcript_reads_back_equal_from_another_process(backend:
         for transcript in recordings():
             assert await reader.get_transcript(transcript.id) == transcript
         assert await reader.get_transcript("tr_0000000000000000") is None
+
+
+async def test_every_paid_body_is_kept_as_received_with_what_it_became(backend: Backend) -> None:
+    transcript = fresh(recordings()[0], source=recordings()[0].source.model_copy(update={"task_id": "job_1"}))
+    async with backend.open() as store:
+        await store.save_transcript(transcript, raw=b'{"data": "as received"}')
+        await store.save_transcript(fresh(recordings()[1]))  # no raw body given: none kept
+        await store.save_raw_result("sync-generate-audio", b"\x00unreadable", task_id="job_2")
+    assert backend.raw_results() == [
+        (transcript.source.endpoint, "job_1", transcript.id, b'{"data": "as received"}'),
+        ("sync-generate-audio", "job_2", None, b"\x00unreadable"),
+    ]
 
 
 async def test_transcripts_are_listed_newest_first_up_to_the_limit(backend: Backend) -> None:
@@ -331,6 +359,10 @@ async def test_a_job_ends_with_its_transcript_raw_body_and_task_in_one_call(back
         "MAVI answered with a page that is not JSON.",
         "re_2",
     )
+    assert backend.raw_results() == [
+        (transcript.source.endpoint, "job_ok", transcript.id, b'{"raw": true}'),
+        (WHISPER, "job_bad", None, b"<html>"),  # no transcript: the task's endpoint
+    ]
 
 
 async def test_only_jobs_abandoned_by_their_owner_are_failed_as_stale(backend: Backend) -> None:
