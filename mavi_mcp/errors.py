@@ -6,6 +6,7 @@ MaviError                          root: everything this package raises on purpo
 ├── InputError                     bad input from the agent (path, URL, cursor, option)
 ├── ResultError                    the API answered 2xx but the body is not a documented shape
 ├── UnconfirmedUploadError         the file was uploaded (asset id known) but could not be confirmed ready
+├── StoreUnavailableError          the PostgreSQL store cannot be reached now (down, restarting, network)
 └── APIError                       the MAVI API refused or failed; carries status, code, msg, request_id
     ├── AuthenticationError        401 / 403
     ├── OutOfCreditsError          402
@@ -68,6 +69,13 @@ class UnconfirmedUploadError(MaviError):
         super().__init__(message)
         self.asset_id = asset_id
         self.raw = raw
+
+
+class StoreUnavailableError(MaviError):
+    """The database behind the store (PostgreSQL) could not be reached or dropped the connection.
+
+    Nothing was changed by the failed call; the message names the database with its password masked.
+    """
 
 
 class APIError(MaviError):

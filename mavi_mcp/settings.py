@@ -23,6 +23,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mavi_mcp.database_url import mask_database_url
+
 DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
 APP_NAME = "mavi-mcp"
 
@@ -54,6 +56,12 @@ class Settings(BaseSettings):
         default=None,
         validation_alias="MAVI_MCP_DATA_DIR",
         description="Directory of the SQLite store (transcripts, tasks, webhook deliveries).",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="MAVI_MCP_DATABASE_URL",
+        description="PostgreSQL URL (postgresql://user:password@host:5432/db?sslmode=verify-full) for a store shared "
+        "by several replicas; unset: the SQLite file in the data directory. The password is never shown.",
     )
     allowed_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [Path.home()],
@@ -235,6 +243,11 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return text.strip() if isinstance(text, str) else value
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_url_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("api_key", mode="before")
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
@@ -269,7 +282,9 @@ class Settings(BaseSettings):
         shown: dict[str, str] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if isinstance(value, SecretStr):
+            if name == "database_url" and isinstance(value, SecretStr):
+                shown[name] = mask_database_url(value.get_secret_value())  # host and database, not the password
+            elif isinstance(value, SecretStr):
                 shown[name] = mask_secret(value.get_secret_value())
             elif value is None:
                 shown[name] = "(unset)"

@@ -22,6 +22,8 @@ import httpx2
 import pytest
 from mcp.client.stdio import StdioServerParameters
 
+from tests.services import nginx_available, pg_url, postgres  # noqa: F401  (fixtures: PostgreSQL, nginx)
+
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from starlette.types import ASGIApp, Receive, Scope, Send

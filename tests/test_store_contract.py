@@ -1,0 +1,466 @@
+"""One store contract, run against both backends: SQLite (today's `Store` through `AsyncStore`) and PostgreSQL.
+
+Each test gets a fresh store of each backend (`backend` fixture): a new SQLite file, or a new database on the
+session's PostgreSQL cluster (skipped, with the reason, when PostgreSQL is not installed). A second store on
+the same file/database stands for a second process or replica. Transcripts are the bundled real recordings,
+normalized.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+import pytest
+
+from mavi_mcp.store import AsyncStore, Delivery, DeliveryStats, ReceiverRecord, Store
+from mavi_mcp.transcript import Transcript, utcnow
+from tests.data import SPEAKER_TURNS, WHISPER, WHISPER_CALLBACK, names, raw
+from tests.services import PostgresCluster
+
+try:  # after the pipeline refactor (issue 10) one registry of shapes normalizes whole bodies
+    from mavi_mcp.shapes import normalize_body  # type: ignore[import-not-found]
+except ImportError:
+    from mavi_mcp.normalize import normalize_body
+
+pytestmark = pytest.mark.anyio
+
+
+@functools.cache
+def recordings() -> tuple[Transcript, ...]:
+    """Three real transcripts: pyannote speaker turns, a Whisper sync result, a Whisper callback."""
+    picks = [(SPEAKER_TURNS, names(SPEAKER_TURNS)[0]), (WHISPER, names(WHISPER)[0])]
+    picks.append((WHISPER_CALLBACK, names(WHISPER_CALLBACK)[0]))
+    return tuple(normalize_body(folder, raw(folder, name)) for folder, name in picks)
+
+
+def fresh(transcript: Transcript, **update: Any) -> Transcript:
+    """A copy of a recording with a new id (and any other field changed)."""
+    from mavi_mcp.transcript import new_transcript_id
+
+    return transcript.model_copy(update={"id": new_transcript_id(), **update})
+
+
+class SqliteFace:
+    """The SQLite store's async face: `AsyncStore`'s own coroutine where it has one (every method once the
+    pipeline refactor is in), else `AsyncStore.run(store.sync.X, ...)` with the dict rows of that older `Store`
+    turned into the typed records."""
+
+    def __init__(self, store: AsyncStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        if inspect.iscoroutinefunction(getattr(AsyncStore, name, None)):
+            return getattr(self._store, name)
+        method = getattr(self._store.sync, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return typed(name, await self._store.run(method, *args, **kwargs))
+
+        return call
+
+
+def typed(name: str, value: Any) -> Any:
+    """A pre-refactor `Store` answer (dict rows, ISO 8601 times) as the typed record the interface returns."""
+
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    if name == "deliveries" and value and isinstance(value[0], dict):
+        return [Delivery(**{**d, "received_at": when(d["received_at"]), "body": bytes(d["body"])}) for d in value]
+    if name == "delivery_stats" and isinstance(value, dict):
+        return DeliveryStats(**{**value, "last_received_at": when(value["last_received_at"])})
+    if name == "live_receivers" and value and isinstance(value[0], dict):
+        return [
+            ReceiverRecord(**{**r, "started_at": when(r["started_at"]), "last_seen": when(r["last_seen"])})
+            for r in value
+        ]
+    return value
+
+
+class Backend:
+    name: str
+
+    def open(self) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    def abandon(self, task_id: str) -> None:
+        """Make a running job look abandoned by its owner (SQLite: its process is gone; PostgreSQL: lease over)."""
+        raise NotImplementedError
+
+    def raw_results(self) -> list[tuple[str, str | None, str | None, bytes]]:
+        """Every kept raw body as (endpoint, task_id, transcript_id, body), oldest first (the store has no reader)."""
+        raise NotImplementedError
+
+
+class SqliteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[Any]:
+        store = Store(self.path)
+        try:
+            yield SqliteFace(AsyncStore(store))
+        finally:
+            store.close()
+
+    def abandon(self, task_id: str) -> None:
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        with sqlite3.connect(self.path) as db:
+            db.execute("UPDATE tasks SET owner_pid = ? WHERE task_id = ?", (gone.pid, task_id))
+
+    def raw_results(self) -> list[tuple[str, str | None, str | None, bytes]]:
+        with sqlite3.connect(self.path) as db:
+            rows = db.execute("SELECT endpoint, task_id, transcript_id, body FROM raw_results ORDER BY id").fetchall()
+        return [(e, t, tr, bytes(b)) for e, t, tr, b in rows]
+
+
+class PgBackend(Backend):
+    name = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[Any]:
+        from mavi_mcp.store_pg import PgStore
+
+        async with PgStore.open(self.url, max_size=4) as store:
+            yield store
+
+    def abandon(self, task_id: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE tasks SET lease_expires_at = now() - interval '1 second' WHERE task_id = %s", (task_id,)
+            )
+
+    def raw_results(self) -> list[tuple[str, str | None, str | None, bytes]]:
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute("SELECT endpoint, task_id, transcript_id, body FROM raw_results ORDER BY id").fetchall()
+        return [(e, t, tr, bytes(b)) for e, t, tr, b in rows]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return SqliteBackend(tmp_path / "store.sqlite3")
+    return PgBackend(request.getfixturevalue("pg_url"))
+
+
+# --- transcripts ----------------------------------------------------------------------------------------------
+
+
+async def test_a_saved_transcript_reads_back_equal_from_another_process(backend: Backend) -> None:
+    async with backend.open() as writer, backend.open() as reader:
+        for transcript in recordings():
+            await writer.save_transcript(transcript, raw=b'{"as": "received"}')
+        for transcript in recordings():
+            assert await reader.get_transcript(transcript.id) == transcript
+        assert await reader.get_transcript("tr_0000000000000000") is None
+
+
+async def test_every_paid_body_is_kept_as_received_with_what_it_became(backend: Backend) -> None:
+    transcript = fresh(recordings()[0], source=recordings()[0].source.model_copy(update={"task_id": "job_1"}))
+    async with backend.open() as store:
+        await store.save_transcript(transcript, raw=b'{"data": "as received"}')
+        await store.save_transcript(fresh(recordings()[1]))  # no raw body given: none kept
+        await store.save_raw_result("sync-generate-audio", b"\x00unreadable", task_id="job_2")
+    assert backend.raw_results() == [
+        (transcript.source.endpoint, "job_1", transcript.id, b'{"data": "as received"}'),
+        ("sync-generate-audio", "job_2", None, b"\x00unreadable"),
+    ]
+
+
+async def test_transcripts_are_listed_newest_first_up_to_the_limit(backend: Backend) -> None:
+    start = utcnow()
+    saved = [fresh(t, created_at=start + timedelta(seconds=i)) for i, t in enumerate(recordings())]
+    async with backend.open() as store:
+        for transcript in saved:
+            await store.save_transcript(transcript)
+        listed = await store.list_transcripts(limit=2)
+    assert [s.id for s in listed] == [saved[2].id, saved[1].id]
+    newest = listed[0]
+    assert newest.created_at == saved[2].created_at
+    assert (newest.provider, newest.endpoint, newest.kind) == (
+        saved[2].source.provider,
+        saved[2].source.endpoint,
+        saved[2].kind,
+    )
+    assert newest.duration == pytest.approx(saved[2].duration)
+
+
+async def test_speaker_renames_are_upserted_and_an_empty_name_removes_one(backend: Backend) -> None:
+    async with backend.open() as store:
+        assert await store.set_speaker_names("tr_a", {"SPEAKER_00": "Ana", "SPEAKER_01": "Bo"}) == {
+            "SPEAKER_00": "Ana",
+            "SPEAKER_01": "Bo",
+        }
+        assert await store.set_speaker_names("tr_a", {"SPEAKER_00": " Ana Lee ", "SPEAKER_01": "  "}) == {
+            "SPEAKER_00": "Ana Lee"
+        }
+        await store.set_speaker_names("tr_b", {"SPEAKER_00": "Other"})
+        assert await store.speaker_names("tr_a") == {"SPEAKER_00": "Ana Lee"}
+        assert await store.speaker_names("tr_none") == {}
+
+
+# --- tasks ----------------------------------------------------------------------------------------------------
+
+
+async def test_creating_a_task_twice_keeps_the_first_record(backend: Backend) -> None:
+    async with backend.open() as store:
+        first = await store.create_task(
+            "job_1", mode="sync", endpoint="sync-generate-audio", tool="transcribe", asset_id="re_1", params={"a": 1}
+        )
+        again = await store.create_task(
+            "job_1", mode="sync", endpoint="other", tool="other", asset_id="re_2", params={"b": 2}
+        )
+    assert again == first
+    assert (first.status, first.tool, first.asset_id, first.params, first.origin) == (
+        "pending",
+        "transcribe",
+        "re_1",
+        {"a": 1},
+        "local",
+    )
+    assert first.created_at.utcoffset() == timedelta(0)
+    assert first.completed_at is None
+
+
+async def test_a_callback_that_comes_before_create_task_is_joined_by_it(backend: Backend) -> None:
+    transcript = recordings()[2]
+    async with backend.open() as receiver, backend.open() as server:
+        assert await receiver.complete_from_callback("t" * 32, WHISPER_CALLBACK, transcript, None)
+        early = await server.get_task("t" * 32)
+        assert early is not None
+        assert (early.origin, early.status, early.tool) == ("webhook", "completed", None)
+        joined = await server.create_task(
+            "t" * 32, mode="async", endpoint=WHISPER_CALLBACK, tool="transcribe", asset_id="re_9", params={"x": "y"}
+        )
+    assert (joined.origin, joined.status, joined.transcript_id) == ("local", "completed", transcript.id)
+    assert (joined.tool, joined.asset_id, joined.params, joined.endpoint) == (
+        "transcribe",
+        "re_9",
+        {"x": "y"},
+        WHISPER_CALLBACK,
+    )
+
+
+async def test_a_callback_is_applied_once_and_a_repeat_is_refused(backend: Backend) -> None:
+    first, second = fresh(recordings()[2]), fresh(recordings()[2])
+    async with backend.open() as store:
+        await store.create_task("a" * 32, mode="async", endpoint=WHISPER_CALLBACK, tool="transcribe", asset_id=None)
+        assert await store.complete_from_callback("a" * 32, WHISPER_CALLBACK, first, None) is True
+        assert await store.complete_from_callback("a" * 32, WHISPER_CALLBACK, second, None) is False
+        assert await store.complete_from_callback("b" * 32, WHISPER_CALLBACK, None, "MAVI said: failed") is True
+        task = await store.get_task("a" * 32)
+        failed = await store.get_task("b" * 32)
+        assert await store.get_transcript(second.id) is None
+    assert task is not None
+    assert (task.status, task.transcript_id) == ("completed", first.id)
+    assert failed is not None
+    assert (failed.status, failed.error, failed.transcript_id) == ("failed", "MAVI said: failed", None)
+
+
+async def test_two_replicas_receiving_the_same_callbacks_at_once_apply_each_exactly_once(backend: Backend) -> None:
+    task_ids = [f"{i:032x}" for i in range(12)]
+    outcomes: dict[str, list[tuple[bool, str]]] = {t: [] for t in task_ids}
+    async with backend.open() as one, backend.open() as two:
+        for task_id in task_ids[::2]:  # half known beforehand, half first seen in their callback
+            await one.create_task(task_id, mode="async", endpoint=WHISPER_CALLBACK, tool="transcribe", asset_id=None)
+
+        async def deliver(store: Any, task_id: str) -> None:
+            transcript = fresh(recordings()[2])
+            applied = await store.complete_from_callback(task_id, WHISPER_CALLBACK, transcript, None)
+            outcomes[task_id].append((applied, transcript.id))
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                for task_id in task_ids:
+                    tg.start_soon(deliver, one, task_id)
+                    tg.start_soon(deliver, two, task_id)
+        for task_id in task_ids:
+            applied = [tid for ok, tid in outcomes[task_id] if ok]
+            refused = [tid for ok, tid in outcomes[task_id] if not ok]
+            assert len(applied) == 1, (task_id, outcomes[task_id])
+            task = await two.get_task(task_id)
+            assert task is not None
+            assert (task.status, task.transcript_id) == ("completed", applied[0])
+            assert await one.get_transcript(refused[0]) is None
+
+
+async def test_finishing_a_task_records_its_outcome_and_listing_filters_by_status(backend: Backend) -> None:
+    async with backend.open() as store:
+        for name in ("job_a", "job_b", "job_c"):
+            await store.create_task(name, mode="sync", endpoint="upload", tool="upload_media", asset_id=None)
+        await store.set_task_asset("job_a", "re_pending")
+        running = await store.get_task("job_a")
+        await store.finish_task("job_b", "completed", transcript_id="tr_b", result={"asset_id": "re_b"})
+        await store.finish_task("job_c", "failed", error="refused", asset_id="re_c", result={})
+        done = await store.get_task("job_b")
+        failed = await store.get_task("job_c")
+        newest_first = await store.list_tasks()
+        only_failed = await store.list_tasks(status="failed")
+        pending = await store.list_tasks(status="pending", limit=5)
+    assert running is not None
+    assert (running.status, running.asset_id) == ("pending", "re_pending")
+    assert done is not None
+    assert (done.status, done.transcript_id, done.result, done.error) == (
+        "completed",
+        "tr_b",
+        {"asset_id": "re_b"},
+        None,
+    )
+    assert done.completed_at is not None
+    assert done.completed_at >= done.created_at
+    assert failed is not None
+    assert (failed.status, failed.error, failed.asset_id, failed.result) == ("failed", "refused", "re_c", None)
+    assert [t.task_id for t in newest_first] == ["job_c", "job_b", "job_a"]
+    assert [t.task_id for t in only_failed] == ["job_c"]
+    assert [t.task_id for t in pending] == ["job_a"]
+
+
+async def test_a_job_ends_with_its_transcript_raw_body_and_task_in_one_call(backend: Backend) -> None:
+    if isinstance(backend, SqliteBackend) and not hasattr(Store, "finish_job"):
+        pytest.skip("this SQLite store predates finish_job (issue 10's pipeline refactor adds it)")
+    transcript = fresh(recordings()[1])
+    async with backend.open() as store, backend.open() as other:
+        await store.create_task("job_ok", mode="sync", endpoint=WHISPER, tool="transcribe", asset_id="re_1")
+        await store.create_task("job_bad", mode="sync", endpoint=WHISPER, tool="transcribe", asset_id=None)
+        done = await store.finish_job("job_ok", transcript=transcript, raw=b'{"raw": true}')
+        failed = await store.finish_job(
+            "job_bad", raw=b"<html>", error="MAVI answered with a page that is not JSON.", asset_id="re_2"
+        )
+        assert await other.get_transcript(transcript.id) == transcript
+        assert await other.get_task("job_ok") == done
+    assert (done.status, done.transcript_id, done.error, done.asset_id) == ("completed", transcript.id, None, "re_1")
+    assert done.completed_at is not None
+    assert (failed.status, failed.transcript_id, failed.error, failed.asset_id) == (
+        "failed",
+        None,
+        "MAVI answered with a page that is not JSON.",
+        "re_2",
+    )
+    assert backend.raw_results() == [
+        (transcript.source.endpoint, "job_ok", transcript.id, b'{"raw": true}'),
+        (WHISPER, "job_bad", None, b"<html>"),  # no transcript: the task's endpoint
+    ]
+
+
+async def test_only_jobs_abandoned_by_their_owner_are_failed_as_stale(backend: Backend) -> None:
+    async with backend.open() as store:
+        await store.create_task("job_dead", mode="sync", endpoint="e", tool="t", asset_id=None)
+        await store.create_task("job_alive", mode="sync", endpoint="e", tool="t", asset_id=None)
+        await store.create_task("f" * 32, mode="async", endpoint="e", tool="t", asset_id=None)
+        backend.abandon("job_dead")
+        backend.abandon("f" * 32)
+        assert await store.fail_stale_jobs("the server stopped; may have been billed") == 1
+        dead, alive, remote = [await store.get_task(t) for t in ("job_dead", "job_alive", "f" * 32)]
+        assert await store.fail_stale_jobs("again") == 0
+    assert dead is not None
+    assert (dead.status, dead.error) == ("failed", "the server stopped; may have been billed")
+    assert alive is not None
+    assert alive.status == "pending"
+    assert remote is not None
+    assert remote.status == "pending"
+
+
+# --- webhook deliveries and receivers -------------------------------------------------------------------------
+
+
+async def test_deliveries_are_stored_as_received_and_counted_by_status(backend: Backend) -> None:
+    async with backend.open() as store:
+        assert await store.delivery_stats() == DeliveryStats(total=0, by_status={}, last_received_at=None)
+        first = await store.record_delivery(b'{"a": 1}', task_id="t1", status="received")
+        second = await store.record_delivery(b"\x00not json\xff", task_id=None, status="malformed", note="bad JSON")
+        third = await store.record_delivery(b'{"a": 2}', task_id="t1", status="received")
+        await store.mark_delivery(first, "applied", "completed t1")
+        for_t1 = await store.deliveries("t1")
+        everything = await store.deliveries(limit=2)
+        stats = await store.delivery_stats()
+    assert first < second < third
+    assert [(d.id, d.task_id, d.status, d.note, d.body) for d in for_t1] == [
+        (third, "t1", "received", None, b'{"a": 2}'),
+        (first, "t1", "applied", "completed t1", b'{"a": 1}'),
+    ]
+    assert [d.id for d in everything] == [third, second]
+    assert everything[1].body == b"\x00not json\xff"
+    assert (stats.total, stats.by_status) == (3, {"applied": 1, "malformed": 1, "received": 1})
+    assert stats.verified
+    assert stats.last_received_at == for_t1[0].received_at
+    assert for_t1[0].received_at >= for_t1[1].received_at
+    assert for_t1[0].received_at.utcoffset() == timedelta(0)
+
+
+async def test_a_receiver_is_live_after_its_heartbeat_until_forgotten(backend: Backend) -> None:
+    async with backend.open() as store, backend.open() as other:
+        assert await other.live_receivers() == []
+        await store.heartbeat("rcv-1", "http://127.0.0.1:9/webhooks/mavi/s")
+        await store.heartbeat("rcv-1", "https://public.example/webhooks/mavi/s")
+        live = await other.live_receivers()
+        assert [(r.receiver_id, r.url) for r in live] == [("rcv-1", "https://public.example/webhooks/mavi/s")]
+        assert live[0].last_seen >= live[0].started_at
+        assert await other.live_receivers(within_seconds=-1) == []
+        await store.forget_receiver("rcv-1")
+        assert await other.live_receivers() == []
+
+
+# --- durability -----------------------------------------------------------------------------------------------
+
+CHILD = """
+import os, signal, sys, anyio
+backend, where = sys.argv[1], sys.argv[2]
+
+async def main():
+    if backend == "sqlite":
+        from mavi_mcp.store import Store
+        store = Store(__import__("pathlib").Path(where))
+        delivery = store.record_delivery(b'{"acknowledged": true}', task_id="t-ack", status="received")
+    else:
+        from mavi_mcp.store_pg import PgStore
+        async with PgStore.open(where) as store:
+            delivery = await store.record_delivery(b'{"acknowledged": true}', task_id="t-ack", status="received")
+    print(delivery, flush=True)  # the receiver would answer 2xx now
+    os.kill(os.getpid(), signal.SIGKILL)
+
+anyio.run(main)
+"""
+
+
+@pytest.mark.e2e
+async def test_a_delivery_recorded_before_a_crash_survives_it(backend: Backend, request: pytest.FixtureRequest) -> None:
+    where = str(backend.path) if isinstance(backend, SqliteBackend) else cast(PgBackend, backend).url
+    child = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(CHILD), backend.name, where],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    delivery_id = int(child.stdout.strip())
+    if isinstance(backend, PgBackend):
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        cluster.stop("immediate")  # the database server crashes too: no checkpoint, WAL replay on start
+        cluster.start()
+    async with backend.open() as store:
+        stored = await store.deliveries("t-ack")
+    assert [(d.id, d.body) for d in stored] == [(delivery_id, b'{"acknowledged": true}')]

@@ -1,0 +1,352 @@
+"""What only the PostgreSQL store has: connection errors without secrets, durable sessions, TLS parameters,
+migrations under concurrent start-up, job leases across replicas, and the account's pacing kept in the database.
+
+The behaviour both backends share is in `test_store_contract.py`. Every test runs on a fresh database of the
+session's PostgreSQL cluster (skipped, with the reason, when PostgreSQL is not installed).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import psycopg
+import pytest
+
+from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
+from mavi_mcp.store_pg import MIGRATIONS, PgPacer, PgStore, keep_leases
+from tests.services import PostgresCluster, free_port, self_signed_certificate
+
+pytestmark = pytest.mark.anyio
+
+WHISPER_CALLBACK_ENDPOINT = "async-generate-audio-callback"
+REASON = "The replica running this job stopped. The request may have been billed by MAVI."
+
+
+async def test_a_refused_login_says_why_without_the_password(
+    postgres: PostgresCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = postgres.url().replace(postgres.password, "Wrong-Secret-93f1")
+    with pytest.raises(ConfigurationError) as info:
+        async with PgStore.open(url, connect_timeout=10):
+            pass
+    text = str(info.value)
+    assert "password authentication failed" in text
+    assert f"postgresql://mavi:***@127.0.0.1:{postgres.port}/postgres" in text
+    assert "Wrong-Secret-93f1" not in text
+    assert "Wrong-Secret-93f1" not in caplog.text
+
+
+async def test_an_unreachable_server_is_named_with_its_masked_url() -> None:
+    port = free_port()
+    with pytest.raises(ConfigurationError) as info:
+        async with PgStore.open(f"postgresql://mavi:s3cret-pw@127.0.0.1:{port}/mavi", connect_timeout=5):
+            pass
+    text = str(info.value)
+    assert f"postgresql://mavi:***@127.0.0.1:{port}/mavi" in text
+    assert "Connection refused" in text
+    assert "s3cret-pw" not in text
+
+
+async def test_a_url_that_is_not_postgresql_is_refused_before_connecting() -> None:
+    with pytest.raises(ConfigurationError, match=r"must be a postgresql:// URL") as info:
+        async with PgStore.open("mysql://root:hunter2-long@db/mavi"):
+            pass
+    assert "hunter2-long" not in str(info.value)
+
+
+async def test_every_connection_commits_durably_in_utc_whatever_the_database_defaults(
+    postgres: PostgresCluster, pg_url: str
+) -> None:
+    name = pg_url.rsplit("/", 1)[1]
+    postgres.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
+    postgres.execute(f"ALTER DATABASE {name} SET TimeZone = 'America/Chicago'")
+    async with PgStore.open(pg_url, min_size=2) as store:
+        for _ in range(2):
+            async with store.pool.connection() as conn:
+                durable = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+                zone = await (await conn.execute("SHOW TimeZone")).fetchone()
+                assert durable == {"synchronous_commit": "on"}
+                assert zone == {"TimeZone": "UTC"}
+        task = await store.create_task("job_tz", mode="sync", endpoint="e", tool="t", asset_id=None)
+    assert task.created_at.utcoffset() is not None
+    assert task.created_at.utcoffset().total_seconds() == 0  # pyright: ignore[reportOptionalMemberAccess]
+
+
+async def test_tls_parameters_in_the_url_reach_libpq(postgres: PostgresCluster, pg_url: str, tmp_path: Path) -> None:
+    if postgres.tls_cert is None:
+        pytest.skip("no openssl command to make the test server's certificate")
+    verified = f"{pg_url}?sslmode=verify-full&sslrootcert={postgres.tls_cert}&application_name=mavi-replica-1"
+    async with PgStore.open(verified) as store, store.pool.connection() as conn:
+        row = await (await conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).fetchone()
+        app = await (await conn.execute("SHOW application_name")).fetchone()
+    assert row == {"ssl": True}
+    assert app == {"application_name": "mavi-replica-1"}
+
+    stranger = self_signed_certificate(tmp_path / "other", "127.0.0.1")
+    assert stranger is not None
+    with pytest.raises(ConfigurationError, match=r"certificate verify failed") as info:
+        async with PgStore.open(f"{pg_url}?sslmode=verify-full&sslrootcert={stranger}", connect_timeout=10):
+            pass
+    assert postgres.password not in str(info.value)
+    assert "sslmode=verify-full" in str(info.value)
+
+    async with PgStore.open(pg_url + "?sslmode=disable") as store, store.pool.connection() as conn:
+        row = await (await conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).fetchone()
+    assert row == {"ssl": False}
+
+
+@pytest.mark.e2e
+async def test_a_database_that_goes_away_gives_an_actionable_error_and_the_store_recovers_when_it_is_back(
+    postgres: PostgresCluster, pg_url: str
+) -> None:
+    async with PgStore.open(pg_url, min_size=1, max_size=2, connect_timeout=3) as store:
+        await store.create_task("job_kept", mode="sync", endpoint="e", tool="t", asset_id=None)
+        postgres.stop("fast")
+        try:
+            with pytest.raises(StoreUnavailableError) as info:
+                await store.get_task("job_kept")
+            with pytest.raises(StoreUnavailableError):
+                await store.pacer(1.0).acquire("sk-key")
+        finally:
+            postgres.start()
+        text = str(info.value)
+        assert f"postgresql://mavi:***@127.0.0.1:{postgres.port}/" in text
+        assert "Try again in a minute" in text
+        assert postgres.password not in text
+        task = None
+        with anyio.fail_after(30):
+            while task is None:  # connections broken by the restart are dropped as they fail, then replaced
+                try:
+                    task = await store.get_task("job_kept")
+                except StoreUnavailableError:
+                    await anyio.sleep(0.1)
+        assert task.status == "pending"
+
+
+# --- migrations -----------------------------------------------------------------------------------------------
+
+
+async def test_replicas_starting_together_apply_each_migration_exactly_once(pg_url: str) -> None:
+    opened: list[str] = []
+
+    async def replica(n: int) -> None:
+        async with PgStore.open(pg_url, owner=f"replica-{n}", max_size=1) as store:
+            opened.append(store.owner)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for n in range(5):
+                tg.start_soon(replica, n)
+    assert sorted(opened) == [f"replica-{n}" for n in range(5)]
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT version, description FROM schema_version ORDER BY version").fetchall()
+    assert rows == [(m.version, m.description) for m in MIGRATIONS]
+
+
+async def test_a_database_written_by_a_newer_mavi_mcp_is_refused(pg_url: str) -> None:
+    async with PgStore.open(pg_url):
+        pass
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99, 'from the future', '2030-01-01')")
+    known = rf"\({len(MIGRATIONS)}\)"
+    with pytest.raises(ConfigurationError, match=r"schema version 99, newer than this mavi-mcp knows " + known):
+        async with PgStore.open(pg_url):
+            pass
+
+
+# --- leases ---------------------------------------------------------------------------------------------------
+
+
+async def test_a_replica_that_stops_renewing_loses_its_jobs_once_the_lease_runs_out(pg_url: str) -> None:
+    async with (
+        PgStore.open(pg_url, owner="replica-dead", lease_seconds=3.0) as dead,
+        PgStore.open(pg_url, owner="replica-live") as live,
+    ):
+        await dead.create_task("job_1", mode="sync", endpoint="e", tool="t", asset_id=None)
+        await dead.create_task("a" * 32, mode="async", endpoint="e", tool="t", asset_id=None)
+        owner, until = await live.lease_of("job_1")
+        assert owner == "replica-dead"
+        assert until is not None
+        assert await live.lease_of("a" * 32) == ("replica-dead", None)  # async tasks have no lease
+        assert await live.expire_leases(REASON) == []  # well within the lease
+        expired: list[str] = []
+        with anyio.fail_after(15):
+            while not expired:
+                await anyio.sleep(0.2)
+                expired = await live.expire_leases(REASON)
+        task = await live.get_task("job_1")
+        remote = await live.get_task("a" * 32)
+    assert expired == ["job_1"]
+    assert task is not None
+    assert (task.status, task.error) == ("failed", REASON)
+    assert remote is not None
+    assert remote.status == "pending"
+
+
+async def test_a_replica_that_keeps_renewing_keeps_its_jobs_past_the_first_lease(pg_url: str) -> None:
+    async with (
+        PgStore.open(pg_url, owner="replica-a", lease_seconds=2.0) as owner,
+        PgStore.open(pg_url, owner="replica-b") as other,
+    ):
+        await owner.create_task("job_kept", mode="sync", endpoint="e", tool="t", asset_id=None)
+        await owner.create_task("job_done", mode="sync", endpoint="e", tool="t", asset_id=None)
+        await owner.finish_task("job_done", "completed", transcript_id="tr_x")
+        _, first_until = await owner.lease_of("job_kept")
+        assert await owner.renew_leases() == 1  # only the pending job
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(functools.partial(keep_leases, owner, REASON, every=0.2))
+            await anyio.sleep(3.0)  # one and a half leases
+            assert await other.expire_leases(REASON) == []
+            tg.cancel_scope.cancel()
+        task = await other.get_task("job_kept")
+        _, later_until = await owner.lease_of("job_kept")
+    assert task is not None
+    assert task.status == "pending"
+    assert first_until is not None
+    assert later_until is not None
+    assert later_until > first_until
+
+
+async def test_fail_stale_jobs_at_start_up_fails_only_expired_leases(pg_url: str) -> None:
+    async with PgStore.open(pg_url, owner="old", lease_seconds=0.0) as old:
+        await old.create_task("job_old", mode="sync", endpoint="e", tool="t", asset_id=None)
+    async with PgStore.open(pg_url, owner="new") as new:
+        await new.create_task("job_new", mode="sync", endpoint="e", tool="t", asset_id=None)
+        assert await new.fail_stale_jobs(REASON) == 1
+        old_task, new_task = await new.get_task("job_old"), await new.get_task("job_new")
+    assert old_task is not None
+    assert (old_task.status, old_task.error) == ("failed", REASON)
+    assert new_task is not None
+    assert new_task.status == "pending"
+
+
+# --- notifications --------------------------------------------------------------------------------------------
+
+
+async def test_every_replica_hears_at_once_when_any_replica_settles_a_task(pg_url: str) -> None:
+    heard: list[str] = []
+    everything = anyio.Event()
+    expected = {"a" * 32, "job_finished", "job_ended", "job_expired"}
+
+    def on_settled(task_id: str) -> None:
+        heard.append(task_id)
+        if expected <= set(heard):
+            everything.set()
+
+    async with (
+        PgStore.open(pg_url, owner="listener") as listener,
+        PgStore.open(pg_url, owner="writer", lease_seconds=0.0) as writer,
+        anyio.create_task_group() as tg,
+    ):
+        await tg.start(listener.watch_settled, on_settled)
+        for job in ("job_finished", "job_ended", "job_expired", "job_pending"):
+            await writer.create_task(job, mode="sync", endpoint="e", tool="t", asset_id=None)
+        await writer.complete_from_callback("a" * 32, WHISPER_CALLBACK_ENDPOINT, None, "failed at MAVI")
+        assert not await writer.complete_from_callback("a" * 32, WHISPER_CALLBACK_ENDPOINT, None, "again")
+        await writer.finish_task("job_finished", "completed", transcript_id="tr_1")
+        await writer.finish_job("job_ended", error="refused")
+        await writer.renew_leases()  # lease 0 s: job_pending and job_expired ran out at once
+        await writer.finish_task("job_pending", "completed")
+        assert await writer.expire_leases(REASON) == ["job_expired"]
+        with anyio.fail_after(10):
+            await everything.wait()
+        tg.cancel_scope.cancel()
+    assert sorted(heard) == sorted([*expected, "job_pending"])  # once each: a refused repeat notifies nothing
+
+
+# --- pacing ---------------------------------------------------------------------------------------------------
+
+
+async def test_replicas_on_one_database_start_requests_of_one_key_no_faster_than_the_rate(pg_url: str) -> None:
+    rate = 10.0
+    spacing = 1.1 / rate
+    returned: list[float] = []
+    other_key: list[float] = []
+    async with PgStore.open(pg_url) as one, PgStore.open(pg_url) as two:
+        pacers = [PgPacer(one.pool, rate), PgPacer(two.pool, rate)]
+        await pacers[0].acquire("sk-warm-up")  # connections open before the clock starts
+
+        async def call(pacer: PgPacer, key: str, into: list[float]) -> None:
+            await pacer.acquire(key)
+            into.append(time.monotonic())
+
+        start = time.monotonic()
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for n in range(8):
+                    tg.start_soon(call, pacers[n % 2], "sk-account-key", returned)
+                tg.start_soon(call, pacers[1], "sk-another-key", other_key)
+    returned.sort()
+    for k, at in enumerate(returned):
+        assert at - start >= k * spacing - 0.005, (k, [round(t - start, 3) for t in returned])
+    assert returned[-1] - start < 7 * spacing + 2.0  # paced, not stalled
+    assert other_key[0] - start < 7 * spacing  # another key does not wait behind this one
+
+
+async def test_a_rate_of_zero_does_not_pace(pg_url: str) -> None:
+    async with PgStore.open(pg_url) as store:
+        pacer = PgPacer(store.pool, 0)
+        start = time.monotonic()
+        for _ in range(20):
+            await pacer.acquire("sk-key")
+        assert time.monotonic() - start < 1.0
+        async with store.pool.connection() as conn:
+            rows = await (await conn.execute("SELECT count(*) AS n FROM pacing")).fetchone()
+    assert rows == {"n": 0}
+
+
+async def _burst_against_the_sandbox(pacers: list[Any] | None, calls_each: int) -> list[str]:
+    """Two clients (two replicas) of one account send `calls_each` requests each, at once, to one sandbox with
+    MAVI's 1 request/second limit; returns the errors (no retries: a rejection shows)."""
+    from pydantic import SecretStr
+
+    from mavi_mcp.client import MaviClient, RetryPolicy
+    from mavi_mcp.errors import MaviError, NotFoundError
+    from mavi_mcp.sandbox import SandboxConfig, create_app
+
+    sandbox = create_app(SandboxConfig(rate_limit=True))
+    errors: list[str] = []
+    async with sandbox.running():
+        transport = httpx2.ASGITransport(app=sandbox.app)
+        http_clients = [httpx2.AsyncClient(base_url="http://mavi.test", transport=transport) for _ in range(2)]
+        key = SecretStr("sk-one-account-0123456789")
+        clients = [MaviClient(h, key, policy=RetryPolicy(max_attempts=1)) for h in http_clients]
+        if pacers is not None:
+            for client, pacer in zip(clients, pacers, strict=True):
+                client.pacer = pacer  # what the runtime does on PostgreSQL
+
+        async def call(client: MaviClient) -> None:
+            try:
+                await client.metadata("re_700000000000000001")
+            except NotFoundError:
+                pass
+            except MaviError as exc:
+                errors.append(type(exc).__name__)
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                for _ in range(calls_each):
+                    for client in clients:
+                        tg.start_soon(call, client)
+        for h in http_clients:
+            await h.aclose()
+    assert sandbox.requests == 2 * calls_each
+    return errors
+
+
+async def test_two_replicas_pacing_through_the_database_are_never_rate_limited_by_mavi(pg_url: str) -> None:
+    async with PgStore.open(pg_url) as one, PgStore.open(pg_url) as two:
+        assert await _burst_against_the_sandbox([one.pacer(1.0), two.pacer(1.0)], calls_each=3) == []
+
+
+async def test_two_replicas_pacing_each_on_its_own_are_rate_limited_by_mavi() -> None:
+    # the control for the test above: the same burst with each client's in-process pacer
+    errors = await _burst_against_the_sandbox(None, calls_each=2)
+    assert "AmbiguousLimitError" in errors
