@@ -31,6 +31,7 @@ from mavi_mcp import __version__
 from mavi_mcp.client import MaviClient, RetryPolicy
 from mavi_mcp.jobs import Jobs
 from mavi_mcp.media import only_http
+from mavi_mcp.pacing import SqlitePacing
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import AsyncStore, Store
 from mavi_mcp.webhook import (
@@ -141,11 +142,14 @@ class RuntimeHolder:
                 event_hooks={"request": [only_http]},
             )
             await stack.enter_async_context(downloads)
+            pacing = SqlitePacing.in_dir(data_dir)  # one pace per key for every process on this data dir
+            stack.push_async_callback(pacing.aclose)
             client = MaviClient(
                 http,
                 api_key,
                 rate_limit=settings.rate_limit,
                 policy=RetryPolicy(max_attempts=settings.max_attempts, max_wait=settings.max_retry_wait),
+                shared_pacing=pacing,
             )
             stack.push_async_callback(jobs.drain)
             recovered = await jobs.recover()
