@@ -32,6 +32,7 @@ from mavi_mcp.client import MaviClient, RetryPolicy
 from mavi_mcp.jobs import Jobs
 from mavi_mcp.media import only_http
 from mavi_mcp.pacing import SqlitePacing
+from mavi_mcp.partials import DOWNLOADS, remove_stale
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import AsyncStore, Store
 from mavi_mcp.webhook import (
@@ -152,6 +153,8 @@ class RuntimeHolder:
                 shared_pacing=pacing,
             )
             stack.push_async_callback(jobs.drain)
+            if stale := remove_stale(data_dir / DOWNLOADS):
+                logger.info("Removed %d partial download(s) left by a process that stopped", stale)
             recovered = await jobs.recover()
             if recovered:
                 logger.info("Marked %d job(s) interrupted by an earlier stop as failed", recovered)

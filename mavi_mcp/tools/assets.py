@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError
 from mavi_mcp.jobs import Outcome, new_job_id
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file, shown_url, url_error_detail
+from mavi_mcp.partials import partial_prefix
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._common import WaitSeconds, agent_errors, request_key, runtime_of
@@ -182,16 +183,18 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
                 name = _name_from(
                     str(response.url), response.headers.get("content-type"), response.headers.get("content-disposition")
                 )
-                fd, tmp = tempfile.mkstemp(prefix="download-", suffix=Path(name).suffix, dir=directory)
+                fd, tmp = tempfile.mkstemp(prefix=partial_prefix(), suffix=Path(name).suffix, dir=directory)
                 size = 0
-                with os.fdopen(fd, "wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > cap:
-                            out.close()
-                            os.unlink(tmp)
-                            raise InputError(f"{shown} is larger than the {human_size(cap)} upload limit.")
-                        out.write(chunk)
+                try:
+                    with os.fdopen(fd, "wb") as out:
+                        async for chunk in response.aiter_bytes():
+                            size += len(chunk)
+                            if size > cap:
+                                raise InputError(f"{shown} is larger than the {human_size(cap)} upload limit.")
+                            out.write(chunk)
+                except BaseException:  # size cap, dropped connection, timeout, cancellation, disk full
+                    os.unlink(tmp)
+                    raise
     except httpx2.UnsupportedProtocol:
         raise InputError(
             f"{shown} redirected to a URL that is not http(s); only http(s) downloads are followed."
