@@ -232,7 +232,10 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
     configure_logging(settings.log_level)
-    with contextlib.suppress(KeyboardInterrupt):
+    from mavi_mcp.startup import exit_on_startup_error, preflight
+
+    with contextlib.suppress(KeyboardInterrupt), exit_on_startup_error(settings):
+        preflight(settings)  # a data dir or store that cannot be used: one message, exit status 2
         if getattr(args, "command", None) == "webhook":
             serve_webhook(settings)
         elif getattr(args, "check", False):

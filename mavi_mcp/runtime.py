@@ -34,7 +34,8 @@ from mavi_mcp.media import only_http
 from mavi_mcp.pacing import SqlitePacing
 from mavi_mcp.partials import DOWNLOADS, remove_stale
 from mavi_mcp.settings import Settings
-from mavi_mcp.store import AsyncStore, Store
+from mavi_mcp.startup import check_schema, explained
+from mavi_mcp.store import DB_NAME, AsyncStore, Store
 from mavi_mcp.webhook import (
     EmbeddedServer,
     Receiver,
@@ -109,7 +110,9 @@ class RuntimeHolder:
         settings = self.settings
         async with AsyncExitStack() as stack:
             data_dir = settings.store_dir
-            store = Store.in_dir(data_dir)
+            with explained(data_dir / DB_NAME):  # a store that cannot be opened: StartupError, with what to do
+                check_schema(data_dir / DB_NAME)
+                store = Store.in_dir(data_dir)
             stack.callback(store.close)
             secret = load_or_create_secret(settings, data_dir)
             task_group = await stack.enter_async_context(anyio.create_task_group())
