@@ -175,8 +175,9 @@ class SqlitePacing:
             self._db = None
 
     async def aclose(self) -> None:
-        async with self._lock:
-            self._drop()
+        # no await: closing must not yield to other tasks at shutdown (a booking still running in its thread
+        # then fails with a sqlite3 error, reported as PacingUnavailable, and that request paces on its own)
+        self._drop()
 
 
 async def wait_turn(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import logging
 import os
 import secrets
@@ -39,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from mavi_mcp.callback_body import read_body
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize import (
     Context,
@@ -154,13 +154,11 @@ def _normalize(shape: str, inner: dict[str, Any], context: Context) -> Transcrip
 
 def ingest(store: Store, body: bytes, *, sandbox: bool = False) -> Ingested:
     """Store `body` durably, then apply it to its task (see the module docstring). Never raises on bad input."""
-    try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        store.record_delivery(body, task_id=None, status="malformed", note="body is not JSON")
-        return Ingested(None, "malformed", "body is not JSON")
-    raw_id: object = cast(dict[str, Any], payload).get("task_id") if isinstance(payload, dict) else None
-    task_id = raw_id.strip() if isinstance(raw_id, str) and raw_id.strip() else None
+    read = read_body(body)  # any depth, encoding or shape: kept and marked, never an exception
+    if read.problem is not None:
+        store.record_delivery(body, task_id=None, status="malformed", note=read.problem)
+        return Ingested(None, "malformed", read.problem)
+    payload, task_id = read.payload, read.task_id
     delivery = store.record_delivery(body, task_id=task_id, status="received")
     try:
         return _apply(store, delivery, payload, task_id, sandbox=sandbox)
