@@ -21,8 +21,8 @@ At the end, after every callback has had time to arrive, the store is read and e
 - stored: an acknowledged item that is in the store (the delivery row; the transcript; the task row);
 - applied: an acknowledged item whose task is completed with its transcript;
 - lost: acknowledged but not stored (the goal: 0);
-- stranded: stored but not applied -- a delivery left `received`, a task left `pending` although its result
-  was acknowledged (the goal: 0).
+- stranded: a result in the store that was never applied to its task -- a delivery left `received`, a task
+  left `pending` although its callback body is stored -- acknowledged or not (the goal: 0).
 
 It also prints how many sync answers MAVI (the sandbox) processed -- billed -- against the raw results kept,
 and async results the sandbox could not deliver at all (the receiver was down for all 3 attempts; MAVI does not
@@ -195,10 +195,23 @@ def count(db: sqlite3.Connection, sql: str, ids: list[str]) -> set[str]:
     return found
 
 
-def line(name: str, acknowledged: int, stored: int, applied: int, extra: str = "") -> str:
-    lost = acknowledged - stored
-    stranded = stored - applied
-    return f"{name:28s} {acknowledged:6d} {stored:7d} {applied:8d} {lost:5d} {stranded:9d}  {extra}"
+@dataclass
+class Row:
+    """One line of the report. `stranded` counts every result in the store not applied, acknowledged or not."""
+
+    name: str
+    acknowledged: int
+    stored: int
+    applied: int
+    stranded: int
+    note: str = ""
+
+    def __str__(self) -> str:
+        lost = self.acknowledged - self.stored
+        return (
+            f"{self.name:26s} {self.acknowledged:6d} {self.stored:7d} {self.applied:8d} {lost:5d} "
+            f"{self.stranded:9d}  {self.note}"
+        )
 
 
 def report(data: Path, sandbox: SandboxServer, tally: Tally, rounds: int, elapsed: float) -> None:
@@ -207,50 +220,66 @@ def report(data: Path, sandbox: SandboxServer, tally: Tally, rounds: int, elapse
         deliveries: list[dict[str, Any]] = admin.get("/_sandbox/deliveries").json()
     callback_ok = {d["task_id"] for d in deliveries if d["status"] is not None and 200 <= d["status"] < 300}
     callback_tried = {d["task_id"] for d in deliveries}
+    completed = (
+        "SELECT task_id FROM tasks WHERE status = 'completed' AND transcript_id IS NOT NULL AND task_id IN ({marks})"
+    )
     with sqlite3.connect(data / "data" / "mavi-mcp.sqlite3") as db:
-        got = sorted(set(tally.deliveries))
-        d_stored = count(db, "SELECT DISTINCT task_id FROM deliveries WHERE task_id IN ({marks})", got)
-        d_applied = count(
-            db, "SELECT task_id FROM tasks WHERE status = 'completed' AND transcript_id IS NOT NULL"
-            " AND task_id IN ({marks})", got
-        )  # fmt: skip
-        d_received = count(
-            db, "SELECT DISTINCT task_id FROM deliveries WHERE status = 'received' AND task_id IN ({marks})", got
+        # webhook deliveries sent by the benchmark (task ids r<round>-d<i>)
+        acked = sorted(set(tally.deliveries))
+        held = sorted({r[0] for r in db.execute("SELECT task_id FROM deliveries WHERE task_id LIKE 'r%-d%'")})
+        held_applied = count(db, completed, held)
+        received = db.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'received'").fetchone()[0]
+        d_row = Row(
+            "webhook deliveries",
+            len(acked),
+            len(count(db, "SELECT task_id FROM deliveries WHERE task_id IN ({marks})", acked)),
+            len(count(db, completed, acked)),
+            len(held) - len(held_applied),
+            f"({received} deliveries left 'received'; {len(held) - len(acked)} stored but never acknowledged)",
         )
+        # sync paid calls: the answer is a transcript
         sync_ids = sorted(set(tally.sync_transcripts))
-        s_stored = count(db, "SELECT id FROM transcripts WHERE id IN ({marks})", sync_ids)
+        s_stored = len(count(db, "SELECT id FROM transcripts WHERE id IN ({marks})", sync_ids))
+        s_row = Row("sync paid calls", len(sync_ids), s_stored, s_stored, 0)
+        # async paid calls: the start's answer is a task id; the result comes by callback
         async_ids = sorted(set(tally.async_tasks))
-        a_stored = count(db, "SELECT task_id FROM tasks WHERE task_id IN ({marks})", async_ids)
-        acked_results = sorted(set(async_ids) & callback_ok)
-        r_stored = count(db, "SELECT DISTINCT task_id FROM deliveries WHERE task_id IN ({marks})", acked_results)
-        r_applied = count(
-            db, "SELECT task_id FROM tasks WHERE status = 'completed' AND task_id IN ({marks})", acked_results
+        a_stored = len(count(db, "SELECT task_id FROM tasks WHERE task_id IN ({marks})", async_ids))
+        a_row = Row("async starts (task id)", len(async_ids), a_stored, a_stored, 0)
+        results = sorted(callback_tried)  # every MAVI task the sandbox called back for, started by an ack or not
+        acked_results = sorted(callback_ok)
+        r_held = count(db, "SELECT task_id FROM deliveries WHERE task_id IN ({marks})", results)
+        r_row = Row(
+            "async results (callback)",
+            len(acked_results),
+            len(count(db, "SELECT task_id FROM deliveries WHERE task_id IN ({marks})", acked_results)),
+            len(count(db, completed, acked_results)),
+            len(r_held - count(db, completed, sorted(r_held))),
+            f"({len(set(results) - callback_ok)} callbacks undeliverable: receiver down for all 3 attempts)",
         )
         raw_sync = db.execute(
             f"SELECT COUNT(*) FROM raw_results WHERE endpoint IN ({','.join('?' * len(SYNC_ENDPOINTS))})",
             SYNC_ENDPOINTS,
         ).fetchone()[0]
         pending_all = db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'pending'").fetchone()[0]
-        received_all = db.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'received'").fetchone()[0]
     billed_sync = sum(1 for name in processed if name in SYNC_ENDPOINTS)
-    undeliverable = len((callback_tried - callback_ok) & set(async_ids))
     print(f"\n{rounds} rounds in {elapsed:.0f} s; SIGKILL of the receiver {tally.kills['receiver']} times, "
           f"of the server {tally.kills['server']} times")  # fmt: skip
-    print(f"{'':28s} {'acked':>6s} {'stored':>7s} {'applied':>8s} {'lost':>5s} {'stranded':>9s}")
-    rows = [
-        (len(got), len(d_stored), len(d_applied), f"({len(d_received)} deliveries left 'received')"),
-        (len(sync_ids), len(s_stored), len(s_stored), ""),
-        (len(async_ids), len(a_stored), len(a_stored), "(the task id: stored = applied)"),
-        (len(acked_results), len(r_stored), len(r_applied), f"({undeliverable} callbacks undeliverable)"),
-    ]
-    names = ["webhook deliveries", "sync paid calls", "async paid calls (start)", "async results (callback)"]
-    for name, (acked, stored, applied, extra) in zip(names, rows, strict=True):
-        print(line(name, acked, stored, applied, extra))
-    totals = [sum(r[i] for r in rows) for i in range(3)]
-    print(line("TOTAL", totals[0], totals[1], totals[2]))
+    print(f"{'':26s} {'acked':>6s} {'stored':>7s} {'applied':>8s} {'lost':>5s} {'stranded':>9s}")
+    rows = [d_row, s_row, a_row, r_row]
+    for row in rows:
+        print(row)
+    print(
+        Row(
+            "TOTAL",
+            sum(r.acknowledged for r in rows),
+            sum(r.stored for r in rows),
+            sum(r.applied for r in rows),
+            sum(r.stranded for r in rows),
+        )
+    )
     print(f"sync answers billed by MAVI {billed_sync}, raw results kept {raw_sync}, "
           f"billed but not kept {max(0, billed_sync - raw_sync)}")  # fmt: skip
-    print(f"store overall: {pending_all} tasks pending, {received_all} deliveries 'received'")
+    print(f"store overall: {pending_all} tasks pending")
 
 
 def main(argv: list[str] | None = None, *, on_round: Callable[[int], None] | None = None) -> None:
