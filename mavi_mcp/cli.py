@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,7 @@ def serve_webhook(settings: Settings) -> None:
     """`mavi-mcp webhook`: the receiver alone, until interrupted."""
     import uvicorn
 
+    from mavi_mcp.recovery import keep_recovering
     from mavi_mcp.store import Store
     from mavi_mcp.webhook import (
         Receiver,
@@ -219,6 +221,7 @@ def serve_webhook(settings: Settings) -> None:
     async def run() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(heartbeat, store, f"webhook-{port}", url)
+            tg.start_soon(partial(keep_recovering, store, sandbox=settings.sandbox))  # deliveries left `received`
             await server.serve(sockets=[sock])
             tg.cancel_scope.cancel()
 

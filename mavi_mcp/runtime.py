@@ -18,7 +18,7 @@ import ssl
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import anyio
@@ -33,6 +33,7 @@ from mavi_mcp.jobs import Jobs
 from mavi_mcp.media import only_http
 from mavi_mcp.pacing import SqlitePacing
 from mavi_mcp.partials import DOWNLOADS, remove_stale
+from mavi_mcp.recovery import keep_recovering
 from mavi_mcp.settings import Settings
 from mavi_mcp.startup import check_schema, explained
 from mavi_mcp.store import DB_NAME, AsyncStore, Store
@@ -158,6 +159,7 @@ class RuntimeHolder:
             stack.push_async_callback(jobs.drain)
             if stale := remove_stale(data_dir / DOWNLOADS):
                 logger.info("Removed %d partial download(s) left by a process that stopped", stale)
+            task_group.start_soon(partial(keep_recovering, store, sandbox=settings.sandbox))  # deliveries `received`
             recovered = await jobs.recover()
             if recovered:
                 logger.info("Marked %d job(s) interrupted by an earlier stop as failed", recovered)

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mavi_mcp.callback_body import read_body
+from mavi_mcp.callback_body import CallbackBody, read_body
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize import (
     Context,
@@ -158,8 +158,18 @@ def ingest(store: Store, body: bytes, *, sandbox: bool = False) -> Ingested:
     if read.problem is not None:
         store.record_delivery(body, task_id=None, status="malformed", note=read.problem)
         return Ingested(None, "malformed", read.problem)
+    delivery = store.record_delivery(body, task_id=read.task_id, status="received")
+    return reapply(store, delivery, body, sandbox=sandbox, read=read)
+
+
+def reapply(
+    store: Store, delivery: int, body: bytes, *, sandbox: bool = False, read: CallbackBody | None = None
+) -> Ingested:
+    """Apply stored delivery `delivery` (its raw `body`, or `read` already) to its task; also for one left
+    `received` by a receiver that stopped between commit and apply (`mavi_mcp.recovery`). Idempotent: a settled
+    task is not changed."""
+    read = read or read_body(body)
     payload, task_id = read.payload, read.task_id
-    delivery = store.record_delivery(body, task_id=task_id, status="received")
     try:
         return _apply(store, delivery, payload, task_id, sandbox=sandbox)
     except Exception as exc:  # keep the receiver up whatever the body held; the body is already stored
