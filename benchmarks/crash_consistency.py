@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None, *, on_round: Callable[[int], None] | Non
     parser.add_argument("--deliveries", type=int, default=20, help="webhook deliveries per round")
     parser.add_argument("--paid", type=int, default=4, help="paid calls per round (half sync, half async)")
     parser.add_argument("--window", type=float, default=3.0, help="the kill comes within this many seconds")
-    parser.add_argument("--settle", type=float, default=5.0, help="seconds for the last callbacks at the end")
+    parser.add_argument("--settle", type=float, default=20.0, help="seconds for the last callbacks and a recovery pass")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
