@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,7 @@ def serve_webhook(settings: Settings) -> None:
     import uvicorn
 
     from mavi_mcp.httpserve import server_config
+    from mavi_mcp.recovery import keep_recovering
     from mavi_mcp.secrecy import make_private, without_secret
     from mavi_mcp.store import DB_NAME, AsyncStore, Store
     from mavi_mcp.webhook import (
@@ -270,6 +272,7 @@ def serve_webhook(settings: Settings) -> None:
     async def run() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(heartbeat, store, f"webhook-{port}", without_secret(url, secret))  # secret: only in its file
+            tg.start_soon(partial(keep_recovering, store, sandbox=settings.sandbox))  # deliveries left `received`
             await serve_receiver(server, sock)
             tg.cancel_scope.cancel()
 
@@ -283,7 +286,10 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
     configure_logging(settings.log_level)
-    with contextlib.suppress(KeyboardInterrupt):
+    from mavi_mcp.startup import exit_on_startup_error, preflight
+
+    with contextlib.suppress(KeyboardInterrupt), exit_on_startup_error(settings):
+        preflight(settings)  # a data dir or store that cannot be used: one message, exit status 2
         if getattr(args, "command", None) == "webhook":
             serve_webhook(settings)
         elif getattr(args, "command", None) == "view":

@@ -54,6 +54,7 @@ from mavi_mcp.errors import (
 )
 from mavi_mcp.localfile import OpenedMedia
 from mavi_mcp.media import content_type
+from mavi_mcp.pacing import SharedPacing, sent_tracer, wait_turn
 from mavi_mcp.wire import AssetResource, Envelope, MetadataData, TaskData, UploadData, envelope
 
 if TYPE_CHECKING:
@@ -142,21 +143,34 @@ def may_have_been_processed(error: BaseException) -> bool:
 
 
 class Pacer:
-    """At most `rate` request starts per second per API key (keys are hashed, never kept in clear)."""
+    """At most `rate` request starts per second per API key (keys are hashed, never kept in clear).
 
-    def __init__(self, rate: float) -> None:
+    With `shared` (see `mavi_mcp.pacing`), the pace is shared by every process booking slots there; when that
+    state is unavailable, this process paces on its own.
+    """
+
+    def __init__(self, rate: float, shared: SharedPacing | None = None) -> None:
         self.rate = rate
+        self.shared = shared
         self._limiters: dict[str, AsyncLimiter] = {}
 
     async def acquire(self, key: str) -> None:
         if self.rate <= 0:
             return
         digest = hashlib.sha256(key.encode()).hexdigest()
+        if self.shared is not None and await wait_turn(self.shared, digest, 1.1 / self.rate):
+            return
         limiter = self._limiters.get(digest)
         if limiter is None:
             # 10% margin: request starts measured here reach the API with network jitter between them
             limiter = self._limiters[digest] = AsyncLimiter(1, 1.1 / self.rate)
         await limiter.acquire()
+
+    def extensions(self, key: str) -> dict[str, Any]:
+        """httpx request extensions that share when this request actually left (empty without shared pacing)."""
+        if self.shared is None or self.rate <= 0:
+            return {}
+        return {"trace": sent_tracer(self.shared, hashlib.sha256(key.encode()).hexdigest())}
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -190,6 +204,7 @@ class MaviClient:
         api_key: the configured key, or None (then every call raises `ConfigurationError`, unless a per-call
             key is given).
         rate_limit: requests per second per key (0 disables pacing).
+        shared_pacing: slots shared with other processes on the same key (`mavi_mcp.pacing`), or None.
         policy: the retry policy.
         sleep / jitter: injectable for tests (default `anyio.sleep`, uniform 0..1).
     """
@@ -204,12 +219,13 @@ class MaviClient:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         jitter: Callable[[], float] | None = None,
         no_key_message: str = NO_KEY_MESSAGE,
+        shared_pacing: SharedPacing | None = None,
     ) -> None:
         import random
 
         self.http = http
         self._api_key = api_key
-        self.pacer = Pacer(rate_limit)
+        self.pacer = Pacer(rate_limit, shared_pacing)
         self.policy = policy or RetryPolicy()
         self._sleep = sleep or anyio.sleep
         self._jitter = jitter or random.random
@@ -288,7 +304,14 @@ class MaviClient:
         started = time.perf_counter()
         opened: dict[str, tuple[str, IO[bytes], str]] = files() if files is not None else {}
         try:
-            response = await self.http.request(endpoint.method, path, json=json, files=opened or None, headers=headers)
+            response = await self.http.request(
+                endpoint.method,
+                path,
+                json=json,
+                files=opened or None,
+                headers=headers,
+                extensions=self.pacer.extensions(key),
+            )
         except (httpx2.UnsupportedProtocol, httpx2.InvalidURL) as exc:
             raise ConfigurationError(
                 f"MAVI_BASE_URL is not a usable http(s) URL ({type(exc).__name__}). Fix it (default "

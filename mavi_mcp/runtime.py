@@ -18,7 +18,7 @@ import ssl
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import anyio
@@ -30,8 +30,12 @@ from mavi_mcp import __version__
 from mavi_mcp.client import MaviClient, RetryPolicy
 from mavi_mcp.jobs import Jobs
 from mavi_mcp.media import only_http
+from mavi_mcp.pacing import SqlitePacing
+from mavi_mcp.partials import DOWNLOADS, remove_stale
+from mavi_mcp.recovery import keep_recovering
 from mavi_mcp.secrecy import make_private, without_secret
 from mavi_mcp.settings import Settings
+from mavi_mcp.startup import check_schema, explained
 from mavi_mcp.store import DB_NAME, AsyncStore, Store
 from mavi_mcp.webhook import (
     SECRET_FILE,
@@ -104,7 +108,9 @@ class RuntimeHolder:
         async with AsyncExitStack() as stack:
             data_dir = settings.store_dir
             make_private(data_dir, [DB_NAME, SECRET_FILE])
-            store = AsyncStore(Store.in_dir(data_dir))
+            with explained(data_dir / DB_NAME):  # a store that cannot be opened: StartupError, with what to do
+                check_schema(data_dir / DB_NAME)
+                store = AsyncStore(Store.in_dir(data_dir))
             stack.callback(store.close)
             secret = load_or_create_secret(settings, data_dir)
             task_group = await stack.enter_async_context(anyio.create_task_group())
@@ -140,13 +146,19 @@ class RuntimeHolder:
                 event_hooks={"request": [only_http]},
             )
             await stack.enter_async_context(downloads)
+            pacing = SqlitePacing.in_dir(data_dir)  # one pace per key for every process on this data dir
+            stack.push_async_callback(pacing.aclose)
             client = MaviClient(
                 http,
                 api_key,
                 rate_limit=settings.rate_limit,
                 policy=RetryPolicy(max_attempts=settings.max_attempts, max_wait=settings.max_retry_wait),
+                shared_pacing=pacing,
             )
             stack.push_async_callback(jobs.drain)
+            if stale := remove_stale(data_dir / DOWNLOADS):
+                logger.info("Removed %d partial download(s) left by a process that stopped", stale)
+            task_group.start_soon(partial(keep_recovering, store, sandbox=settings.sandbox))  # deliveries `received`
             recovered = await jobs.recover()
             if recovered:
                 logger.info("Marked %d job(s) interrupted by an earlier stop as failed", recovered)

@@ -239,7 +239,7 @@ async def test_the_console_puts_lists_and_clears_faults_and_refuses_unknown_kind
         assert_error(await http.get(f"/{SK_TELECOM}/metadata"), 402, "Payment Required")
         assert (await http.get(f"/{SK_TELECOM}/metadata")).status_code == 200
         bad = await http.put("/_sandbox/faults", json={"metadata": [{"kind": "explode"}]})
-        assert bad.status_code == 400
+        assert bad.status_code == 422
         assert "unknown fault kind 'explode'" in bad.json()["error"]
         assert (await http.put("/_sandbox/faults", content=b"not json")).status_code == 400
         assert (await http.put("/_sandbox/faults", json={"*": [{"kind": "status"}]})).status_code == 200

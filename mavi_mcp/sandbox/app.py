@@ -522,11 +522,11 @@ class Sandbox:
                 return JSONResponse({"error": 'send {"ENDPOINT": [{"kind": ...}, ...]}'}, status_code=400)
             try:
                 self.faults = {
-                    name: [fault_from(cast(dict[str, Any], f)) for f in cast(list[Any], specs)]
+                    name: [fault_from(cast(dict[str, Any], f)) for f in _fault_list(name, specs)]
                     for name, specs in body.items()
                 }
-            except (ValueError, TypeError, AttributeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
+            except ValueError as exc:  # nothing installed: the faults in place stay as they were
+                return JSONResponse({"error": str(exc)}, status_code=422)
         return JSONResponse({name: [f.as_json() for f in faults] for name, faults in self.faults.items()})
 
     async def admin_processed(self, request: Request) -> Response:
@@ -534,6 +534,13 @@ class Sandbox:
 
     async def admin_deliveries(self, request: Request) -> Response:
         return JSONResponse([d.__dict__ for d in self.deliveries])
+
+
+def _fault_list(name: str, specs: object) -> list[Any]:
+    """The faults listed for endpoint `name` in a console PUT; raises ValueError when they are not a JSON list."""
+    if not isinstance(specs, list):
+        raise ValueError(f"faults for {name!r} must be a JSON list of objects, got {specs!r}")
+    return cast(list[Any], specs)
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

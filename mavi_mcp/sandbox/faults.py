@@ -4,6 +4,8 @@ A fault is set per endpoint (`upload`, `metadata`, `sync-generate-speaker`, `syn
 `speech-to-text`, `async-generate-audio`, `async-generate-speaker`, `async-generate-multi-speaker`, or `*`)
 with `--fault ENDPOINT:KIND[:key=value,...]` (repeatable) or `PUT /_sandbox/faults` with
 `{"ENDPOINT": [{"kind": ..., ...}]}`. `count` limits how many requests a fault hits (default: all).
+Values are checked before anything is installed: `status` an HTTP status 100-599, `seconds` finite and >= 0,
+`count` >= 1 (the console answers 422 with the reason; the command line exits with status 2).
 
 Faults BEFORE the request is processed (nothing happened, nothing billed):
   latency (seconds)            answer normally after a delay
@@ -27,6 +29,7 @@ Error bodies keep the vendor's envelope `{"code": <status>, "msg": ..., "data": 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast
 
@@ -64,6 +67,15 @@ class Fault:
     key: str = "msg"
     keep: int | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse values no real answer could have. Raises ValueError naming the field, its range and the value."""
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP status from 100 to 599, got {self.status}")
+        if not math.isfinite(self.seconds) or self.seconds < 0:
+            raise ValueError(f"seconds must be a finite number >= 0, got {self.seconds}")
+        if self.count is not None and self.count < 1:
+            raise ValueError(f"count must be >= 1 (leave it out for every request), got {self.count}")
+
     def take(self) -> bool:
         """Whether this fault hits the current request (and uses up one of its `count`)."""
         if self.count is None:
@@ -96,22 +108,50 @@ def fault_from(data: dict[str, Any]) -> Fault:
     """A `Fault` from JSON values (`PUT /_sandbox/faults`; numbers may also come as strings from the command line).
 
     An envelope `code` is sent exactly as given: the int 200, or the strings "200" and "0000".
+    Raises ValueError with the reason for an unknown kind, a value of the wrong type or out of range.
     """
+    if not isinstance(data, dict):  # pyright: ignore[reportUnnecessaryIsInstance] -- JSON from the console
+        raise ValueError(f"a fault is a JSON object with a kind, got {data!r}")
     kind = data.get("kind")
     if kind not in KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(KINDS)}")
     count = data.get("count")
+    keep = data.get("keep")
     return Fault(
         kind=cast(Kind, kind),
-        count=int(count) if count is not None else None,
-        status=int(data.get("status", 500)),
+        count=_integer("count", count) if count is not None else None,
+        status=_integer("status", data.get("status", 500)),
         retry_after=str(data["retry_after"]) if data.get("retry_after") is not None else None,
         message=data.get("message"),
-        seconds=float(data.get("seconds", 1.0)),
+        seconds=_number("seconds", data.get("seconds", 1.0)),
         code=_json_code(data.get("code", 200)),
         key=str(data.get("key", "msg")),
-        keep=int(data["keep"]) if data.get("keep") is not None else None,
+        keep=_integer("keep", keep) if keep is not None else None,
     )
+
+
+def _integer(name: str, value: object) -> int:
+    """A whole number from JSON (an int, not a bool or 1.5) or the command line (digits, maybe signed)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a whole number, got {value!r}")
+
+
+def _number(name: str, value: object) -> float:
+    """A number from JSON (int or float, not a bool) or the command line ("0.5"; "nan" is caught by the range check)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a number, got {value!r}")
 
 
 def _json_code(value: object) -> int | str:

@@ -34,6 +34,7 @@ from mavi_mcp.jobs import Outcome
 from mavi_mcp.localfile import OpenedMedia, open_media
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, shown_url, url_error_detail
 from mavi_mcp.netguard import check_literal_host, url_host
+from mavi_mcp.partials import partial_prefix
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.tools._answers import UploadResult, upload_answer, wait_for
 from mavi_mcp.tools._boundary import agent_errors, request_key, runtime_of
@@ -170,16 +171,18 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
                 name = _name_from(
                     str(response.url), response.headers.get("content-type"), response.headers.get("content-disposition")
                 )
-                fd, tmp = tempfile.mkstemp(prefix="download-", suffix=Path(name).suffix, dir=directory)
+                fd, tmp = tempfile.mkstemp(prefix=partial_prefix(), suffix=Path(name).suffix, dir=directory)
                 size = 0
-                with os.fdopen(fd, "wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > cap:
-                            out.close()
-                            os.unlink(tmp)
-                            raise InputError(f"{shown} is larger than the {human_size(cap)} upload limit.")
-                        out.write(chunk)
+                try:
+                    with os.fdopen(fd, "wb") as out:
+                        async for chunk in response.aiter_bytes():
+                            size += len(chunk)
+                            if size > cap:
+                                raise InputError(f"{shown} is larger than the {human_size(cap)} upload limit.")
+                            out.write(chunk)
+                except BaseException:  # size cap, dropped connection, timeout, cancellation, disk full
+                    os.unlink(tmp)
+                    raise
     except httpx2.UnsupportedProtocol:
         raise InputError(
             f"{shown} redirected to a URL that is not http(s); only http(s) downloads are followed."

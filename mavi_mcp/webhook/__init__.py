@@ -9,7 +9,7 @@
 """
 
 from mavi_mcp.webhook.hosting import EmbeddedServer, bind, heartbeat, serve_receiver
-from mavi_mcp.webhook.ingest import Ingested, ingest
+from mavi_mcp.webhook.ingest import Ingested, ingest, reapply
 from mavi_mcp.webhook.receiver import Receiver, receiver_app
 from mavi_mcp.webhook.secret import ROUTE, SECRET_FILE, announce, load_or_create_secret, public_url, webhook_path
 
@@ -25,6 +25,7 @@ __all__ = [
     "ingest",
     "load_or_create_secret",
     "public_url",
+    "reapply",
     "receiver_app",
     "serve_receiver",
     "webhook_path",

@@ -13,13 +13,13 @@ Delivery statuses: received -> applied | failed_result | malformed | duplicate |
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import pydantic
 
+from mavi_mcp.callback_body import CallbackBody, read_body
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize import Context
 from mavi_mcp.shapes import callback_for, detect_callback
@@ -38,14 +38,22 @@ class Ingested:
 
 async def ingest(store: AsyncStore, body: bytes, *, sandbox: bool = False) -> Ingested:
     """Store `body` durably, then apply it to its task (see the module docstring). Never raises on bad input."""
-    try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        await store.record_delivery(body, task_id=None, status="malformed", note="body is not JSON")
-        return Ingested(None, "malformed", "body is not JSON")
-    raw_id: object = cast(dict[str, Any], payload).get("task_id") if isinstance(payload, dict) else None
-    task_id = raw_id.strip() if isinstance(raw_id, str) and raw_id.strip() else None
-    delivery = await store.record_delivery(body, task_id=task_id, status="received")
+    read = read_body(body)  # any depth, encoding or shape: kept and marked, never an exception
+    if read.problem is not None:
+        await store.record_delivery(body, task_id=None, status="malformed", note=read.problem)
+        return Ingested(None, "malformed", read.problem)
+    delivery = await store.record_delivery(body, task_id=read.task_id, status="received")
+    return await reapply(store, delivery, body, sandbox=sandbox, read=read)
+
+
+async def reapply(
+    store: AsyncStore, delivery: int, body: bytes, *, sandbox: bool = False, read: CallbackBody | None = None
+) -> Ingested:
+    """Apply stored delivery `delivery` (its raw `body`, or `read` already) to its task; also for one left
+    `received` by a receiver that stopped between commit and apply (`mavi_mcp.recovery`). Idempotent: a settled
+    task is not changed."""
+    read = read or read_body(body)
+    payload, task_id = read.payload, read.task_id
     try:
         return await _apply(store, delivery, payload, task_id, sandbox=sandbox)
     except Exception as exc:  # keep the receiver up whatever the body held; the body is already stored
