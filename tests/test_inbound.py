@@ -38,11 +38,6 @@ INIT = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @contextmanager
 def served(tmp_path: Path, host: str, **env: str) -> Generator[tuple[str, subprocess.Popen[bytes]]]:
     """`mavi-mcp --sandbox --transport streamable-http` on `host`; its stdout is captured (it must stay empty)."""

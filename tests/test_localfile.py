@@ -21,11 +21,6 @@ KEY = "sk-mavi-localfile-test-0123456789"
 SECRET = "localfile-webhook-secret-0123456789abcdef"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class UploadSpy:
     """An ASGI layer before the sandbox: keeps each upload body and runs `on_first` when the first one arrives."""
 

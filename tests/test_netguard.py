@@ -33,11 +33,6 @@ LOCALHOST = ("127.0.0.1/32", "::1/128")
 tool's up-front check of numeric hosts does not see it)."""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def wav_bytes(seconds: float) -> bytes:
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as writer:

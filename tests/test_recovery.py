@@ -20,7 +20,7 @@ from mavi_mcp.recovery import received_deliveries, recover_received
 from mavi_mcp.runtime import RuntimeHolder
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
-from mavi_mcp.store import DB_NAME, Store
+from mavi_mcp.store import DB_NAME, AsyncStore, Store
 from tests.conftest import mavi_mcp_command, server_env, start
 
 CALLBACK = Path(__file__).resolve().parent.parent / "mavi_mcp/sandbox/data/async-generate-audio-callback/4474506.json"
@@ -91,20 +91,16 @@ async def test_a_starting_server_applies_it_too_and_get_task_returns_the_transcr
     assert settled(tmp_path)[2] == "applied"
 
 
-def test_a_fresh_received_row_is_left_to_the_receiver_that_may_still_be_applying_it(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_fresh_received_row_is_left_to_the_receiver_that_may_still_be_applying_it(tmp_path: Path) -> None:
     left_received(tmp_path, seconds_ago=0.0)
-    store = Store.in_dir(tmp_path)
+    store = AsyncStore(Store.in_dir(tmp_path))
     try:
-        assert received_deliveries(store) == []
-        assert recover_received(store) == 0
+        assert received_deliveries(store.path) == []
+        assert await recover_received(store) == 0
         assert settled(tmp_path)[0] == "pending"
-        assert recover_received(store, min_age=0) == 1
+        assert await recover_received(store, min_age=0) == 1
         assert settled(tmp_path)[:1] == ("completed",)
-        assert recover_received(store, min_age=0) == 0  # nothing left `received`
+        assert await recover_received(store, min_age=0) == 0  # nothing left `received`
     finally:
         store.close()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"

@@ -147,8 +147,3 @@ async def test_the_runtime_itself_refuses_a_store_that_is_not_a_database_with_th
     with pytest.raises(StartupError, match="is not a readable SQLite database"):
         async with RuntimeHolder(Settings(data_dir=tmp_path, rate_limit=0)).open():
             pass
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
