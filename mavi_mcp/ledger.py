@@ -336,3 +336,9 @@ def media_duration(db: sqlite3.Connection, asset_id: str) -> float | None:
 def forget_media(db: sqlite3.Connection, asset_id: str) -> None:
     """Drop an asset MAVI no longer has (deleted, expired), so it is not offered for reuse again."""
     db.execute("DELETE FROM media_files WHERE asset_id = ?", (asset_id,))
+
+
+def rename_charge(db: sqlite3.Connection, old_task_id: str, new_task_id: str) -> None:
+    """Move a claimed row to the task id MAVI gave the request (an async start is claimed under a provisional id
+    before MAVI names the task)."""
+    db.execute("UPDATE ledger SET task_id = ? WHERE task_id = ?", (new_task_id, old_task_id))

@@ -34,6 +34,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import anyio.to_thread
 
+from mavi_mcp.ledger import LEDGER_SCHEMA
 from mavi_mcp.transcript import Transcript, utcnow
 
 P = ParamSpec("P")
@@ -196,7 +197,7 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._tx() as db:
             # executescript() would commit on its own; run the statements inside this transaction instead
-            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+            for statement in filter(None, (s.strip() for s in (_SCHEMA + LEDGER_SCHEMA).split(";"))):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._cache: OrderedDict[str, Transcript] = OrderedDict()
@@ -221,6 +222,12 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def in_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """`fn(db)` inside one IMMEDIATE transaction: how the ledger's functions (`mavi_mcp.ledger`, issue 15)
+        read and write the store atomically (a claim of a paid request is read-then-write)."""
+        with self._tx() as db:
+            return fn(db)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -664,6 +671,9 @@ class AsyncStore:
 
     def close(self) -> None:
         self.sync.close()
+
+    async def in_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        return await self._run(self.sync.in_transaction, fn)
 
     # transcripts
     async def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:

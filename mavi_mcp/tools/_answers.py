@@ -80,6 +80,9 @@ class TranscriptResult(BaseModel):
     elapsed_seconds: float | None = None
     error: str | None = None
     sandbox: bool | None = None
+    billed_seconds: float | None = Field(default=None, description="Seconds of media billed by this call.")
+    cost_usd: float | None = Field(default=None, description="What this call cost (MAVI's prices); 0 when reused.")
+    reused: bool | None = Field(default=None, description="True: an identical request's stored result, free.")
 
 
 def build_view(transcript: Transcript, names: dict[str, str], page: PageOptions) -> View:
