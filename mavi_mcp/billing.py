@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from mavi_mcp.cost import PriceKey, billed_seconds, estimate, price_key, request_key
 from mavi_mcp.ledger import (
@@ -94,7 +94,7 @@ def reconcile(db: sqlite3.Connection) -> None:
         shape = f"{endpoint}-{provider}" if endpoint == "speech-to-text" and provider else str(endpoint)
         billed = billed_seconds(
             shape,
-            body if isinstance(body, dict) else None,
+            cast(dict[str, Any], body) if isinstance(body, dict) else None,
             asset_seconds=media_duration(db, asset_id) if asset_id else None,
             transcript_end=float(end) if end is not None else None,
         )

@@ -15,7 +15,7 @@ import inspect
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError
 
 from mavi_mcp import billing
 from mavi_mcp.confirm import Approved, CostCheck, check_call, cost_gate
-from mavi_mcp.cost import WINDOW_NOTE, BilledFrom, account_fingerprint, billed_text, estimate, format_usd
+from mavi_mcp.cost import WINDOW_NOTE, Billed, BilledFrom, account_fingerprint, billed_text, estimate, format_usd
 from mavi_mcp.errors import MaviError
 from mavi_mcp.jobs import new_job_id
 from mavi_mcp.ledger import LedgerEntry, fail_charge, rename_charge, reuse_note
@@ -137,9 +137,7 @@ async def run_paid(
 def cost_line(entry: LedgerEntry) -> str:
     """The first line of a paid answer: billed duration and cost, or the estimate while it runs."""
     if entry.status == "billed" and entry.cost_usd is not None and entry.billed_seconds is not None:
-        source: BilledFrom = entry.billed_from if entry.billed_from in ("provider", "asset", "transcript") else "asset"  # type: ignore[assignment]
-        from mavi_mcp.cost import Billed
-
+        source = cast(BilledFrom, entry.billed_from or "asset")
         billed = Billed(entry.billed_seconds, source)
         return billed_text(billed, estimate(entry.tool, entry.billed_seconds)) + "."
     if entry.status == "failed":
@@ -163,7 +161,7 @@ def with_cost(answer: CallToolResult, entry: LedgerEntry | None, *, note: str | 
 
 def reused_answer(answer: CallToolResult, original: LedgerEntry) -> CallToolResult:
     """The stored result of an identical request, free: `reused: true`, cost 0, the original's task and date."""
-    data = {**(answer.structured_content or {}), "reused": True, "billed_seconds": 0.0, "cost_usd": 0.0}
+    data: dict[str, Any] = {**(answer.structured_content or {}), "reused": True, "billed_seconds": 0.0, "cost_usd": 0.0}
     return _prefixed(answer, reuse_note(original), data)
 
 

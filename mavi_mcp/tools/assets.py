@@ -27,8 +27,11 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from mavi_mcp.cost import file_sha256_async
+from mavi_mcp.duration import probe_duration
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError
 from mavi_mcp.jobs import Outcome
+from mavi_mcp.ledger import find_media, forget_media, remember_media
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, resolve_local_file, shown_url, url_error_detail
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.tools._answers import UploadResult, upload_answer, wait_for
@@ -208,6 +211,42 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
     return Path(tmp), name, size
 
 
+async def _upload_file(
+    rt: Runtime, task_id: str, file: Path, name: str, size: int, source: str, *, key: str | None, refresh: bool
+) -> Outcome:
+    """Upload `file` (or reuse the asset MAVI still has for the same bytes, unless `refresh`), keeping its SHA-256
+    and its duration read locally (`duration.probe_duration`) with the asset id (`ledger.remember_media`)."""
+    sha256 = await file_sha256_async(file)
+    duration = await probe_duration(file)
+    result: dict[str, Any] = {"filename": name, "size_bytes": size, "source": source}
+    result |= {"duration_seconds": duration.seconds, "duration_problem": duration.problem}
+    if not refresh:
+        for known in await rt.store.in_transaction(lambda db: find_media(db, sha256)):
+            status = await _still_there(rt, known.asset_id, key)
+            if status == "SUCCESS":
+                await rt.store.set_task_asset(task_id, known.asset_id)
+                return Outcome(result={**result, "asset_id": known.asset_id, "upload_status": status, "reused": True})
+            if status == "FAILED":
+                await rt.store.in_transaction(lambda db, gone=known.asset_id: forget_media(db, gone))
+    asset_id = await rt.client.upload(file, filename=name, api_key=key)
+    await rt.store.in_transaction(
+        lambda db: remember_media(db, asset_id=asset_id, sha256=sha256, size_bytes=size, duration=duration)
+    )
+    await rt.store.set_task_asset(task_id, asset_id)  # a pending answer can show it now
+    status = await _wait_until_ready(rt, asset_id, key)
+    return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
+
+
+async def _still_there(rt: Runtime, asset_id: str, key: str | None) -> str | None:
+    """MAVI's upload status of an asset made earlier from the same bytes (the free metadata call), or None when
+    it cannot be read (deleted, expired, another account's key, MAVI unreachable)."""
+    try:
+        resource = await rt.client.metadata(asset_id, api_key=key)
+    except MaviError:
+        return None
+    return (resource.upload_status or "").upper() or None
+
+
 @agent_errors
 async def upload_media(
     path: Annotated[
@@ -221,14 +260,18 @@ async def upload_media(
     ],
     ctx: Context[Runtime, Any],
     wait_seconds: WaitSeconds = None,
+    refresh: Annotated[
+        bool, Field(description="Upload again even when MAVI still has this exact file (same SHA-256).")
+    ] = False,
 ) -> Annotated[CallToolResult, UploadResult]:
     """Upload a recording to MAVI and get its asset_id, the input of every transcription tool.
 
     Accepts audio (mp3, wav, aac, flac, ogg, m4a) and video (mp4, mov, avi, webm, mkv, flv, wmv, mpeg) up to
     3 GB. A local path must be absolute and inside the folders the user allowed (MAVI_MCP_ALLOWED_DIRS);
     a URL is downloaded by the server, then uploaded. The tool waits until MAVI has processed the file.
-    Cost: free (MAVI bills storage at $0.001 per GB per day).
-    Returns: asset_id, file name and size. Next: identify_speakers or transcribe_* with that asset_id.
+    Cost: free (MAVI bills storage at $0.001 per GB per day); the same file again reuses its asset.
+    Returns: asset_id, file name, size, duration and each transcription tool's estimated price.
+    Next: identify_speakers or transcribe_* with that asset_id.
     Errors say what to fix: a path outside the allowed folders, a URL that does not parse, cannot be reached
     or is not media (URLs are shown without user:password or query). If the upload succeeded but MAVI's
     processing could not be confirmed, the error gives the asset_id (get_task and list_tasks keep it): use it,
@@ -249,20 +292,14 @@ async def upload_media(
 
     async def work(task_id: str) -> Outcome:
         if local is not None:
-            asset_id = await rt.client.upload(local, api_key=key)
-            result = {"filename": local.name, "size_bytes": size, "source": str(local)}
-        else:
-            downloads = rt.data_dir / "downloads"
-            downloads.mkdir(parents=True, exist_ok=True)
-            file, name, got = await _download(rt, target, downloads)
-            try:
-                asset_id = await rt.client.upload(file, filename=name, api_key=key)
-            finally:
-                file.unlink(missing_ok=True)
-            result = {"filename": name, "size_bytes": got, "source": shown_url(target)}
-        await rt.store.set_task_asset(task_id, asset_id)  # a pending answer can show it now
-        status = await _wait_until_ready(rt, asset_id, key)
-        return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
+            return await _upload_file(rt, task_id, local, local.name, size, str(local), key=key, refresh=refresh)
+        downloads = rt.data_dir / "downloads"
+        downloads.mkdir(parents=True, exist_ok=True)
+        file, name, got = await _download(rt, target, downloads)
+        try:
+            return await _upload_file(rt, task_id, file, name, got, shown_url(target), key=key, refresh=refresh)
+        finally:
+            file.unlink(missing_ok=True)
 
     task_id = await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={})
     record, waited = await wait_for(ctx, task_id, wait_seconds, what="upload_media")

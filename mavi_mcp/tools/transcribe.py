@@ -17,8 +17,8 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from mavi_mcp import shapes
-from mavi_mcp.media import shown_url
 from mavi_mcp.confirm import Approved, MaxCostUsd
+from mavi_mcp.media import shown_url
 from mavi_mcp.options import AssemblyAIOptions, ElevenLabsOptions
 from mavi_mcp.pipeline import Mode, Transcription, choose_mode
 from mavi_mcp.runtime import Runtime
@@ -67,9 +67,11 @@ async def _run(
 _PAID = ("refresh", "max_cost_usd")
 """The cost parameters every paid tool takes (its gate reads them)."""
 
+
 async def _speakers_request(rt: Runtime, args: Mapping[str, Any]) -> Transcription:
     asset_id = str(args["asset_id"])
-    shape = shapes.SPEAKER_CALLBACK if await choose_mode(rt, args.get("mode", "auto")) == "async" else shapes.SPEAKER_TURNS
+    is_async = await choose_mode(rt, args.get("mode", "auto")) == "async"
+    shape = shapes.SPEAKER_CALLBACK if is_async else shapes.SPEAKER_TURNS
     return Transcription(shape, {"asset_id": asset_id}, "identify_speakers", asset_id=asset_id)
 
 
