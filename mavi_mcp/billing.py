@@ -6,7 +6,8 @@ with the store's `tasks`, `transcripts`, `raw_results` and `media_files` tables.
 `sqlite3.Connection` runs inside one store transaction (`AsyncStore.in_transaction`).
 
 A ledger row is settled lazily (`reconcile`): when its task has completed, the billed duration is read from the
-raw body kept with the task (the provider's duration field), else the asset's duration read before upload, else
+raw body kept with the task (a sync answer in `raw_results`, an async callback in `deliveries`: the provider's
+duration or usage field), else the asset's duration read before upload, else
 the transcript's end; when its task has failed, the row is marked failed (not spent, never reused).
 """
 
@@ -32,6 +33,7 @@ from mavi_mcp.ledger import (
     spend,
 )
 from mavi_mcp.pipeline import Transcription
+from mavi_mcp.shapes import callback_for
 
 PROVISIONAL = "claim_"
 """Prefix of the ledger id of an async start claimed before MAVI has named its task (`ledger.rename_charge`)."""
@@ -81,9 +83,13 @@ def reconcile(db: sqlite3.Connection) -> None:
         if status != "completed":
             fail_charge(db, task_id)
             continue
-        raw = db.execute(
-            "SELECT body FROM raw_results WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)
-        ).fetchone()
+        raw = (
+            db.execute("SELECT body FROM raw_results WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)).fetchone()
+            or db.execute(
+                "SELECT body FROM deliveries WHERE task_id = ? AND status = 'applied' ORDER BY id DESC LIMIT 1",
+                (task_id,),
+            ).fetchone()
+        )
         body: Any = None
         if raw is not None:
             try:
@@ -91,7 +97,9 @@ def reconcile(db: sqlite3.Connection) -> None:
             except (ValueError, UnicodeDecodeError):
                 body = None
         provider = json.loads(params or "{}").get("provider")
+        callback = callback_for(str(endpoint))
         shape = f"{endpoint}-{provider}" if endpoint == "speech-to-text" and provider else str(endpoint)
+        shape = callback.name if callback is not None else shape
         billed = billed_seconds(
             shape,
             cast(dict[str, Any], body) if isinstance(body, dict) else None,
