@@ -75,12 +75,13 @@ async def session(
     tmp: Path,
     *args: str,
     elicit: Callable[[Any, ElicitRequestFormParams], Awaitable[ElicitResult]] | None = None,
+    mode: str = "auto",
     **settings: str,
 ) -> AsyncIterator[Session]:
     env = server_env(tmp, sandbox.url, MAVI_MCP_RATE_LIMIT="0", **settings)
     with (tmp / "server.log").open("a") as log, sandbox.admin() as admin:
         transport = stdio_client(stdio_params(env, *args), errlog=log)
-        async with Client(transport, read_timeout_seconds=90, elicitation_callback=elicit) as client:  # pyright: ignore[reportArgumentType]
+        async with Client(transport, mode=mode, read_timeout_seconds=90, elicitation_callback=elicit) as client:  # pyright: ignore[reportArgumentType]
             yield Session(client, admin, tmp / "media")
 
 
@@ -157,6 +158,8 @@ async def test_a_scripted_session_is_billed_once_per_distinct_request(
             for _ in range(2):
                 tg.start_soon(together, "transcribe_whisper", {"asset_id": MONRO, "mode": "async", "wait_seconds": 30})
         assert sorted(bool(r.get("reused")) for r in results) == [False] * 3 + [True] * 4
+        by_webhook = next(r for r in results if r.get("endpoint") == "async-generate-audio" and not r.get("reused"))
+        assert cents(by_webhook["cost_usd"]) == cents(PRICES["transcribe_whisper"].usd_for(BY_ID[MONRO].duration))
         assert len({r["task_id"] for r in results}) == 3
 
         # refresh pays again on purpose; the newest result is reused after it
@@ -221,21 +224,25 @@ def answering(action: str, content: dict[str, Any] | None, asked: list[str]) -> 
 
 
 @pytest.mark.parametrize(
-    ("action", "content", "sent", "said"),
+    ("era", "action", "content", "sent", "said"),
     [
-        ("accept", {"pay": True}, True, "Billed $0.006 for 0:03"),
-        ("accept", {"pay": False}, False, "Not sent: the user answered no to transcribe_whisper (about $0.006"),
-        ("decline", None, False, "Not sent: the user declined transcribe_whisper (about $0.006 for 0:03)"),
-        ("cancel", None, False, "Not sent: the user dismissed the cost confirmation for transcribe_whisper"),
+        ("auto", "accept", {"pay": True}, True, "Billed $0.006 for 0:03"),
+        ("legacy", "accept", {"pay": True}, True, "Billed $0.006 for 0:03"),
+        ("auto", "accept", {"pay": False}, False, "Not sent: the user answered no to transcribe_whisper (about $0.006"),
+        ("auto", "decline", None, False, "Not sent: the user declined transcribe_whisper (about $0.006 for 0:03)"),
+        ("legacy", "decline", None, False, "Not sent: the user declined transcribe_whisper (about $0.006 for 0:03)"),
+        ("auto", "cancel", None, False, "Not sent: the user dismissed the cost confirmation for transcribe_whisper"),
     ],
 )
 async def test_a_call_above_the_threshold_is_sent_only_when_the_user_accepts(
-    sandbox: tuple[SandboxServer, int], tmp_path: Path, action: str, content: Any, sent: bool, said: str
+    sandbox: tuple[SandboxServer, int], tmp_path: Path, era: str, action: str, content: Any, sent: bool, said: str
 ) -> None:
+    """`era`: `auto` negotiates 2026-07-28 (the question rides an InputRequiredResult), `legacy` 2025-11-25 (an
+    elicitation request mid-call)."""
     server, _ = sandbox
     asked: list[str] = []
     callback = answering(action, content, asked)
-    async with session(server, tmp_path, elicit=callback, MAVI_MCP_CONFIRM_ABOVE_USD="0.005") as s:
+    async with session(server, tmp_path, elicit=callback, mode=era, MAVI_MCP_CONFIRM_ABOVE_USD="0.005") as s:
         asset = ok(await s.call("upload_media", path=str(write_wav(s.media / "a.wav", seconds=3.0))))["asset_id"]
         assert not asked  # the upload is free
         assert ok(await s.call("transcribe_whisper", asset_id=asset, mode="sync"))["cost_usd"] == 0.003  # under it
