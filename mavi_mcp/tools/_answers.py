@@ -81,9 +81,9 @@ class TranscriptResult(BaseModel):
     elapsed_seconds: float | None = None
     error: str | None = None
     sandbox: bool | None = None
-    billed_seconds: float | None = Field(default=None, description="Seconds of media billed by this call.")
-    cost_usd: float | None = Field(default=None, description="What this call cost (MAVI's prices); 0 when reused.")
-    reused: bool | None = Field(default=None, description="True: an identical request's stored result, free.")
+    billed_seconds: float | None = None
+    cost_usd: float | None = Field(default=None, description="0 when reused.")
+    reused: bool | None = None
 
 
 def build_view(transcript: Transcript, names: dict[str, str], page: PageOptions) -> View:
@@ -319,8 +319,8 @@ class UploadResult(BaseModel):
     )
     elapsed_seconds: float | None = None
     error: str | None = None
-    duration_seconds: float | None = Field(default=None, description="Media duration read before upload.")
-    reused: bool | None = Field(default=None, description="True: MAVI still had this exact file; not uploaded.")
+    duration_seconds: float | None = None
+    reused: bool | None = None
 
 
 def pending_upload_text(record: TaskRecord) -> str:

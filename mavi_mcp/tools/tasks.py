@@ -69,13 +69,13 @@ class TaskItem(BaseModel):
     completed_at: str | None = None
     transcript_id: str | None
     error: str | None = None
-    cost_usd: float | None = Field(default=None, description="Billed (or, while pending, estimated) US dollars.")
+    cost_usd: float | None = Field(default=None, description="Billed, or estimated while pending.")
 
 
 class TaskList(BaseModel):
     tasks: list[TaskItem]
-    spent_today_usd: float = Field(description="Spend of today (UTC), MAVI's prices, pending calls estimated.")
-    spent_month_usd: float = Field(description="Spend of this month (UTC).")
+    spent_today_usd: float = Field(description="UTC day.")
+    spent_month_usd: float
 
 
 def task_item(record: TaskRecord, charge: LedgerEntry | None = None) -> TaskItem:
