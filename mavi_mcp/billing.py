@@ -40,6 +40,10 @@ PROVISIONAL = "claim_"
 
 _SOURCE_KEYS = ("asset_id", "url", "source_url")
 
+MAYBE_PROCESSED = "processed and billed"
+"""Words every error of a request that may have been processed says ("... may have been processed and billed",
+`errors`, `client`, `pipeline`, `jobs.INTERRUPTED`): its ledger row counts in spend at its estimate."""
+
 
 def price_of(request: Transcription) -> PriceKey:
     """The price-table key of a request: its tool, and for Whisper whether speakers are labelled."""
@@ -75,13 +79,13 @@ def reconcile(db: sqlite3.Connection) -> None:
     """Settle every pending ledger row whose task has ended: billed (duration and cost, see the module's
     docstring) when it completed, failed when it failed. Idempotent; cheap (pending rows only)."""
     rows = db.execute(
-        "SELECT l.task_id, l.tool, t.status, t.endpoint, t.params, t.asset_id, t.transcript_id, tr.duration"
+        "SELECT l.task_id, l.tool, t.status, t.endpoint, t.params, t.asset_id, t.transcript_id, tr.duration, t.error"
         " FROM ledger l JOIN tasks t ON t.task_id = l.task_id LEFT JOIN transcripts tr ON tr.id = t.transcript_id"
         " WHERE l.status = 'pending' AND t.status != 'pending'"
     ).fetchall()
-    for task_id, tool, status, endpoint, params, asset_id, transcript_id, end in rows:
+    for task_id, tool, status, endpoint, params, asset_id, transcript_id, end, error in rows:
         if status != "completed":
-            fail_charge(db, task_id)
+            fail_charge(db, task_id, maybe_billed=MAYBE_PROCESSED in (error or ""))
             continue
         raw = (
             db.execute("SELECT body FROM raw_results WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)).fetchone()

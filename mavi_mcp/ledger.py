@@ -225,20 +225,30 @@ def settle_charge(
     )
 
 
-def fail_charge(db: sqlite3.Connection, task_id: str, *, now: datetime | None = None) -> None:
-    """Mark a request as failed (MAVI refused it, or the job failed): never reused, not counted as spent."""
+MAYBE_BILLED = "maybe"
+"""`billed_from` of a failed request that may still have been processed and billed (a timeout or a 5xx after
+sending, a server stopped mid-call): never reused, but counted in spend at its estimate."""
+
+
+def fail_charge(
+    db: sqlite3.Connection, task_id: str, *, maybe_billed: bool = False, now: datetime | None = None
+) -> None:
+    """Mark a request as failed (MAVI refused it, or the job failed): never reused, not counted as spent; with
+    `maybe_billed` (it may have been processed), counted at its estimate."""
     db.execute(
-        "UPDATE ledger SET status = 'failed', cost_usd = NULL, settled_at = ? WHERE task_id = ?", (_now(now), task_id)
+        "UPDATE ledger SET status = 'failed', cost_usd = NULL, billed_from = ?, settled_at = ? WHERE task_id = ?",
+        (MAYBE_BILLED if maybe_billed else None, _now(now), task_id),
     )
 
 
 def spend_since(db: sqlite3.Connection, since: datetime) -> float:
     """US dollars spent on requests made at or after `since` (timezone-aware): billed costs, pending requests at
-    their estimate, failed ones not at all. With `confirm.start_of_day()` / `start_of_month()`."""
+    their estimate, failed ones not at all unless they may have been billed (`MAYBE_BILLED`: at their estimate).
+    With `confirm.start_of_day()` / `start_of_month()`."""
     row = db.execute(
         "SELECT COALESCE(SUM(COALESCE(cost_usd, estimated_usd, 0)), 0) FROM ledger"
-        " WHERE status != 'failed' AND created_at >= ?",
-        (_stamp(since),),
+        " WHERE (status != 'failed' OR billed_from = ?) AND created_at >= ?",
+        (MAYBE_BILLED, _stamp(since)),
     ).fetchone()
     return round(float(row[0]), 6)
 

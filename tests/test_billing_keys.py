@@ -109,3 +109,21 @@ def test_a_finished_task_is_settled_from_the_providers_duration_and_a_failed_one
         )
     )
     assert (reused.new, reused.entry.task_id) == (False, "job_a")
+
+
+def test_a_request_that_may_have_been_processed_counts_at_its_estimate_but_is_never_reused(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    store.create_task("job_a", mode="sync", endpoint="sync-generate-speaker", tool="t", asset_id=None)
+    store.in_transaction(
+        lambda db: claim_request(
+            db, task_id="job_a", tool="identify_speakers", key="k", estimated_usd=0.25, refresh=False
+        )
+    )
+    store.finish_job("job_a", error="MAVI had an internal error. ... because it may have been processed and billed")
+    assert store.in_transaction(spend_now).today_usd == 0.25
+    again = store.in_transaction(
+        lambda db: claim_request(
+            db, task_id="job_b", tool="identify_speakers", key="k", estimated_usd=0.25, refresh=False
+        )
+    )
+    assert again.new

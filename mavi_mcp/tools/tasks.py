@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from mavi_mcp.billing import entries_of, entry_of, spend_now
 from mavi_mcp.cost import format_usd
 from mavi_mcp.errors import InputError
-from mavi_mcp.ledger import LedgerEntry
+from mavi_mcp.ledger import MAYBE_BILLED, LedgerEntry
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, wait_for
@@ -80,7 +80,7 @@ class TaskList(BaseModel):
 
 def task_item(record: TaskRecord, charge: LedgerEntry | None = None) -> TaskItem:
     cost = None
-    if charge is not None and charge.status != "failed":
+    if charge is not None and (charge.status != "failed" or charge.billed_from == MAYBE_BILLED):
         cost = charge.cost_usd if charge.cost_usd is not None else charge.estimated_usd
     return TaskItem(
         task_id=record.task_id,
