@@ -64,7 +64,7 @@ async def one_client(url: str) -> int:
     """One MCP session: a paid call and two reads. Returns the number of errors."""
     errors = 0
     async with Client(f"{url}/mcp") as client:
-        result = await client.call_tool("identify_speakers", {"asset_id": ASSET, "mode": "sync"})
+        result = await client.call_tool("identify_speakers", {"asset_id": ASSET, "mode": "sync", "refresh": True})
         if result.is_error or not result.structured_content:
             return 1
         tid = result.structured_content["transcript_id"]

@@ -345,14 +345,14 @@ CASES = (
     Case(
         "identify_speakers, AMI ES2004a (260 turns)",
         "identify_speakers",
-        {"asset_id": "re_700000000000000012", "mode": "sync"},
+        {"asset_id": "re_700000000000000012", "mode": "sync", "refresh": True},  # paid every time, never reused
         "/transcriptions/sync-generate-speaker",
         {"asset_id": "re_700000000000000012"},
     ),
     Case(
         "transcribe_elevenlabs, 2.5 s clip (6 words)",
         "transcribe_elevenlabs",
-        {"asset_id": "re_700000000000000005"},
+        {"asset_id": "re_700000000000000005", "refresh": True},
         "/transcriptions/speech-to-text",
         {"asset_id": "re_700000000000000005", "provider": "elevenlabs"},
     ),

@@ -43,8 +43,8 @@ MaxCostUsd = Annotated[
     float | None,
     Field(
         gt=0,
-        description="The most this call may cost (US dollars): if the estimate is higher, nothing is sent. Pass it "
-        "when told to, after checking with the user, to go ahead above the confirmation threshold.",
+        description="Most this call may cost (USD); above it nothing is sent. Give it when told to, after asking the "
+        "user.",
     ),
 ]
 """The acknowledgement parameter a paid tool takes (`max_cost_usd`)."""

@@ -63,6 +63,11 @@ class Price:
         amount = f"{self.usd:.2f}" if self.per_seconds > 1 else f"{self.usd.normalize()}"
         return f"${amount}/{unit}"
 
+    @property
+    def usd_per_second(self) -> float:
+        """The price per second of media in US dollars (what `shapes.Shape.usd_per_second` holds)."""
+        return float(self.usd / self.per_seconds)
+
     def usd_for(self, seconds: float) -> float:
         """The cost of `seconds` of media in US dollars, to the micro-dollar (no rounding up to a unit)."""
         exact = self.usd * Decimal(repr(float(seconds))) / self.per_seconds

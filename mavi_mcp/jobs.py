@@ -78,9 +78,11 @@ class Jobs:
         endpoint: str,
         asset_id: str | None,
         params: dict[str, Any],
+        task_id: str | None = None,
     ) -> str:
-        """Record a pending job and run `work(task_id)` in the server's task group; returns the job's task id."""
-        task_id = new_job_id()
+        """Record a pending job and run `work(task_id)` in the server's task group; returns the job's task id
+        (`task_id` when given: a paid request claims its ledger row under it before it starts)."""
+        task_id = task_id or new_job_id()
         await self.store.create_task(
             task_id,
             mode="sync",

@@ -225,20 +225,30 @@ def settle_charge(
     )
 
 
-def fail_charge(db: sqlite3.Connection, task_id: str, *, now: datetime | None = None) -> None:
-    """Mark a request as failed (MAVI refused it, or the job failed): never reused, not counted as spent."""
+MAYBE_BILLED = "maybe"
+"""`billed_from` of a failed request that may still have been processed and billed (a timeout or a 5xx after
+sending, a server stopped mid-call): never reused, but counted in spend at its estimate."""
+
+
+def fail_charge(
+    db: sqlite3.Connection, task_id: str, *, maybe_billed: bool = False, now: datetime | None = None
+) -> None:
+    """Mark a request as failed (MAVI refused it, or the job failed): never reused, not counted as spent; with
+    `maybe_billed` (it may have been processed), counted at its estimate."""
     db.execute(
-        "UPDATE ledger SET status = 'failed', cost_usd = NULL, settled_at = ? WHERE task_id = ?", (_now(now), task_id)
+        "UPDATE ledger SET status = 'failed', cost_usd = NULL, billed_from = ?, settled_at = ? WHERE task_id = ?",
+        (MAYBE_BILLED if maybe_billed else None, _now(now), task_id),
     )
 
 
 def spend_since(db: sqlite3.Connection, since: datetime) -> float:
     """US dollars spent on requests made at or after `since` (timezone-aware): billed costs, pending requests at
-    their estimate, failed ones not at all. With `confirm.start_of_day()` / `start_of_month()`."""
+    their estimate, failed ones not at all unless they may have been billed (`MAYBE_BILLED`: at their estimate).
+    With `confirm.start_of_day()` / `start_of_month()`."""
     row = db.execute(
         "SELECT COALESCE(SUM(COALESCE(cost_usd, estimated_usd, 0)), 0) FROM ledger"
-        " WHERE status != 'failed' AND created_at >= ?",
-        (_stamp(since),),
+        " WHERE (status != 'failed' OR billed_from = ?) AND created_at >= ?",
+        (MAYBE_BILLED, _stamp(since)),
     ).fetchone()
     return round(float(row[0]), 6)
 
@@ -336,3 +346,9 @@ def media_duration(db: sqlite3.Connection, asset_id: str) -> float | None:
 def forget_media(db: sqlite3.Connection, asset_id: str) -> None:
     """Drop an asset MAVI no longer has (deleted, expired), so it is not offered for reuse again."""
     db.execute("DELETE FROM media_files WHERE asset_id = ?", (asset_id,))
+
+
+def rename_charge(db: sqlite3.Connection, old_task_id: str, new_task_id: str) -> None:
+    """Move a claimed row to the task id MAVI gave the request (an async start is claimed under a provisional id
+    before MAVI names the task)."""
+    db.execute("UPDATE ledger SET task_id = ? WHERE task_id = ?", (new_task_id, old_task_id))

@@ -60,8 +60,9 @@ class Transcription:
     model: str | None = None
 
 
-async def transcribe(rt: Runtime, request: Transcription, *, api_key: str | None) -> str:
+async def transcribe(rt: Runtime, request: Transcription, *, api_key: str | None, job_id: str | None = None) -> str:
     """Run `request` on its shape's endpoint; returns the task id to wait for (a local job or MAVI's task).
+    `job_id`: the id a sync job runs under (`jobs.new_job_id()`, claimed in the ledger first); else a new one.
 
     Raises (async starts only; a sync job records its failures on its task): see `start_async`.
     """
@@ -95,6 +96,7 @@ async def transcribe(rt: Runtime, request: Transcription, *, api_key: str | None
         endpoint=request.shape.endpoint.name,
         asset_id=request.asset_id,
         params=request.params,
+        task_id=job_id,
     )
 
 

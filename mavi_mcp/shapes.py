@@ -29,6 +29,7 @@ from typing import Any, Literal, get_args
 import pydantic
 
 from mavi_mcp import wire
+from mavi_mcp.cost import PRICES
 from mavi_mcp.endpoints import (
     ASYNC_AUDIO,
     ASYNC_MULTI_SPEAKER,
@@ -68,7 +69,7 @@ class Shape:
     """One response shape: where it comes from, how to read it, how to normalize it, what it costs.
 
     `request` holds the fields every request for this shape carries (the model, the provider, the speaker flag);
-    `usd_per_second` is MAVI's price per second of audio.
+    `usd_per_second` is MAVI's price per second of audio, read from the one price table (`cost.PRICES`).
     """
 
     name: ShapeName
@@ -126,7 +127,7 @@ _ENTRIES: tuple[Shape, ...] = (
         wire.SpeakerData,
         normalize_speaker_turns,
         default_model="pyannote",
-        usd_per_second=0.001,
+        usd_per_second=PRICES["identify_speakers"].usd_per_second,
     ),
     Shape(
         "sync-generate-audio",
@@ -136,7 +137,7 @@ _ENTRIES: tuple[Shape, ...] = (
         wire.WhisperData,
         normalize_whisper,
         default_model="whisper-1",
-        usd_per_second=0.001,
+        usd_per_second=PRICES["transcribe_whisper"].usd_per_second,
         request={"model": "whisper-1", "speaker": False},
     ),
     Shape(
@@ -147,7 +148,7 @@ _ENTRIES: tuple[Shape, ...] = (
         wire.WhisperData,
         normalize_whisper,
         default_model="whisper-1",
-        usd_per_second=0.002,
+        usd_per_second=PRICES["transcribe_whisper_speaker"].usd_per_second,
         request={"model": "whisper-1", "speaker": True},
     ),
     Shape(
@@ -158,7 +159,7 @@ _ENTRIES: tuple[Shape, ...] = (
         wire.AssemblyAITranscript,
         normalize_assemblyai,
         default_model="universal-2",
-        usd_per_second=0.15 / 3600,
+        usd_per_second=PRICES["transcribe_assemblyai"].usd_per_second,
         request={"provider": "assemblyai"},
     ),
     Shape(
@@ -169,7 +170,7 @@ _ENTRIES: tuple[Shape, ...] = (
         wire.ElevenLabsTranscript,
         normalize_elevenlabs,
         default_model="scribe_v2",
-        usd_per_second=0.39 / 3600,
+        usd_per_second=PRICES["transcribe_elevenlabs"].usd_per_second,
         request={"provider": "elevenlabs"},
     ),
     Shape(
@@ -180,7 +181,7 @@ _ENTRIES: tuple[Shape, ...] = (
         wire.WhisperCallbackResult,
         normalize_whisper_callback,
         default_model="whisper-1",
-        usd_per_second=0.001,
+        usd_per_second=PRICES["transcribe_whisper"].usd_per_second,
         request={"model": "whisper-1"},
         callback=True,
     ),
@@ -192,7 +193,7 @@ _ENTRIES: tuple[Shape, ...] = (
         wire.SpeakerCallbackResult,
         normalize_speaker_callback,
         default_model="pyannote",
-        usd_per_second=0.001,
+        usd_per_second=PRICES["identify_speakers"].usd_per_second,
         callback=True,
     ),
     Shape(
@@ -203,7 +204,7 @@ _ENTRIES: tuple[Shape, ...] = (
         wire.MultiSpeakerCallbackResult,
         normalize_multi_speaker_callback,
         default_model=None,
-        usd_per_second=0.10 / 60,
+        usd_per_second=PRICES["multi_speaker_async"].usd_per_second,
         callback=True,
     ),
 )

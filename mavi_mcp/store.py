@@ -36,6 +36,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import anyio.to_thread
 
+from mavi_mcp.ledger import LEDGER_SCHEMA
 from mavi_mcp.render.search import DEFAULT_TOKENS, SearchPage, SearchRequest
 from mavi_mcp.search import sqlite_index as si
 from mavi_mcp.search.service import search_page
@@ -217,11 +218,11 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the store's schema up to `SCHEMA_VERSION` inside the caller's transaction; returns the version found.
 
-    Tables are created if missing first (`_SCHEMA`, the search index's), then every step above the stored
+    Tables are created if missing first (`_SCHEMA`, the cost ledger's, the search index's), then every step above the stored
     `user_version` runs in order. A store written by a newer version keeps its (higher) version.
     """
     # executescript() would commit on its own; run the statements inside this transaction instead
-    for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+    for statement in filter(None, (s.strip() for s in (_SCHEMA + LEDGER_SCHEMA).split(";"))):
         db.execute(statement)
     si.create_schema(db)
     found = int(db.execute("PRAGMA user_version").fetchone()[0])
@@ -269,6 +270,12 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def in_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """`fn(db)` inside one IMMEDIATE transaction: how the ledger's functions (`mavi_mcp.ledger`, issue 15)
+        read and write the store atomically (a claim of a paid request is read-then-write)."""
+        with self._tx() as db:
+            return fn(db)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -750,6 +757,9 @@ class AsyncStore:
 
     def close(self) -> None:
         self.sync.close()
+
+    async def in_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        return await self._run(self.sync.in_transaction, fn)
 
     # transcripts
     async def save_transcript(self, transcript: Transcript, *, raw: bytes | None = None) -> None:

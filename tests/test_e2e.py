@@ -262,7 +262,8 @@ async def test_bad_input_and_api_failures_reach_the_agent_as_actionable_errors(
 
             admin.put("/_sandbox/faults", json={"sync-generate-speaker": [{"kind": "status_after", "status": 500}]})
             before = admin.get("/_sandbox/processed").json()["processed"]
-            failed = error(await client.call_tool("identify_speakers", {"asset_id": AMI_ES2004A, "mode": "sync"}))
+            again = {"asset_id": AMI_ES2004A, "mode": "sync", "refresh": True}  # the same request: paid again
+            failed = error(await client.call_tool("identify_speakers", again))
             assert "did not resend" in failed
             assert admin.get("/_sandbox/processed").json()["processed"][len(before) :] == ["sync-generate-speaker"]
             admin.delete("/_sandbox/faults")

@@ -90,7 +90,7 @@ class Rig:
 
     async def upload(self) -> tuple[CallToolResult, Seen, float]:
         wav = write_wav(self.media / f"take-{next(self.names)}.wav", seconds=1.0)
-        return await self.call("upload_media", {"path": str(wav)})
+        return await self.call("upload_media", {"path": str(wav), "refresh": True})  # same bytes: upload anyway
 
     def deliveries_after(self, seen: int) -> list[dict[str, Any]]:
         return self.admin.get("/_sandbox/deliveries").json()[seen:]
@@ -104,6 +104,11 @@ class Rig:
         with sqlite3.connect(f"file:{self.data / 'mavi-mcp.sqlite3'}?mode=ro", uri=True) as db:
             query = "SELECT body FROM raw_results WHERE task_id IS NULL AND endpoint = ? ORDER BY id"
             return [row[0] for row in db.execute(query, (endpoint,))]
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"  # the module-scoped rig needs a module-scoped backend
 
 
 @pytest.fixture(scope="module")
@@ -158,16 +163,19 @@ def task_of(message: str) -> str:
     return match.group(1)
 
 
+# every call of the module is a fresh paid request (`refresh`): an identical one would be served from the store
+
+
 def sync_speakers() -> dict[str, Any]:
-    return {"asset_id": AMI_ES2004A, "mode": "sync"}
+    return {"asset_id": AMI_ES2004A, "mode": "sync", "refresh": True}
 
 
 def sync_whisper() -> dict[str, Any]:
-    return {"asset_id": COSTCO, "speaker": True, "mode": "sync", "max_tokens": 1000}
+    return {"asset_id": COSTCO, "speaker": True, "mode": "sync", "max_tokens": 1000, "refresh": True}
 
 
 def async_whisper() -> dict[str, Any]:
-    return {"asset_id": COSTCO, "speaker": True, "mode": "async", "max_tokens": 1000}
+    return {"asset_id": COSTCO, "speaker": True, "mode": "async", "max_tokens": 1000, "refresh": True}
 
 
 def assert_turns(result: CallToolResult) -> None:

@@ -155,7 +155,8 @@ async def drive_every_tool(
     ]:
         faults({endpoint: [fault]})
         mode = {"mode": "async"} if endpoint.startswith("async") else {"mode": "sync"}
-        args: dict[str, Any] = {"asset_id": arguments} | ({} if tool == "transcribe_elevenlabs" else mode)
+        args: dict[str, Any] = {"asset_id": arguments, "refresh": True}  # repeats are sent, not reused
+        args |= {} if tool == "transcribe_elevenlabs" else mode
         failed = await call(tool, args)
         assert failed.is_error, (endpoint, fault, failed.content)
     from_url = await call("upload_media", {"path": signed_url})
@@ -165,11 +166,11 @@ async def drive_every_tool(
         assert not by_url.is_error, by_url.content
         await call("get_transcript", {"transcript_id": (by_url.structured_content or {})["transcript_id"]})
     faults({"speech-to-text": [{"kind": "status", "status": 400, "message": f"Cannot download {signed_url}"}]})
-    assert (await call("transcribe_assemblyai", {"url": signed_url})).is_error
+    assert (await call("transcribe_assemblyai", {"url": signed_url, "refresh": True})).is_error
     faults({"metadata": [{"kind": "status", "status": 502, "message": echo, "count": 1}]})
     assert not (await call("upload_media", {"path": str(wav)})).is_error
     faults({"upload": [{"kind": "status", "status": 500, "message": echo}]})
-    assert (await call("upload_media", {"path": str(wav)})).is_error
+    assert (await call("upload_media", {"path": str(wav), "refresh": True})).is_error
     admin.delete("/_sandbox/faults")
 
 

@@ -18,6 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from mavi_mcp.cost import price_list
 from mavi_mcp.errors import InputError
 from mavi_mcp.media import human_size
 from mavi_mcp.render import insights
@@ -90,6 +91,9 @@ class TranscriptResult(BaseModel):
     elapsed_seconds: float | None = None
     error: str | None = None
     sandbox: bool | None = None
+    billed_seconds: float | None = None
+    cost_usd: float | None = Field(default=None, description="0 when reused.")
+    reused: bool | None = None
 
 
 def build_view(transcript: Transcript, names: dict[str, str], page: PageOptions) -> View:
@@ -431,6 +435,8 @@ class UploadResult(BaseModel):
     )
     elapsed_seconds: float | None = None
     error: str | None = None
+    duration_seconds: float | None = None
+    reused: bool | None = None
 
 
 def pending_upload_text(record: TaskRecord) -> str:
@@ -461,11 +467,15 @@ def upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
         data = UploadResult(status="pending", task_id=record.task_id, asset_id=record.asset_id, elapsed_seconds=elapsed)
     else:
         asset_id = result.get("asset_id")
+        done = "Reused" if result.get("reused") else "Uploaded"
         text = (
-            f"Uploaded {result.get('filename')} ({human_size(int(result.get('size_bytes', 0)))}): asset_id "
+            f"{done} {result.get('filename')} ({human_size(int(result.get('size_bytes', 0)))}): asset_id "
             f"{asset_id}, ready (upload_status SUCCESS). Next: identify_speakers, transcribe_whisper, "
             f'transcribe_assemblyai or transcribe_elevenlabs with asset_id="{asset_id}".'
         )
+        if result.get("reused"):
+            text += " MAVI still has this exact file (same SHA-256), so nothing was uploaded; refresh=true uploads it."
+        text += "\n" + upload_cost_text(result)
         data = UploadResult(
             status="completed",
             task_id=record.task_id,
@@ -475,10 +485,24 @@ def upload_answer(record: TaskRecord, *, waited: float) -> CallToolResult:
             upload_status=result.get("upload_status"),
             source=result.get("source"),
             elapsed_seconds=elapsed,
+            duration_seconds=result.get("duration_seconds"),
+            reused=result.get("reused"),
         )
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
         structured_content=data.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def upload_cost_text(result: dict[str, Any]) -> str:
+    """Each transcription tool's estimated price for the uploaded file's duration, or why it is unknown."""
+    seconds = result.get("duration_seconds")
+    if isinstance(seconds, int | float) and seconds > 0:
+        return price_list(float(seconds)) + "."
+    problem = result.get("duration_problem") or "not read"
+    return (
+        f"Duration unknown ({problem}), so no price can be estimated before a transcription; it is billed by "
+        "the audio's duration (prices in each tool's description)."
     )
 
 

@@ -93,8 +93,8 @@ class PageOptions(Bundle):
     )
     start: float | str | None = Field(
         default=None,
-        description="Seconds (754.5) or clock time ('12:34', '1:02:03'). Only speech in the window is shown. "
-        "Checked before anything is sent: a bad value costs nothing.",
+        description="Seconds (754.5) or clock time ('12:34', '1:02:03'). Only speech in the window is shown (the "
+        "whole file is still billed). Checked before anything is sent: a bad value costs nothing.",
     )
     end: float | str | None = Field(default=None, description="Like start: the end of the window.")
     speakers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(

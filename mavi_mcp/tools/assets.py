@@ -13,6 +13,7 @@ answers with a task handle, and `get_task` returns the asset id once it is ready
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -28,9 +29,12 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from mavi_mcp.cost import file_sha256_async
 from mavi_mcp.defuse import clean_name
+from mavi_mcp.duration import probe_duration
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError, UnconfirmedUploadError
 from mavi_mcp.jobs import Outcome
+from mavi_mcp.ledger import find_media, forget_media, remember_media
 from mavi_mcp.localfile import OpenedMedia, open_media
 from mavi_mcp.media import ACCEPTED, MEDIA_TYPES, human_size, shown_url, url_error_detail
 from mavi_mcp.netguard import check_literal_host, url_host
@@ -215,6 +219,64 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
     return Path(tmp), name, size
 
 
+async def _upload_file(
+    rt: Runtime, task_id: str, file: Path | OpenedMedia, name: str, source: str, *, key: str | None, refresh: bool
+) -> Outcome:
+    """Upload `file` (a downloaded file, or a local one opened once: `localfile.OpenedMedia`, whose descriptor is
+    what is hashed, probed and sent), or reuse the asset MAVI still has for the same bytes unless `refresh`; its
+    SHA-256 and its duration read locally (`duration.probe_duration`) are kept with the asset id
+    (`ledger.remember_media`). The size reported is the size sent."""
+    if isinstance(file, OpenedMedia):
+        sha256 = await anyio.to_thread.run_sync(_descriptor_sha256, file)
+        proc = Path(f"/proc/self/fd/{file.fd}")  # the open file itself, never the path again
+        duration = await probe_duration(proc if proc.exists() else file.path)
+        size = file.size
+    else:
+        sha256 = await file_sha256_async(file)
+        duration = await probe_duration(file)
+        size = file.stat().st_size
+    result: dict[str, Any] = {"filename": name, "size_bytes": size, "source": source}
+    result |= {"duration_seconds": duration.seconds, "duration_problem": duration.problem}
+    if not refresh:
+        for known in await rt.store.in_transaction(lambda db: find_media(db, sha256)):
+            status = await _still_there(rt, known.asset_id, key)
+            if status == "SUCCESS":
+                await rt.store.set_task_asset(task_id, known.asset_id)
+                return Outcome(result={**result, "asset_id": known.asset_id, "upload_status": status, "reused": True})
+            if status == "FAILED":
+                await rt.store.in_transaction(lambda db, gone=known.asset_id: forget_media(db, gone))
+    if isinstance(file, OpenedMedia):
+        asset_id = await rt.client.upload(file, api_key=key)
+        result["size_bytes"] = size = file.sent
+    else:
+        asset_id = await rt.client.upload(file, filename=name, api_key=key)
+    await rt.store.in_transaction(
+        lambda db: remember_media(db, asset_id=asset_id, sha256=sha256, size_bytes=size, duration=duration)
+    )
+    await rt.store.set_task_asset(task_id, asset_id)  # a pending answer can show it now
+    status = await _wait_until_ready(rt, asset_id, key)
+    return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
+
+
+def _descriptor_sha256(opened: OpenedMedia) -> str:
+    """SHA-256 of the bytes an upload of `opened` sends (read through its descriptor, from offset 0). Blocking."""
+    digest = hashlib.sha256()
+    reader = opened.reader()
+    while chunk := reader.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+async def _still_there(rt: Runtime, asset_id: str, key: str | None) -> str | None:
+    """MAVI's upload status of an asset made earlier from the same bytes (the free metadata call), or None when
+    it cannot be read (deleted, expired, another account's key, MAVI unreachable)."""
+    try:
+        resource = await rt.client.metadata(asset_id, api_key=key)
+    except MaviError:
+        return None
+    return (resource.upload_status or "").upper() or None
+
+
 @agent_errors
 async def upload_media(
     path: Annotated[
@@ -228,14 +290,18 @@ async def upload_media(
     ],
     ctx: Context[Runtime, Any],
     wait_seconds: WaitSeconds = None,
+    refresh: Annotated[
+        bool, Field(description="Upload again even when MAVI still has this exact file (same SHA-256).")
+    ] = False,
 ) -> Annotated[CallToolResult, UploadResult]:
     """Upload a recording to MAVI and get its asset_id, the input of every transcription tool.
 
     Accepts audio (mp3, wav, aac, flac, ogg, m4a) and video (mp4, mov, avi, webm, mkv, flv, wmv, mpeg) up to
     3 GB. A local path must be absolute and inside the folders the user allowed (MAVI_MCP_ALLOWED_DIRS);
     a URL is downloaded by the server, then uploaded. The tool waits until MAVI has processed the file.
-    Cost: free (MAVI bills storage at $0.001 per GB per day).
-    Returns: asset_id, file name and size. Next: identify_speakers or transcribe_* with that asset_id.
+    Cost: free (MAVI bills storage at $0.001 per GB per day); the same file again reuses its asset.
+    Returns: asset_id, file name, size, duration and each transcription tool's estimated price.
+    Next: identify_speakers or transcribe_* with that asset_id.
     Errors say what to fix: a path outside the allowed folders, a URL that does not parse, cannot be reached
     or is not media (URLs are shown without user:password or query). If the upload succeeded but MAVI's
     processing could not be confirmed, the error gives the asset_id (get_task and list_tasks keep it): use it,
@@ -259,22 +325,17 @@ async def upload_media(
     async def work(task_id: str) -> Outcome:
         if opened is not None:
             try:
-                asset_id = await rt.client.upload(opened, api_key=key)
+                name = clean_name(opened.name)
+                return await _upload_file(rt, task_id, opened, name, str(opened.path), key=key, refresh=refresh)
             finally:
                 opened.close()
-            result = {"filename": clean_name(opened.name), "size_bytes": opened.sent, "source": str(opened.path)}
-        else:
-            downloads = rt.data_dir / "downloads"
-            downloads.mkdir(parents=True, exist_ok=True)
-            file, name, got = await _download(rt, target, downloads)
-            try:
-                asset_id = await rt.client.upload(file, filename=name, api_key=key)
-            finally:
-                file.unlink(missing_ok=True)
-            result = {"filename": clean_name(name), "size_bytes": got, "source": shown_url(target)}
-        await rt.store.set_task_asset(task_id, asset_id)  # a pending answer can show it now
-        status = await _wait_until_ready(rt, asset_id, key)
-        return Outcome(result={**result, "asset_id": asset_id, "upload_status": status})
+        downloads = rt.data_dir / "downloads"
+        downloads.mkdir(parents=True, exist_ok=True)
+        file, name, _ = await _download(rt, target, downloads)
+        try:
+            return await _upload_file(rt, task_id, file, clean_name(name), shown_url(target), key=key, refresh=refresh)
+        finally:
+            file.unlink(missing_ok=True)
 
     task_id = await rt.jobs.start(work, tool="upload_media", endpoint="upload", asset_id=None, params={})
     record, waited = await wait_for(ctx, task_id, wait_seconds, what="upload_media")

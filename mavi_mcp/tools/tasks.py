@@ -12,11 +12,15 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from mavi_mcp.billing import entries_of, entry_of, spend_now
+from mavi_mcp.cost import format_usd
 from mavi_mcp.errors import InputError
+from mavi_mcp.ledger import MAYBE_BILLED, LedgerEntry
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, wait_for
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
+from mavi_mcp.tools._paid import with_cost
 from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TaskId, build_bundle, expand_bundles
 
 
@@ -51,7 +55,8 @@ async def get_task(
     asked = record.params.get("page")
     if page == DEFAULT_PAGE and isinstance(asked, dict):
         page = build_bundle(PageOptions, cast(dict[str, Any], asked))
-    return await answer_for_task(rt, record, page, waited=waited, failure_is_error=False)
+    answer = await answer_for_task(rt, record, page, waited=waited, failure_is_error=False)
+    return with_cost(answer, await rt.store.in_transaction(lambda db: entry_of(db, record.task_id)))
 
 
 class TaskItem(BaseModel):
@@ -64,13 +69,19 @@ class TaskItem(BaseModel):
     completed_at: str | None = None
     transcript_id: str | None
     error: str | None = None
+    cost_usd: float | None = Field(default=None, description="Billed, or estimated while pending.")
 
 
 class TaskList(BaseModel):
     tasks: list[TaskItem]
+    spent_today_usd: float = Field(description="UTC day.")
+    spent_month_usd: float
 
 
-def task_item(record: TaskRecord) -> TaskItem:
+def task_item(record: TaskRecord, charge: LedgerEntry | None = None) -> TaskItem:
+    cost = None
+    if charge is not None and (charge.status != "failed" or charge.billed_from == MAYBE_BILLED):
+        cost = charge.cost_usd if charge.cost_usd is not None else charge.estimated_usd
     return TaskItem(
         task_id=record.task_id,
         status=record.status,
@@ -81,6 +92,7 @@ def task_item(record: TaskRecord) -> TaskItem:
         completed_at=record.completed_at.isoformat() if record.completed_at else None,
         transcript_id=record.transcript_id,
         error=record.error,
+        cost_usd=cost,
     )
 
 
@@ -94,20 +106,25 @@ async def list_tasks(
 ) -> Annotated[CallToolResult, TaskList]:
     """Recent transcription and upload tasks, newest first, optionally only pending / completed / failed.
 
-    Use it to find a task_id again or to see what is still running. Free; no MAVI call.
+    Use it to find a task_id again, see what is still running, what each task cost and today's and this
+    month's spend. Free; no MAVI call.
     """
     rt = runtime_of(ctx)
     records = await rt.store.list_tasks(status, limit)
-    items = [task_item(r) for r in records]
+    charges = await rt.store.in_transaction(lambda db: entries_of(db, [r.task_id for r in records]))
+    spent = await rt.store.in_transaction(spend_now)
+    items = [task_item(r, charges.get(r.task_id)) for r in records]
     if items:
         text = "\n".join(
             f"{i.task_id} · {i.status} · {i.tool or i.endpoint} · asset {i.asset_id or '-'} · {i.created_at[:19]}"
+            + (f" · {format_usd(i.cost_usd)}" if i.cost_usd is not None else "")
             + (f" · transcript {i.transcript_id}" if i.transcript_id else "")
             + (f" · error: {i.error}" if i.error else "")
             for i in items
         )
     else:
         text = f"No {status + ' ' if status else ''}tasks."
+    listed = TaskList(tasks=items, spent_today_usd=spent.today_usd, spent_month_usd=spent.month_usd)
     return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=TaskList(tasks=items).model_dump()
+        content=[TextContent(type="text", text=f"{spent.text}\n{text}")], structured_content=listed.model_dump()
     )
