@@ -218,8 +218,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the store's schema up to `SCHEMA_VERSION` inside the caller's transaction; returns the version found.
 
-    Tables are created if missing first (`_SCHEMA`, the cost ledger's, the search index's), then every step above the stored
-    `user_version` runs in order. A store written by a newer version keeps its (higher) version.
+    Tables are created if missing first (`_SCHEMA`, the cost ledger's, the search index's), then every step above
+    the stored `user_version` runs in order. A store written by a newer version keeps its (higher) version.
     """
     # executescript() would commit on its own; run the statements inside this transaction instead
     for statement in filter(None, (s.strip() for s in (_SCHEMA + LEDGER_SCHEMA).split(";"))):

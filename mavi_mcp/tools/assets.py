@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -220,7 +221,15 @@ async def _download(rt: Runtime, url: str, directory: Path) -> tuple[Path, str, 
 
 
 async def _upload_file(
-    rt: Runtime, task_id: str, file: Path | OpenedMedia, name: str, source: str, *, key: str | None, refresh: bool
+    rt: Runtime,
+    task_id: str,
+    file: Path | OpenedMedia,
+    name: str,
+    source: str,
+    *,
+    key: str | None,
+    refresh: bool,
+    downloaded: int = 0,
 ) -> Outcome:
     """Upload `file` (a downloaded file, or a local one opened once: `localfile.OpenedMedia`, whose descriptor is
     what is hashed, probed and sent), or reuse the asset MAVI still has for the same bytes unless `refresh`; its
@@ -228,13 +237,14 @@ async def _upload_file(
     (`ledger.remember_media`). The size reported is the size sent."""
     if isinstance(file, OpenedMedia):
         sha256 = await anyio.to_thread.run_sync(_descriptor_sha256, file)
-        proc = Path(f"/proc/self/fd/{file.fd}")  # the open file itself, never the path again
-        duration = await probe_duration(proc if proc.exists() else file.path)
+        # the open file itself on Linux (never the path again); elsewhere its checked real path
+        proc = Path(f"/proc/self/fd/{file.fd}") if sys.platform.startswith("linux") else file.path
+        duration = await probe_duration(proc)
         size = file.size
     else:
         sha256 = await file_sha256_async(file)
         duration = await probe_duration(file)
-        size = file.stat().st_size
+        size = downloaded
     result: dict[str, Any] = {"filename": name, "size_bytes": size, "source": source}
     result |= {"duration_seconds": duration.seconds, "duration_problem": duration.problem}
     if not refresh:
@@ -331,9 +341,12 @@ async def upload_media(
                 opened.close()
         downloads = rt.data_dir / "downloads"
         downloads.mkdir(parents=True, exist_ok=True)
-        file, name, _ = await _download(rt, target, downloads)
+        file, name, got = await _download(rt, target, downloads)
         try:
-            return await _upload_file(rt, task_id, file, clean_name(name), shown_url(target), key=key, refresh=refresh)
+            shown = shown_url(target)
+            return await _upload_file(
+                rt, task_id, file, clean_name(name), shown, key=key, refresh=refresh, downloaded=got
+            )
         finally:
             file.unlink(missing_ok=True)
 
