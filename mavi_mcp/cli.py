@@ -288,8 +288,10 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings.log_level)
     from mavi_mcp.startup import exit_on_startup_error, preflight
 
+    command = getattr(args, "command", None)
     with contextlib.suppress(KeyboardInterrupt), exit_on_startup_error(settings):
-        preflight(settings)  # a data dir or store that cannot be used: one message, exit status 2
+        if command not in COMMANDS:  # the commands for people check the key first, then open the store themselves
+            preflight(settings)  # a data dir or store that cannot be used: one message, exit status 2
         if getattr(args, "command", None) == "webhook":
             serve_webhook(settings)
         elif getattr(args, "command", None) == "view":

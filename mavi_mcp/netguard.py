@@ -109,7 +109,7 @@ def literal_address(host: str) -> IPAddress | None:
         pass
     try:
         return ipaddress.IPv4Address(socket.inet_aton(bare))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the host
         return None
 
 

@@ -47,7 +47,9 @@ def preflight(settings: Settings, *, open_store: Callable[[Path], Store] = Store
     data_dir = settings.store_dir
     path = data_dir / DB_NAME
     with explained(path):
-        data_dir.mkdir(parents=True, exist_ok=True)
+        from mavi_mcp.secrecy import make_private
+
+        make_private(data_dir, [DB_NAME])  # the dir 0700 and the store 0600 from the start
         check_schema(path)
         open_store(data_dir).close()
     return path

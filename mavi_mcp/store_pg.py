@@ -785,6 +785,10 @@ class PgPacer:
         self.rate = rate
         self._url = url
 
+    def extensions(self, key: str) -> dict[str, Any]:
+        """No httpx request extensions: the slot is reserved in the database, with its own clock (`client.Pacer`)."""
+        return {}
+
     async def acquire(self, key: str) -> None:
         """Wait until a request with API key `key` may start (at once when `rate` is 0)."""
         if self.rate <= 0:

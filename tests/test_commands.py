@@ -209,7 +209,7 @@ def test_a_url_is_downloaded_and_uploaded_first_and_shown_without_its_secrets(tm
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://user:pw@127.0.0.1:{httpd.server_address[1]}/clip.wav?signature=s3cr3t"
-        run = cli(tmp_path / "data", "transcribe", url, "--sandbox")
+        run = cli(tmp_path / "data", "transcribe", url, "--sandbox", MAVI_MCP_ALLOW_PRIVATE_URLS="1")  # a local server
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -549,9 +549,9 @@ async def test_pages_of_every_format_assemble_into_the_document_one_big_page_giv
             made = await client.call_tool("transcribe_whisper", {"asset_id": SK_TELECOM, "speaker": True})
             transcript_id = (made.structured_content or {})["transcript_id"]
             for fmt in ("text", "srt", "vtt", "rttm", "json"):
-                small = await read(client, transcript_id, fmt, 500)
+                small = await read(client, transcript_id, fmt, 3000)  # the budget counts both parts of a result
                 large = await read(client, transcript_id, fmt, 20000)
-                assert len(small) > 10 > len(large), fmt
+                assert len(small) > 5 > len(large), fmt
                 if fmt == "json":  # a segment cut across pages comes as parts: the same words, in order
                     joined = json.loads(assemble(fmt, small))
                     whole = json.loads(assemble(fmt, large))
@@ -562,6 +562,9 @@ async def test_pages_of_every_format_assemble_into_the_document_one_big_page_giv
                     assert {k: v for k, v in joined.items() if k != "segments"} == {
                         k: v for k, v in whole.items() if k != "segments"
                     }
+                elif fmt == "text":  # a turn cut across pages goes on under its own stamp: the same words, in order
+                    stamp = re.compile(r"^\[[\d:]+\] [^:]+: |\[[\d:]+\] ", re.MULTILINE)
+                    assert stamp.sub(" ", assemble(fmt, small)).split() == stamp.sub(" ", assemble(fmt, large)).split()
                 else:
                     assert assemble(fmt, small) == assemble(fmt, large), fmt
 

@@ -21,7 +21,7 @@ from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from mavi_mcp.webhook import receiver_app
 from tests.data import MULTI_SPEAKER_CALLBACK, load
-from tests.test_e2e import error, ok, text_of
+from tests.helpers import error, ok, text_of
 
 pytestmark = pytest.mark.anyio
 

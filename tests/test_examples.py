@@ -248,12 +248,14 @@ def test_the_agent_session_script_prints_each_step_of_its_session() -> None:
     assert re.fullmatch(r"upload_media: standup\.wav -> re_\d{18} \(SUCCESS\)", lines[1])
     assert re.fullmatch(r"transcribe_whisper: tr_[0-9a-f]{16}, 17 speakers, 66 min, 11942 words; page 1 .*", lines[2])
     assert lines[3].startswith("    [0:02] S0: Good day and thank you for standing by")
-    # the first page fills its budget: it goes on into S1's long turn, which page 2 continues
-    assert lines[4].startswith("    [0:26] S1: Uh, thank you, Sadie")
-    assert re.fullmatch(r"get_transcript: page 2 \(\d+ tokens\) begins:", lines[5])
-    assert re.match(r"    \[\d+:\d\d\] S1: ", lines[6])
-    assert lines[7] == "rename_speakers: {'SPEAKER_01': 'Richard Galanti'}"
-    assert lines[8] == "get_transcript(speakers=['Richard Galanti']) begins:"
-    assert lines[9].startswith("    [0:26] Richard Galanti: Uh, thank you, Sadie")
-    assert len(lines) == 10
+    # page 1 prints up to two lines of its words (it fills its budget, so it may go on into S1's long turn)
+    second = next(i for i, line in enumerate(lines) if line.startswith("get_transcript: page 2"))
+    assert second in (4, 5)
+    assert all(line.startswith("    [") for line in lines[3:second])
+    assert re.fullmatch(r"get_transcript: page 2 \(\d+ tokens\) begins:", lines[second])
+    assert re.match(r"    \[\d+:\d\d\] S[01]: ", lines[second + 1])
+    assert lines[second + 2] == "rename_speakers: {'SPEAKER_01': 'Richard Galanti'}"
+    assert lines[second + 3] == "get_transcript(speakers=['Richard Galanti']) begins:"
+    assert lines[second + 4].startswith("    [0:26] Richard Galanti: Uh, thank you, Sadie")
+    assert len(lines) == second + 5
     assert "Traceback" not in done.stderr

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mavi_mcp.sandbox.faults import Fault
 from tests.conftest import in_process_server, write_wav
-from tests.test_e2e import error, ok
+from tests.helpers import error, ok
 
 pytestmark = pytest.mark.anyio
 KEY = "sk-mavi-localfile-test-0123456789"

@@ -23,7 +23,7 @@ from mavi_mcp.netguard_http import GuardedTransport
 from mavi_mcp.runtime import RuntimeHolder, _ssl_context  # pyright: ignore[reportPrivateUsage]
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
-from tests.test_e2e import error, ok
+from tests.helpers import error, ok
 
 pytestmark = pytest.mark.anyio
 

@@ -148,7 +148,9 @@ async def test_two_stdio_servers_on_one_key_and_data_dir_are_never_refused_by_th
     async def agent() -> None:
         async with Client(stdio_params(env)) as client:
             for _ in range(10):
-                result = await client.call_tool("identify_speakers", {"asset_id": AMI_ES2004A, "mode": "sync"})
+                result = await client.call_tool(
+                    "identify_speakers", {"asset_id": AMI_ES2004A, "mode": "sync", "refresh": True}
+                )
                 assert not result.is_error, result.content
                 assert result.structured_content is not None
                 answers.append(result.structured_content)

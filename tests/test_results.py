@@ -45,7 +45,7 @@ async def test_structured_content_carries_the_page_text_so_words_reach_models_th
 ) -> None:
     result = await client.call_tool("transcribe_whisper", {"asset_id": COSTCO, "speaker": True, "mode": "sync"})
     structured = ok(result)
-    assert structured["text"] == text_of(result)
+    assert structured["text"] in text_of(result)  # the content may start with the cost line
     assert "Good day and thank you for standing by" in structured["text"]
 
 

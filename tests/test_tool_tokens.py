@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from benchmarks.tool_tokens import count_tokens, figures_of, measure
 from mavi_mcp.schemas import apply_lean_schemas
-from tests.test_e2e import TOOLS
+from tests.helpers import TOOLS
 
-TOKEN_BUDGET = 7800
-"""cl100k tokens of name + description + input schema of all tools, as measured today (7,800). Issue 14's
-budget is 4,000 (tools of the other open issues included): lower this as the definitions get leaner."""
+TOKEN_BUDGET = 9000
+"""cl100k tokens of name + description + input schema of all tools, as measured with search_transcripts and the
+cost parameters added (8,981). Issue 14's budget is 4,000 (not met yet): lower this as the definitions get leaner."""
 
-TOOLS_LIST_CHARS_BUDGET = 72000
+TOOLS_LIST_CHARS_BUDGET = 86000  # measured 85,270; issue 14's budget is 30,000
 """Characters of the whole tools/list answer, as measured today (71,963). Issue 14's budget is 30,000."""
 
 

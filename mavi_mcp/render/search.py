@@ -120,7 +120,11 @@ def _speaker(hit: Hit) -> str | None:
 
 def _show(text: str) -> str:
     """Untrusted text made safe to print between our markers."""
-    return neutralize(text).replace(SHOW_OPEN, "‹").replace(SHOW_CLOSE, "›")
+    shown = neutralize(text).replace(SHOW_OPEN, "‹").replace(SHOW_CLOSE, "›")
+    # a piece between two matches keeps the spaces at its ends (the defusing trims a whole text's ends)
+    lead = " " if text[:1].isspace() and not shown[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() and not shown[-1:].isspace() and shown else ""
+    return lead + shown + trail
 
 
 def _quoted(query: str) -> str:

@@ -24,7 +24,7 @@ import pytest
 from tests import data
 from tests.compat.frameworks import DRIVERS, FRAMEWORKS, Framework, Unavailable, framework_python, node_environment
 from tests.conftest import SandboxServer, mavi_mcp_command, server_env
-from tests.test_e2e import TOOLS
+from tests.helpers import TOOLS
 
 pytestmark = [pytest.mark.compat, pytest.mark.e2e]
 

@@ -16,7 +16,7 @@ from mavi_mcp.schemas import apply_lean_schemas
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from tests.compat.frameworks import DRIVERS, FRAMEWORKS, Unavailable, framework_python
-from tests.test_e2e import TOOLS
+from tests.helpers import TOOLS
 
 pytestmark = [pytest.mark.compat, pytest.mark.e2e]
 
