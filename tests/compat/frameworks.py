@@ -60,7 +60,6 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "pydantic-ai",
         ("pydantic-ai-slim[mcp]==2.68.0",),
         "drive_pydantic_ai.py",
-        structured_only="MCPToolset hands the model the structured content, which carries no transcript words",
     ),
     Framework("openai-agents", ("openai-agents==0.24.0",), "drive_openai_agents.py"),
     Framework(
@@ -68,7 +67,6 @@ FRAMEWORKS: tuple[Framework, ...] = (
         ("openai-agents==0.24.0",),
         "drive_openai_agents.py",
         options={"use_structured_content": True},
-        structured_only="use_structured_content=True hands the model the structured content only (no words)",
     ),
     Framework("langchain-mcp-adapters", ("langchain-mcp-adapters==0.3.2",), "drive_langchain.py"),
     Framework("llama-index-tools-mcp", ("llama-index-tools-mcp==0.6.0",), "drive_llama_index.py"),
