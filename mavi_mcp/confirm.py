@@ -42,7 +42,7 @@ from mavi_mcp.settings import Settings
 MaxCostUsd = Annotated[
     float | None,
     Field(
-        gt=0,
+        ge=0.01,  # `minimum`, not `exclusiveMinimum`: google-genai's schema converter refuses the latter
         description="Most this call may cost (USD); above it nothing is sent. Give it when told to, after asking the "
         "user.",
     ),
