@@ -440,22 +440,8 @@ class Store:
 
         `asset_id`, when given, is recorded on the task (an upload that failed after MAVI created the asset).
         """
-        now = utcnow().isoformat()
         with self._tx() as db:
-            db.execute(
-                "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, result = ?, updated_at = ?,"
-                " completed_at = ?, asset_id = COALESCE(?, asset_id) WHERE task_id = ?",
-                (
-                    status,
-                    transcript_id,
-                    error,
-                    json.dumps(dict(result)) if result else None,
-                    now,
-                    now,
-                    asset_id,
-                    task_id,
-                ),
-            )
+            _end_task(db, task_id, status, transcript_id, error, result, asset_id, utcnow().isoformat())
 
     def finish_job(
         self,
@@ -483,20 +469,8 @@ class Store:
                     " VALUES (?, COALESCE(?, (SELECT endpoint FROM tasks WHERE task_id = ?), 'job'), ?, ?, ?)",
                     (now, endpoint, task_id, task_id, transcript.id if transcript is not None else None, raw),
                 )
-            db.execute(
-                "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, result = ?, updated_at = ?,"
-                " completed_at = ?, asset_id = COALESCE(?, asset_id) WHERE task_id = ?",
-                (
-                    status,
-                    transcript.id if transcript is not None else None,
-                    error,
-                    json.dumps(dict(result)) if result else None,
-                    now,
-                    now,
-                    asset_id,
-                    task_id,
-                ),
-            )
+            transcript_id = transcript.id if transcript is not None else None
+            _end_task(db, task_id, status, transcript_id, error, result, asset_id, now)
             row = db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         if transcript is not None:
             self._remember(transcript)
@@ -680,6 +654,24 @@ def _index(db: sqlite3.Connection, transcript: Transcript) -> None:
         db.execute("ROLLBACK TO search_index")
         logger.exception("Transcript %s was stored but could not be indexed for search", transcript.id)
     db.execute("RELEASE search_index")
+
+
+def _end_task(
+    db: sqlite3.Connection,
+    task_id: str,
+    status: TaskStatus,
+    transcript_id: str | None,
+    error: str | None,
+    result: Mapping[str, Any] | None,
+    asset_id: str | None,
+    now: str,
+) -> None:
+    """Mark a task completed or failed (inside the caller's transaction); `asset_id`, when given, is recorded."""
+    db.execute(
+        "UPDATE tasks SET status = ?, transcript_id = ?, error = ?, result = ?, updated_at = ?,"
+        " completed_at = ?, asset_id = COALESCE(?, asset_id) WHERE task_id = ?",
+        (status, transcript_id, error, json.dumps(dict(result)) if result else None, now, now, asset_id, task_id),
+    )
 
 
 def _insert_transcript(db: sqlite3.Connection, transcript: Transcript, *, task_id: str | None = None) -> None:
