@@ -77,7 +77,7 @@ def max_gap(transcript: Transcript, pages: list[str]) -> float | None:
     for segment in transcript.segments:
         tokens = segment.text.split()
         if segment.words and len(segment.words) == len(tokens):
-            ends.extend((w.start, w.end) for w in segment.words)
+            ends.extend((w[1], w[2]) for w in segment.words)  # words are (text, start, end, confidence)
         elif tokens:
             ends.append((segment.start, segment.end))
     worst = 0.0

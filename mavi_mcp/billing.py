@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from mavi_mcp.cost import PriceKey, billed_seconds, estimate, price_key, request_key
+from mavi_mcp.cost import PriceKey, billed_seconds, duration_fields, estimate, price_key, request_key
 from mavi_mcp.ledger import (
     Claim,
     LedgerEntry,
@@ -94,19 +94,13 @@ def reconcile(db: sqlite3.Connection) -> None:
                 (task_id,),
             ).fetchone()
         )
-        body: Any = None
-        if raw is not None:
-            try:
-                body = json.loads(raw[0])
-            except (ValueError, UnicodeDecodeError):
-                body = None
         provider = json.loads(params or "{}").get("provider")
         callback = callback_for(str(endpoint))
         shape = f"{endpoint}-{provider}" if endpoint == "speech-to-text" and provider else str(endpoint)
         shape = callback.name if callback is not None else shape
         billed = billed_seconds(
             shape,
-            cast(dict[str, Any], body) if isinstance(body, dict) else None,
+            duration_fields(raw[0]) if raw is not None else None,
             asset_seconds=media_duration(db, asset_id) if asset_id else None,
             transcript_end=float(end) if end is not None else None,
         )

@@ -4,6 +4,7 @@ real recordings (to the cent), and the fingerprints that make a repeated request
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from mavi_mcp.cost import (
     account_fingerprint,
     billed_seconds,
     billed_text,
+    duration_fields,
     estimate,
     estimates_for,
     file_sha256,
@@ -35,6 +37,7 @@ from tests.data import (
     WHISPER,
     WHISPER_CALLBACK,
     WHISPER_SPEAKER,
+    all_recordings,
     load,
 )
 
@@ -164,6 +167,23 @@ def test_bodies_without_the_expected_envelope_give_no_provider_duration() -> Non
     assert provider_seconds(ASSEMBLYAI, {"data": {"audio_duration": "n/a"}}) is None
     assert provider_seconds(WHISPER_CALLBACK, {"data": {"data": {"usage_metadata": None}}}) is None
     assert provider_seconds("sync-generate-audio", {"data": {"audio_duration": 5}}) is None
+
+
+@pytest.mark.parametrize(("shape", "name"), all_recordings())
+def test_the_duration_fields_read_from_raw_bytes_give_what_the_whole_body_gives(shape: str, name: str) -> None:
+    body = load(shape, name)
+    raw = json.dumps(body).encode()
+    assert provider_seconds(shape, duration_fields(raw) or {}) == provider_seconds(shape, body)
+
+
+def test_duration_fields_read_other_layouts_whole_and_refuse_what_is_not_a_json_object() -> None:
+    other = {"data": [{"audio_duration": 5}], "note": "data is a list here"}
+    assert duration_fields(json.dumps(other).encode()) == other
+    assert duration_fields(b"[1, 2]") is None
+    assert duration_fields(b"\xff not json") is None
+    assert duration_fields(b'{"data": {"audio_duration": 12.5, "words": [1, 2, 3]}}') == {
+        "data": {"audio_duration": 12.5}
+    }
 
 
 # --- never twice ----------------------------------------------------------------------------------------------
