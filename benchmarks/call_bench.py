@@ -17,7 +17,6 @@ import argparse
 import gc
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,9 @@ import anyio
 from mcp import Client
 
 from mavi_mcp.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import start_sandbox
 
 COSTCO = "re_700000000000000002"
 SK_TELECOM = "re_700000000000000001"
@@ -65,19 +67,9 @@ def rss_mb() -> float:
 async def run(calls: int, warm: int) -> None:
     from mavi_mcp.server import create_server
 
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "mavi_mcp.sandbox", "--port", "0", "--no-rate-limit"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sandbox = start_sandbox("--no-rate-limit")
+    url = sandbox.url
     try:
-        assert sandbox.stderr is not None
-        url = ""
-        for line in sandbox.stderr:
-            if "listening on" in line:
-                url = line.split("listening on", 1)[1].split()[0]
-                break
         with tempfile.TemporaryDirectory() as work:
             settings = Settings(
                 api_key="sk-bench-0123456789",  # pyright: ignore[reportArgumentType]
@@ -107,8 +99,7 @@ async def run(calls: int, warm: int) -> None:
                     assert not result.is_error, result
                 rss = rss_mb()
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+        sandbox.process.stop()
     median_cpu = statistics.median(cpu)
     median_gc = statistics.median(gc_spent)
     print(f"transcribe_elevenlabs, 66-min Costco body, {warm} warm-up calls, then {calls} timed calls")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,9 @@ import anyio
 from mcp import Client
 
 from mavi_mcp.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import start_sandbox
 
 AMI_ES2004A = "re_700000000000000012"
 
@@ -47,19 +49,9 @@ async def timed(client: Client, tool: str, arguments: dict[str, Any], n: int) ->
 async def run(calls: int) -> None:
     from mavi_mcp.server import create_server
 
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "mavi_mcp.sandbox", "--port", "0", "--no-rate-limit"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sandbox = start_sandbox("--no-rate-limit")
+    url = sandbox.url
     try:
-        assert sandbox.stderr is not None
-        url = ""
-        for line in sandbox.stderr:
-            if "listening on" in line:
-                url = line.split("listening on", 1)[1].split()[0]
-                break
         with tempfile.TemporaryDirectory() as work:
             settings = Settings(
                 api_key="sk-bench-0123456789",  # pyright: ignore[reportArgumentType]
@@ -75,8 +67,7 @@ async def run(calls: int) -> None:
                 read, _ = await timed(client, "get_transcript", {"transcript_id": data["transcript_id"]}, calls)
                 listed, tasks = await timed(client, "list_tasks", {"limit": 50}, 5)
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+        sandbox.process.stop()
     print(f"{calls} calls each, medians (ms); the paid call cost ${data['cost_usd']:.3f} and was billed once per call")
     print(f"identify_speakers, paid (refresh=true):        {paid:8.1f}")
     print(f"identify_speakers, identical, from the store:  {reused:8.1f}  reused={again.get('reused')}")

@@ -14,7 +14,7 @@ attempts changes nothing that is sent, and a file that grows after the check is 
 size, so the cap holds for the bytes actually sent. `sent` is the number of bytes the last reader gave out:
 the size reported is the size sent.
 
-Errors are `InputError`s whose messages say what to do (same wording as `media.resolve_local_file`).
+Errors are `InputError`s whose messages say what to do (each says what to do instead).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mavi_mcp.errors import InputError
-from mavi_mcp.media import _is_within, check_extension, human_size  # pyright: ignore[reportPrivateUsage]
+from mavi_mcp.media import check_extension, human_size
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -94,6 +94,17 @@ class OpenedMedia:
         self.fd = -1
 
 
+def _is_within(path: Path, root: Path) -> bool:
+    """Whether `path` is `root` or lies under it (both resolved; case-insensitive where the platform is)."""
+    if os.path.normcase(str(path)) == os.path.normcase(str(root)):
+        return True
+    try:
+        common = os.path.commonpath([os.path.normcase(str(path)), os.path.normcase(str(root))])
+    except ValueError:  # different drives on Windows
+        return False
+    return common == os.path.normcase(str(root))
+
+
 def _real_path(fd: int, fallback: Path) -> Path:
     """The path the kernel has for `fd` (Linux `/proc/self/fd`, macOS `F_GETPATH`), else `fallback` resolved."""
     if sys.platform.startswith("linux"):
@@ -130,7 +141,7 @@ def open_media(raw: str, allowed_roots: list[Path], max_bytes: int) -> OpenedMed
         raise InputError("The path is empty. Pass the absolute path of an audio or video file.")
     if "\x00" in raw:
         raise InputError("The path contains a NUL character. Pass a plain file path.")
-    given = Path(os.path.normpath(os.path.expanduser(raw.strip())))  # `..` lexically, as `resolve_local_file`
+    given = Path(os.path.normpath(os.path.expanduser(raw.strip())))  # `..` resolved lexically: `a/../b` is `b`
     if not given.is_absolute():
         raise InputError(
             f"{raw!r} is a relative path; the server's working directory is not yours. Pass an absolute path."

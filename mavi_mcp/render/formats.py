@@ -40,7 +40,7 @@ def _name(span: Span, display: dict[str, str]) -> str | None:
 def _part_times(span: Span, first: int, last: int) -> tuple[float, float]:
     """Start and end (seconds) of tokens first..last-1 of a span: word times if aligned, else the segment's."""
     if span.times is not None and first < last:
-        return span.times[first][0], max(e for _, e in span.times[first:last])
+        return span.times[first][1], max(w[2] for w in span.times[first:last])
     return span.segment.start, span.segment.end
 
 

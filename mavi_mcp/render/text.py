@@ -87,7 +87,7 @@ def _turn(group: list[Span], first: int, *, display: dict[str, str], timestamps:
                 words.append(word)
                 continue
             if times is not None:
-                t_start, t_end = times[k]
+                _, t_start, t_end, _ = times[k]
                 due = t_end - last_anchor > ANCHOR_SECONDS or (k == span.first and timestamps == "segments")
             elif k == span.first:
                 t_start = span.segment.start

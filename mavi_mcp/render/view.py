@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from mavi_mcp.defuse import clean_text
 from mavi_mcp.errors import InputError
-from mavi_mcp.transcript import Segment, Transcript
+from mavi_mcp.transcript import Segment, Transcript, Word
 
 Format = Literal["text", "json", "srt", "vtt", "rttm"]
 Timestamps = Literal["auto", "segments", "none"]
@@ -83,12 +84,14 @@ def _seconds(value: object) -> float | None:
 
 @dataclass
 class Span:
-    """One segment in view: its index, its tokens, per-token times when aligned, and the token range shown."""
+    """One segment in view: its index, its tokens, its words when they align one to one with the tokens (`times`:
+    the segment's `(text, start, end, confidence)` tuples, SECONDS; None when not aligned), and the token range
+    shown."""
 
     index: int
     segment: Segment
     tokens: list[str]
-    times: list[tuple[float, float]] | None
+    times: Sequence[Word] | None
     first: int
     last: int
 
@@ -99,7 +102,7 @@ class Span:
     def token_start(self, k: int) -> float:
         """Start time of token `k` (its own when aligned; the segment's start otherwise)."""
         if self.times is not None and k < len(self.times):
-            return self.times[k][0]
+            return self.times[k][1]
         return self.segment.start
 
     @property
@@ -107,11 +110,11 @@ class Span:
         return self.first == 0 and self.last == len(self.tokens)
 
 
-def _aligned_times(segment: Segment, tokens: list[str]) -> list[tuple[float, float]] | None:
+def _aligned_times(segment: Segment, tokens: list[str]) -> Sequence[Word] | None:
     words = segment.words
     if not words or len(words) != len(tokens):
         return None
-    return [(w[1], w[2]) for w in words]
+    return words
 
 
 _SELECTED: OrderedDict[tuple[str, View], list[Span]] = OrderedDict()
@@ -152,7 +155,9 @@ def _select(transcript: Transcript, view: View) -> list[Span]:
         times = _aligned_times(segment, tokens)
         first, last = 0, len(tokens)
         if times is not None and (view.start is not None or view.end is not None):
-            inside = [k for k, (s, e) in enumerate(times) if e >= start and s <= end and not (e == start and s < start)]
+            inside = [
+                k for k, (_, s, e, _) in enumerate(times) if e >= start and s <= end and not (e == start and s < start)
+            ]
             if not inside:
                 continue
             first, last = inside[0], inside[-1] + 1
