@@ -69,6 +69,11 @@ _LOOKALIKES = str.maketrans(
 
 _MARKER = re.compile(r"<\s*(/?)\s*transcript\s*>")
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_MAYBE_MARKER = re.compile("<[^<>]*?" + "[^<>]*?".join("transcript") + "[^<>]*?>")
+"""What every marker look-alike contains once the whole text is folded (NFKD, casefold, look-alikes mapped): a
+'<', the marker's letters in order with anything but '<' or '>' between them, a '>'. The character-by-character
+fold below drops invisible characters and combining marks; this one keeps them (NFKD only decomposes, it never
+composes a '<' away), so text it does not match holds no marker and is returned as is without the slow fold."""
 
 
 def _fold(char: str) -> str:
@@ -82,6 +87,8 @@ def defuse_markers(text: str) -> str:
     `(/transcript)`; text without one is returned unchanged (same object)."""
     if text.isascii() and "transcript" not in text.lower() and not _ASCII_CONTROL.search(text):
         return text  # the fast path: plain ASCII with no marker letters in a row
+    if not _MAYBE_MARKER.search(unicodedata.normalize("NFKD", text).casefold().translate(_LOOKALIKES)):
+        return text  # no '<' ... 't r a n s c r i p t' ... '>' in order, even with other characters between
     folded: list[str] = []
     origin: list[int] = []  # origin[k]: index in `text` of the character folded[k] came from
     for index, char in enumerate(text):
