@@ -22,10 +22,6 @@ Token = tuple[str, float, float, str | None, bool, float | None]
 verbatim (ElevenLabs keeps its own spacing). A plain tuple: tens of thousands are made per transcript."""
 
 
-def ends_sentence(text: str) -> bool:
-    return text.rstrip().endswith(_SENTENCE_END)
-
-
 def group_tokens(tokens: Iterable[Token]) -> list[list[Token]]:
     """Split `tokens` (in time order) into groups by the rules in the module docstring."""
     groups: list[list[Token]] = []
@@ -42,7 +38,7 @@ def group_tokens(tokens: Iterable[Token]) -> list[list[Token]]:
             if (
                 speaker != current[0][3]
                 or pause >= PAUSE_SECONDS
-                or (last_word is not None and long_enough and ends_sentence(last_word[0]))
+                or (last_word is not None and long_enough and last_word[0].rstrip().endswith(_SENTENCE_END))
                 or words >= MAX_WORDS
                 or t_end - start > MAX_SECONDS
             ):

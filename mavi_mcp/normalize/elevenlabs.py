@@ -9,6 +9,7 @@ kept. Audio events ("(laughter)") stay in the text and in the words. `confidence
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
 from mavi_mcp.normalize._grouping import Token, group_tokens
@@ -55,6 +56,12 @@ def _untimed_turns(data: ElevenLabsTranscript) -> tuple[list[RawSegment], list[s
     return raw, [warning]
 
 
+def _event(item: ElevenLabsWord) -> dict[str, Any]:
+    """An audio event as `extras.audio_events` lists it: `{text, start, end, speaker}` (SECONDS), unknowns left out."""
+    fields = (("text", item["text"]), ("start", item.get("start")), ("end", item.get("end")))
+    return {key: value for key, value in (*fields, ("speaker", item.get("speaker_id"))) if value is not None}
+
+
 def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transcript:
     """ElevenLabs `data` -> transcript (provider "elevenlabs"); the model is the `model_id` asked for
     (`context.model`).
@@ -64,11 +71,14 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
     segment per speaker turn (see `_untimed_turns`); without speaker ids its text is one segment.
     """
     tokens: list[Token] = []
+    events: list[dict[str, Any]] = []
     untimed = False
     previous_end = 0.0
     for item in data.words:
-        start, end, logprob = item.get("start"), item.get("end"), item.get("logprob")
-        is_word = item.get("type", "word") != "spacing"
+        start, end, logprob, kind = item.get("start"), item.get("end"), item.get("logprob"), item.get("type", "word")
+        is_word = kind != "spacing"
+        if kind == "audio_event":
+            events.append(_event(item))
         if start is None or end is None:
             if is_word:
                 untimed = True
@@ -77,6 +87,8 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
         previous_end = end
         confidence = math.exp(logprob) if logprob is not None and logprob <= 0 else None
         tokens.append((item["text"], start, end, item.get("speaker_id"), is_word, confidence))
+    if untimed:  # the loop stopped early: list every event
+        events = [_event(item) for item in data.words if item.get("type") == "audio_event"]
     raw: list[RawSegment]
     notes: list[str] = []
     if untimed and any(item.get("speaker_id") for item in data.words):
@@ -101,20 +113,6 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
                     words=words,
                 )
             )
-    events = [
-        {
-            key: value
-            for key, value in (
-                ("text", item["text"]),
-                ("start", item.get("start")),
-                ("end", item.get("end")),
-                ("speaker", item.get("speaker_id")),
-            )
-            if value is not None
-        }
-        for item in data.words
-        if item.get("type") == "audio_event"
-    ]
     transcript = assemble(
         raw,
         provider="elevenlabs",
