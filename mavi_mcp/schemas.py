@@ -11,7 +11,10 @@ rejects `propertyNames`). `lean_tool_schema` rewrites such a schema into:
   as `anyOf` without the null branch; `default: null` dropped, any other default kept (stated);
 - `$ref` replaced by the `$defs` entry it names (recursive models are refused), `$defs` removed;
 - every object closed: `additionalProperties: false` unless it already says what extra keys may hold;
-- descriptions dedented and stripped (`inspect.cleandoc`).
+- descriptions dedented and stripped (`inspect.cleandoc`);
+- no length limits (`minLength`, `maxLength`, `minItems`, `maxItems`, `minProperties`, `maxProperties`): they are
+  the server's sanity bounds, not information a model needs; the argument model still enforces them, with a clear
+  error. Numeric bounds (`minimum`, `maximum`) stay: they say what a value means (0..1, 500..20000).
 
 `lean_output_schema` does the same for an output schema, except that null stays allowed (as `type: [T, "null"]`
 where X is a plain typed schema) and objects stay open: clients validate structured content against it.
@@ -35,6 +38,8 @@ _SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
 """Keywords whose value maps names to schemas (the names are data, not keywords)."""
 _SCHEMA_VALUES = ("items", "additionalProperties", "not", "propertyNames", "contains", "if", "then", "else")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_LENGTHS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+"""Length limits: dropped from published input schemas (the argument model enforces them)."""
 _DATA = ("default", "enum", "const", "examples", "required")
 """Keywords whose value is data: copied as is, never walked."""
 
@@ -100,7 +105,7 @@ class _Leaner:
             return self.walk({**target, **siblings}, (*refs, name))
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key in ("title", "$defs", "definitions"):
+            if key in ("title", "$defs", "definitions") or (self.input_side and key in _LENGTHS):
                 continue
             if key in _SCHEMA_MAPS and isinstance(value, Mapping):
                 named = cast(Mapping[str, Mapping[str, Any]], value)

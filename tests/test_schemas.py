@@ -160,7 +160,7 @@ ARGUMENT_CASES: list[tuple[str, dict[str, Any]]] = [
     ("get_transcript", {"transcript_id": "", "bogus": 1}),
     ("list_transcripts", {"limit": "5"}),
     ("list_tasks", {"limit": -1}),
-    ("rename_speakers", {"transcript_id": "tr_missing", "mapping": {}}),
+    ("rename_speakers", {"transcript_id": "tr_missing", "names": [{"speaker": "S0", "name": "Ana"}]}),
     ("identify_speakers", {"asset_id": "re_700000000000000012", "mode": "sync", "max_tokens": 500, "start": None}),
 ]
 

@@ -31,22 +31,19 @@ MAX_PAGE_TOKENS = 20000
 
 AssetId = Annotated[
     str,
-    Field(min_length=1, max_length=200, description="MAVI asset id (re_...) from upload_media."),
+    Field(min_length=1, max_length=200, description="From upload_media."),
 ]
-TranscriptId = Annotated[
-    str, Field(min_length=1, max_length=100, description="Transcript id (tr_...) from a transcription tool.")
-]
+TranscriptId = Annotated[str, Field(min_length=1, max_length=100, description="From a transcription tool.")]
 TaskId = Annotated[str, Field(min_length=1, max_length=100, description="task_id returned by a tool.")]
 WaitSeconds = Annotated[
     float | None,
     Field(
         ge=0,
         le=55,
-        description="How long to wait for the result before answering with a task handle (default 40 s, under "
-        "the 60 s limit of common MCP clients). The job continues either way; see get_task.",
+        description="Wait before answering pending (default 40).",
     ),
 ]
-Limit = Annotated[int, Field(ge=1, le=50, description="How many, newest first (at most 50).")]
+Limit = Annotated[int, Field(ge=1, le=50, description="Items per page, newest first.")]
 PageFormat = Literal["text", "json", "srt", "vtt", "rttm", "insights"]
 """The rendered formats (`render.view.Format`) and `insights` (`render.insights`: what the provider added)."""
 
@@ -73,40 +70,33 @@ def parse_window(start: float | str | None, end: float | str | None) -> tuple[fl
 class PageOptions(Bundle):
     """How a transcript page is cut and shown: every tool that returns a transcript page takes these.
 
-    `start`/`end` are SECONDS or clock times; they limit what is SHOWN, not what a transcription bills.
+    `start`/`end` are SECONDS or clock times; they limit what is SHOWN, not what a transcription bills. Each field's
+    description is brief (it is repeated in every such tool); the details are said once, in `PAGE_HELP`.
     """
 
     label: ClassVar[str] = "page arguments"
 
     format: PageFormat = Field(
         default="text",
-        description="text: compact turn lines (best for reading); json: one segment object per line, also in "
-        "structured content; srt / vtt: subtitles; rttm: speaker turns (diarization standard); insights: "
-        "summary, chapters, entities, sentiment, topics, faces... the provider added.",
     )
     max_tokens: int | None = Field(
         default=None,
         ge=MIN_PAGE_TOKENS,
         le=MAX_PAGE_TOKENS,
-        description="Page budget in estimated tokens (UTF-8 bytes / 3.5). Default about 6000; the rest is "
-        "reachable with next_cursor.",
+        description="Page size in tokens (default 6000).",
     )
     start: float | str | None = Field(
         default=None,
-        description="Seconds (754.5) or clock time ('12:34', '1:02:03'). Only speech in the window is shown (the "
-        "whole file is still billed). Checked before anything is sent: a bad value costs nothing.",
+        description="Window start: seconds or '12:34'.",
     )
-    end: float | str | None = Field(default=None, description="Like start: the end of the window.")
+    end: float | str | None = Field(default=None, description="Window end.")
     speakers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         default=None,
         max_length=100,
-        description="Only these speakers, by label (SPEAKER_00), short alias (S0) or name, case-insensitive. A "
-        "label always means its own speaker.",
+        description="Only these speakers: label, alias (S0) or name.",
     )
     timestamps: Timestamps = Field(
         default="auto",
-        description="text format only. auto: at each turn and at least every 30 s; segments: at every segment; "
-        "none: no timestamps.",
     )
 
     @model_validator(mode="after")
@@ -129,6 +119,19 @@ class PageOptions(Bundle):
         """`start`, `end` in SECONDS."""
         return parse_window(self.start, self.end)
 
+
+PAGE_HELP = """\
+Page arguments (every tool that returns a transcript page): format text (compact turn lines, best for reading), \
+json (one segment object per line, also in structured content), srt / vtt (subtitles), rttm (speaker turns) or \
+insights (summary, chapters, entities, sentiment, topics, faces... the provider added); max_tokens: page budget \
+in estimated tokens (UTF-8 bytes / 3.5), 500-20000, default 6000, kept by next_cursor; start / end: seconds \
+(754.5) or clock times ('12:34', '1:02:03'), only speech in the window is shown (the whole file is still billed); \
+speakers: labels (SPEAKER_00), aliases (S0) or names, case-insensitive; timestamps (text only): auto (each turn, \
+at least every 30 s), segments or none. Bad page arguments are refused before anything is sent or billed. \
+wait_seconds: how long a paid tool waits before answering status "pending" with a task_id (default 40, under the \
+60 s limit of common clients); the job continues either way and get_task(task_id) returns its result. \
+List tools (list_tasks, list_transcripts) return next_cursor while more remains (null at the end)."""
+"""The page arguments' details, said once (server instructions) instead of in every tool's schema."""
 
 DEFAULT_PAGE = PageOptions()
 """The page options of a call that gives none (a placeholder default in tool signatures; the flat parameters
@@ -229,6 +232,7 @@ def expand_bundles(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R
 
 __all__ = [
     "DEFAULT_PAGE",
+    "PAGE_HELP",
     "AssetId",
     "Bundle",
     "BundleError",

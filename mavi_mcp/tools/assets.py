@@ -304,18 +304,11 @@ async def upload_media(
         bool, Field(description="Upload again even when MAVI still has this exact file (same SHA-256).")
     ] = False,
 ) -> Annotated[CallToolResult, UploadResult]:
-    """Upload a recording to MAVI and get its asset_id, the input of every transcription tool.
+    """Upload a local file or http(s) URL of audio/video (up to 3 GB) to MAVI; returns asset_id, the input
+    of every transcription tool, with the duration and each tool's estimated price.
 
-    Accepts audio (mp3, wav, aac, flac, ogg, m4a) and video (mp4, mov, avi, webm, mkv, flv, wmv, mpeg) up to
-    3 GB. A local path must be absolute and inside the folders the user allowed (MAVI_MCP_ALLOWED_DIRS);
-    a URL is downloaded by the server, then uploaded. The tool waits until MAVI has processed the file.
-    Cost: free (MAVI bills storage at $0.001 per GB per day); the same file again reuses its asset.
-    Returns: asset_id, file name, size, duration and each transcription tool's estimated price.
-    Next: identify_speakers or transcribe_* with that asset_id.
-    Errors say what to fix: a path outside the allowed folders, a URL that does not parse, cannot be reached
-    or is not media (URLs are shown without user:password or query). If the upload succeeded but MAVI's
-    processing could not be confirmed, the error gives the asset_id (get_task and list_tasks keep it): use it,
-    do not upload the file again.
+    A local path must be absolute and inside the folders the user allowed. Free; the same file again reuses its
+    asset. If MAVI's processing could not be confirmed, the error gives the asset_id: use it, do not upload again.
     """
     rt = runtime_of(ctx)
     key = request_key(ctx)

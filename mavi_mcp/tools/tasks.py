@@ -34,14 +34,8 @@ async def get_task(
     ] = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> Annotated[CallToolResult, TranscriptResult]:
-    """Status of a transcription or upload task; when completed, the transcript's first page.
-
-    Use it after a tool answered status "pending" with a task_id (long recordings, async transcriptions).
-    Cost: free (reads the local store). Returns: status pending / completed / failed with timing; when
-    completed, exactly what the transcription tool would have returned (transcript_id, next_cursor, first page,
-    with the format, window, speakers and budget that call asked for, unless given here).
-    For an upload task, the asset_id, as soon as MAVI has stored the file (before it is ready).
-    Next: get_transcript(transcript_id, cursor) to read on.
+    """A task's status; when completed, what the original tool would have returned (first page, with the
+    page arguments that call gave, unless given here). For an upload, the asset_id. Free.
     """
     rt = runtime_of(ctx)
     record = await rt.store.get_task(task_id.strip())
@@ -104,11 +98,7 @@ async def list_tasks(
     ] = None,
     limit: Limit = 20,
 ) -> Annotated[CallToolResult, TaskList]:
-    """Recent transcription and upload tasks, newest first, optionally only pending / completed / failed.
-
-    Use it to find a task_id again, see what is still running, what each task cost and today's and this
-    month's spend. Free; no MAVI call.
-    """
+    """Recent tasks, newest first, with their cost and today's and this month's spend. Free."""
     rt = runtime_of(ctx)
     records = await rt.store.list_tasks(status, limit)
     charges = await rt.store.in_transaction(lambda db: entries_of(db, [r.task_id for r in records]))

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mavi_mcp.defuse import clean_name, name_problem
 from mavi_mcp.errors import InputError
@@ -48,18 +48,12 @@ async def get_transcript(
     transcript_id: TranscriptId,
     cursor: Annotated[
         str | None,
-        Field(max_length=2000, description="next_cursor from the previous page; omit for the first page."),
+        Field(max_length=2000, description="next_cursor of the previous page."),
     ] = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> Annotated[CallToolResult, TranscriptResult]:
-    """Read a stored transcript page by page, or only a time window or some speakers, in any format.
-
-    Use it to continue after a transcription tool's first page (pass its next_cursor), to jump to a part
-    (start/end in seconds or mm:ss), to follow one speaker, or to export subtitles (srt, vtt) or speaker
-    turns (rttm), or to read what the provider added (format="insights"). A cursor keeps the window, speakers
-    and format it was made with; renamed speakers show their new names on every page.
-    Cost: free (reads the local store; no MAVI call).
-    Returns: the page text and next_cursor (null on the last page).
+    """Read a stored transcript: the next page (cursor=next_cursor), a time window, some speakers, or
+    another format (srt, vtt, rttm, json, insights). A cursor keeps its window, speakers, format and size. Free.
     """
     rt = runtime_of(ctx)
     transcript = await load_transcript(rt, transcript_id)
@@ -76,29 +70,25 @@ class RenameResult(BaseModel):
     renamed: dict[str, str] = Field(description="Label -> name now in effect.")
 
 
+class SpeakerName(BaseModel):
+    """One rename: `speaker` (label, alias or current name) gets `name` (empty: the rename is removed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: str = Field(min_length=1, max_length=200, description="Label (SPEAKER_00), alias (S0) or name.")
+    name: str = Field(max_length=200, description="New name; empty removes the rename.")
+
+
 @agent_errors
 async def rename_speakers(
     transcript_id: TranscriptId,
-    mapping: Annotated[
-        dict[Annotated[str, Field(min_length=1, max_length=200)], Annotated[str, Field(max_length=200)]],
-        Field(
-            min_length=1,
-            max_length=100,
-            description='Label, short alias or current name -> new name, e.g. {"SPEAKER_00": "Ana Ruiz"}. An empty '
-            "name removes the rename. Each new name must identify one speaker (see the tool description).",
-        ),
-    ],
+    names: Annotated[list[SpeakerName], Field(min_length=1, max_length=100)],
     ctx: Context[Runtime, Any],
 ) -> Annotated[CallToolResult, RenameResult]:
-    """Give speakers real names (SPEAKER_00 -> "Ana Ruiz") in a stored transcript.
+    """Name speakers of a stored transcript (SPEAKER_00 -> "Ana Ruiz"), for every later page. Free.
 
-    Use it once you know who is who (from what they say, or from the user). The names are stored and used in
-    every later page and format of this transcript, including pages of cursors handed out before.
-    Every name must identify one speaker, so that speakers= filters stay unambiguous: a mapping that gives two
-    speakers the same name, or gives a speaker another speaker's label (SPEAKER_01), short alias (S1), name or
-    provider name, or names one speaker twice, is refused with the conflicts listed, and nothing is changed.
-    Names compare case-insensitively. To swap two names, give both in one mapping.
-    Cost: free. Returns: the speakers with their names. Next: get_transcript to read with names.
+    Each name must identify one speaker (case-insensitive): a name already used by another speaker, or another
+    speaker's label or alias, is refused with the conflicts and nothing changes. Swap two names in one call.
     """
     rt = runtime_of(ctx)
     transcript = await load_transcript(rt, transcript_id)
@@ -106,7 +96,8 @@ async def rename_speakers(
 
     resolved: dict[str, str] = {}
     keys: dict[str, str] = {}
-    for key, name in mapping.items():
+    for entry in names:
+        key, name = entry.speaker, entry.name
         (label,) = resolve_speakers(transcript, current, [key])
         if problem := name_problem(name):
             raise InputError(f"The name for {clean_name(key)!r} cannot be used: {problem}. Nothing was renamed.")
@@ -122,13 +113,13 @@ async def rename_speakers(
         raise InputError(
             f"Nothing was renamed: each name must identify one speaker of {transcript.id}, or a later speakers= "
             f"filter could not tell them apart. {'; '.join(conflicts)}. Choose distinct names (to swap two names, "
-            "give both in one mapping)."
+            "give both in one call)."
         )
-    names = await rt.store.set_speaker_names(transcript.id, resolved)
-    out = speakers_out(transcript, names)
+    stored = await rt.store.set_speaker_names(transcript.id, resolved)
+    out = speakers_out(transcript, stored)
     lines = [f"{s.label} -> {s.name}" if s.name else f"{s.label} (no name)" for s in out]
     text = f"Speakers of {transcript.id} now read as: " + "; ".join(lines)
-    result = RenameResult(transcript_id=transcript.id, speakers=out, renamed=names)
+    result = RenameResult(transcript_id=transcript.id, speakers=out, renamed=stored)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=result.model_dump())
 
 
@@ -151,7 +142,7 @@ async def list_transcripts(
     ctx: Context[Runtime, Any],
     limit: Limit = 20,
 ) -> Annotated[CallToolResult, TranscriptList]:
-    """List stored transcripts, newest first, to find a transcript_id again. Free; no MAVI call."""
+    """Stored transcripts, newest first, to find a transcript_id again. Free."""
     rt = runtime_of(ctx)
     rows = await rt.store.list_transcripts(limit)
     items = [
