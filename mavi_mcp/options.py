@@ -27,10 +27,9 @@ Granularity = Literal["none", "segment", "word"]
 FileFormat = Literal["pcm_s16le_16", "other"]
 
 
+# AssemblyAI custom spelling: every spelling in `from` is written as `to`. No docstring nor field descriptions:
+# pydantic would publish them in the tool's schema, where the `custom_spelling` parameter's example says it once.
 class CustomSpelling(BaseModel):
-    """AssemblyAI custom spelling: every spelling in `from` is written as `to` (no field descriptions: the
-    `custom_spelling` parameter's example says it, once)."""
-
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: list[str] = Field(alias="from", min_length=1)

@@ -8,10 +8,14 @@ field combinations in the one error route (`BundleError` -> `InputError`, "Nothi
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import inspect
+import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, ClassVar, Literal, Optional, Self, TypeVar, get_type_hints
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Generic, Literal, Optional, Self, TypeVar, get_type_hints
 
 import pydantic
 from pydantic import Field, model_validator
@@ -22,6 +26,7 @@ from mavi_mcp.render.timefmt import parse_time
 from mavi_mcp.render.view import Timestamps
 
 R = TypeVar("R")
+T = TypeVar("T")
 B = TypeVar("B", bound="Bundle")
 
 MIN_PAGE_TOKENS = 500
@@ -43,9 +48,71 @@ WaitSeconds = Annotated[
         description="Wait before answering pending (default 40).",
     ),
 ]
-Limit = Annotated[int, Field(ge=1, le=50, description="Items per page, newest first.")]
+Limit = Annotated[int, Field(ge=1, le=50, description="Per page.")]
+ListCursor = Annotated[str | None, Field(max_length=500, description="next_cursor of the previous page.")]
+
+MAX_LIST_DEPTH = 10_000
+"""How far back the list tools page (items); past it next_cursor is null."""
+_LIST_SLACK = 50
+"""Extra rows read past a page, to find the previous page's last item when newer ones were added meanwhile."""
+
 PageFormat = Literal["text", "json", "srt", "vtt", "rttm", "insights"]
 """The rendered formats (`render.view.Format`) and `insights` (`render.insights`: what the provider added)."""
+
+
+# --- list pages ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListPage(Generic[T]):
+    """One page of a newest-first list: `items`, and `next_cursor` (None on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+async def list_page(
+    fetch: Callable[[int], Awaitable[list[T]]],
+    key: Callable[[T], str],
+    *,
+    limit: int,
+    cursor: str | None,
+    scope: str,
+) -> ListPage[T]:
+    """The page of a newest-first list that `cursor` points to (the first page when None).
+
+    `fetch(n)` returns the n newest items; `key` an item's id; `scope` names the list and its filters (a cursor is
+    refused for another list or filter). A cursor holds the offset and the id of the page's last item: when newer
+    items were added meanwhile, the next page starts after that item, so none repeats.
+
+    Raises:
+        InputError: a cursor that is not one of this list's.
+    """
+    offset, anchor = _read_list_cursor(cursor, scope) if cursor else (0, None)
+    rows = await fetch(min(offset + limit + 1 + (_LIST_SLACK if anchor else 0), MAX_LIST_DEPTH + 1))
+    start = offset
+    if anchor is not None:
+        start = next((i + 1 for i, row in enumerate(rows) if key(row) == anchor), offset)
+    items = rows[start : start + limit]
+    more = len(rows) > start + limit and start + limit < MAX_LIST_DEPTH
+    following = _list_cursor(start + limit, key(items[-1]), scope) if more and items else None
+    return ListPage(items, following)
+
+
+def _list_cursor(offset: int, anchor: str, scope: str) -> str:
+    raw = json.dumps({"o": offset, "a": anchor, "s": scope}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_list_cursor(cursor: str, scope: str) -> tuple[int, str | None]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4)))
+        offset, anchor, made_for = int(data["o"]), str(data["a"]), str(data["s"])
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise InputError("cursor: not a next_cursor of this list; omit it for the first page.") from None
+    if made_for != scope or not 0 <= offset <= MAX_LIST_DEPTH:
+        raise InputError("cursor: made for another list or filter; omit it for the first page.")
+    return offset, anchor
 
 
 # --- bundles -------------------------------------------------------------------------------------
@@ -237,6 +304,8 @@ __all__ = [
     "Bundle",
     "BundleError",
     "Limit",
+    "ListCursor",
+    "ListPage",
     "PageFormat",
     "PageOptions",
     "TaskId",
@@ -244,5 +313,6 @@ __all__ = [
     "WaitSeconds",
     "build_bundle",
     "expand_bundles",
+    "list_page",
     "parse_window",
 ]

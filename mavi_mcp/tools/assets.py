@@ -294,21 +294,16 @@ async def upload_media(
         Field(
             min_length=1,
             max_length=4096,
-            description="Absolute path of a local audio/video file (inside the server's allowed folders), or an "
-            "http(s) URL of one.",
+            description="Absolute local path (inside the allowed folders) or http(s) URL.",
         ),
     ],
     ctx: Context[Runtime, Any],
     wait_seconds: WaitSeconds = None,
-    refresh: Annotated[
-        bool, Field(description="Upload again even when MAVI still has this exact file (same SHA-256).")
-    ] = False,
+    refresh: Annotated[bool, Field(description="Upload again although MAVI has this file.")] = False,
 ) -> Annotated[CallToolResult, UploadResult]:
-    """Upload a local file or http(s) URL of audio/video (up to 3 GB) to MAVI; returns asset_id, the input
-    of every transcription tool, with the duration and each tool's estimated price.
-
-    A local path must be absolute and inside the folders the user allowed. Free; the same file again reuses its
-    asset. If MAVI's processing could not be confirmed, the error gives the asset_id: use it, do not upload again.
+    """Upload audio/video (up to 3 GB) to MAVI: returns asset_id, the input of every transcription tool, the
+    duration and each tool's estimated price. Free; the same file again reuses its asset. If MAVI's processing
+    could not be confirmed, the error gives the asset_id: use it, do not upload again.
     """
     rt = runtime_of(ctx)
     key = request_key(ctx)

@@ -26,7 +26,15 @@ from mavi_mcp.tools._answers import (
     wants_insights,
 )
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
-from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TranscriptId, expand_bundles
+from mavi_mcp.tools._params import (
+    DEFAULT_PAGE,
+    Limit,
+    ListCursor,
+    PageOptions,
+    TranscriptId,
+    expand_bundles,
+    list_page,
+)
 from mavi_mcp.transcript import Transcript
 
 
@@ -70,9 +78,9 @@ class RenameResult(BaseModel):
     renamed: dict[str, str] = Field(description="Label -> name now in effect.")
 
 
+# One rename of rename_speakers: `speaker` (label, alias or current name) gets `name` (empty: the rename is removed).
+# No class docstring: pydantic would publish it in the tool's schema, where the field descriptions say it already.
 class SpeakerName(BaseModel):
-    """One rename: `speaker` (label, alias or current name) gets `name` (empty: the rename is removed)."""
-
     model_config = ConfigDict(extra="forbid")
 
     speaker: str = Field(min_length=1, max_length=200, description="Label (SPEAKER_00), alias (S0) or name.")
@@ -135,16 +143,19 @@ class TranscriptListItem(BaseModel):
 
 class TranscriptList(BaseModel):
     transcripts: list[TranscriptListItem]
+    next_cursor: str | None = Field(description="Pass as cursor for older transcripts; null at the end.")
 
 
 @agent_errors
 async def list_transcripts(
     ctx: Context[Runtime, Any],
     limit: Limit = 20,
+    cursor: ListCursor = None,
 ) -> Annotated[CallToolResult, TranscriptList]:
     """Stored transcripts, newest first, to find a transcript_id again. Free."""
     rt = runtime_of(ctx)
-    rows = await rt.store.list_transcripts(limit)
+    listed = await list_page(rt.store.list_transcripts, lambda r: r.id, limit=limit, cursor=cursor, scope="transcripts")
+    rows = listed.items
     items = [
         TranscriptListItem(
             transcript_id=r.id,
@@ -163,9 +174,13 @@ async def list_transcripts(
             f" · asset {i.asset_id or '-'} · {i.created_at[:19]}"
             for i in items
         )
+        if listed.next_cursor:
+            text += f"\nOlder: list_transcripts(cursor={listed.next_cursor!r})"
+    elif cursor:
+        text = "No older transcripts."
     else:
         text = "No transcripts stored yet. Upload a recording with upload_media, then transcribe it."
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=TranscriptList(transcripts=items).model_dump(),
+        structured_content=TranscriptList(transcripts=items, next_cursor=listed.next_cursor).model_dump(),
     )
