@@ -11,6 +11,9 @@ from mcp import Client
 from mcp_types import Tool
 
 from mavi_mcp.cli import build_parser, settings_from
+from mavi_mcp.commands.confirm import Confirmation
+from mavi_mcp.commands.progress import Display
+from mavi_mcp.commands.session import open_session, structured
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from mavi_mcp.toolsets import GROUPS, TOOLS
@@ -63,3 +66,14 @@ def test_the_environment_variable_chooses_the_tools_and_the_flag_wins(monkeypatc
     monkeypatch.setenv("MAVI_MCP_TOOLS", "nope")
     with pytest.raises(SystemExit):
         settings_from(build_parser().parse_args([]))
+
+
+async def test_the_commands_for_people_call_every_tool_whatever_the_toolset(tmp_path: Path) -> None:
+    settings = Settings(sandbox=True, data_dir=tmp_path, tools="whisper")
+    with anyio.fail_after(30):
+        async with open_session(
+            settings, display=Display(None), confirmation=Confirmation(assume_yes=True, ask=None)
+        ) as session:
+            assert await session.tool_names() >= set(TOOLS)
+            listed = structured(await session.call("list_transcripts", {}, label="listing"))
+    assert listed == {"transcripts": [], "next_cursor": None}
