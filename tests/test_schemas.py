@@ -13,6 +13,8 @@ from mcp import Client
 from mcp_types import CallToolResult
 
 from mavi_mcp.schemas import SchemaError, apply_lean_schemas, lean_output_schema, lean_tool_schema
+from mavi_mcp.server import create_server
+from mavi_mcp.settings import Settings
 from tests.conftest import in_process_server
 
 KEY = "sk-mavi-schemas-test-key"
@@ -221,3 +223,18 @@ async def test_real_structured_content_validates_against_the_lean_output_schemas
         assert schema is not None
         assert "$defs" not in json.dumps(schema)
         jsonschema.validate(result.structured_content, schema)
+
+
+@pytest.mark.anyio
+async def test_the_page_arguments_are_explained_once_in_the_instructions_with_the_defaults_in_effect(
+    tmp_path: Path,
+) -> None:
+    server = create_server(Settings(sandbox=True, data_dir=tmp_path, page_tokens=1500, wait_seconds=25))
+    with anyio.fail_after(30):
+        async with Client(server) as client:
+            instructions = client.instructions or ""
+            tools = (await client.list_tools()).tools
+    assert "max_tokens: page budget in estimated tokens (UTF-8 bytes / 3.5), 500-20000, default 1500" in instructions
+    assert "(default 25 s, under the 60 s limit of common clients)" in instructions
+    assert "'1:02:03'" in instructions
+    assert not any("'1:02:03'" in str(t.input_schema) for t in tools)  # the details are not repeated per tool

@@ -191,14 +191,15 @@ PAGE_HELP = """\
 Page arguments (every tool that returns a transcript page): format text (compact turn lines, best for reading), \
 json (one segment object per line, also in structured content), srt / vtt (subtitles), rttm (speaker turns) or \
 insights (summary, chapters, entities, sentiment, topics, faces... the provider added); max_tokens: page budget \
-in estimated tokens (UTF-8 bytes / 3.5), 500-20000, default 6000, kept by next_cursor; start / end: seconds \
+in estimated tokens (UTF-8 bytes / 3.5), 500-20000, default {page_tokens}, kept by next_cursor; start / end: seconds \
 (754.5) or clock times ('12:34', '1:02:03'), only speech in the window is shown (the whole file is still billed); \
 speakers: labels (SPEAKER_00), aliases (S0) or names, case-insensitive; timestamps (text only): auto (each turn, \
 at least every 30 s), segments or none. Bad page arguments are refused before anything is sent or billed. \
-wait_seconds: how long a paid tool waits before answering status "pending" with a task_id (default 40, under the \
-60 s limit of common clients); the job continues either way and get_task(task_id) returns its result. \
+wait_seconds: how long a paid tool waits before answering status "pending" with a task_id (default {wait_seconds:g} s, \
+under the 60 s limit of common clients); the job continues either way and get_task(task_id) returns its result. \
 List tools (list_tasks, list_transcripts) return next_cursor while more remains (null at the end)."""
-"""The page arguments' details, said once (server instructions) instead of in every tool's schema."""
+"""The page arguments' details, said once (server instructions) instead of in every tool's schema; a template of
+the server's `page_tokens` and `wait_seconds` (the defaults in effect)."""
 
 DEFAULT_PAGE = PageOptions()
 """The page options of a call that gives none (a placeholder default in tool signatures; the flat parameters
