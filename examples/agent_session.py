@@ -92,7 +92,9 @@ async def session(command: list[str]) -> None:
                 print(lines_of(text, 1))
 
                 renamed, _ = await call(
-                    client, "rename_speakers", {"transcript_id": transcript_id, "mapping": {"S1": "Richard Galanti"}}
+                    client,
+                    "rename_speakers",
+                    {"transcript_id": transcript_id, "names": [{"speaker": "S1", "name": "Richard Galanti"}]},
                 )
                 print(f"rename_speakers: {renamed['renamed']}")
                 _, text = await call(

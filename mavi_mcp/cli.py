@@ -34,7 +34,8 @@ environment variables (flags win over them):
   MAVI_MCP_MAX_UPLOAD_BYTES, MAVI_MCP_DOWNLOAD_TIMEOUT, MAVI_MCP_WEBHOOK_PORT,
   MAVI_MCP_WEBHOOK_HOST, MAVI_MCP_WEBHOOK_PUBLIC_URL, MAVI_MCP_ALLOW_UNAUTHENTICATED,
   MAVI_MCP_CONFIRM_ABOVE_USD, MAVI_MCP_DAILY_BUDGET_USD,
-  MAVI_MCP_ALLOW_PRIVATE_URLS, MAVI_MCP_ALLOWED_HOSTS (comma-separated)   the flags of the same names
+  MAVI_MCP_ALLOW_PRIVATE_URLS, MAVI_MCP_ALLOWED_HOSTS (comma-separated), MAVI_MCP_TOOLS (comma-separated)
+                          the flags of the same names
   MAVI_MCP_AUTH_TOKEN     bearer token required on the HTTP MCP endpoint (secret)
   MAVI_MCP_WEBHOOK_SECRET secret path of the webhook URL (default: generated, kept in the data dir)
   MAVI_MCP_WEBHOOK_MAX_BYTES  largest webhook body (default 32 MB)
@@ -91,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="page text in structured content too (default on)",
     )
     parser.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--tools", dest="tools", metavar="NAMES", help="tools to expose: tool or group names, comma-separated (all)"
+    )
     parser.add_argument("--confirm-above-usd", dest="confirm_above_usd", type=float, help="ask above this cost ($)")
     parser.add_argument("--daily-budget-usd", dest="daily_budget_usd", type=float, help="daily spend limit ($)")
     parser.add_argument(

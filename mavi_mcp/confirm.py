@@ -43,8 +43,7 @@ MaxCostUsd = Annotated[
     float | None,
     Field(
         ge=0.01,  # `minimum`, not `exclusiveMinimum`: google-genai's schema converter refuses the latter
-        description="Most this call may cost (USD); above it nothing is sent. Give it when told to, after asking the "
-        "user.",
+        description="USD cap; only when told to, after asking the user.",
     ),
 ]
 """The acknowledgement parameter a paid tool takes (`max_cost_usd`)."""

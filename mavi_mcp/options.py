@@ -27,13 +27,13 @@ Granularity = Literal["none", "segment", "word"]
 FileFormat = Literal["pcm_s16le_16", "other"]
 
 
+# AssemblyAI custom spelling: every spelling in `from` is written as `to`. No docstring nor field descriptions:
+# pydantic would publish them in the tool's schema, where the `custom_spelling` parameter's example says it once.
 class CustomSpelling(BaseModel):
-    """AssemblyAI custom spelling: every spelling in `from` is written as `to`."""
-
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: list[str] = Field(alias="from", min_length=1, description="Spellings to replace.")
-    to: str = Field(min_length=1, description="The spelling to use instead.")
+    from_: list[str] = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
 
 
 class Bundle(BaseModel):
@@ -48,9 +48,9 @@ OptBool = bool | None
 
 
 class _Source(Bundle):
-    asset_id: str | None = Field(default=None, max_length=200, description="Uploaded asset (upload_media).")
-    url: str | None = Field(default=None, max_length=4000, description="A public http(s) audio URL.")
-    source_url: str | None = Field(default=None, max_length=4000, description="A gs:// path or public http(s) URL.")
+    asset_id: str | None = Field(default=None, max_length=200, description="From upload_media.")
+    url: str | None = Field(default=None, max_length=4000, description="Public http(s) audio URL.")
+    source_url: str | None = Field(default=None, max_length=4000, description="gs:// path or http(s) URL.")
 
     def _source_problems(self) -> list[str]:
         problems: list[str] = []
@@ -81,61 +81,55 @@ class AssemblyAIOptions(_Source):
 
     label: ClassVar[str] = "AssemblyAI request"
 
-    speaker_labels: OptBool = Field(default=None, description="Speaker diarization: utterances per speaker.")
-    speakers_expected: int | None = Field(
-        default=None, ge=1, le=50, description="Expected number of speakers (needs speaker_labels)."
-    )
-    language_code: str | None = Field(
-        default=None, max_length=20, description="e.g. en, es, zh. Omit to let the provider detect it."
-    )
-    language_detection: OptBool = Field(default=None, description="Detect the language automatically.")
+    speaker_labels: OptBool = Field(default=None, description="Label speakers.")
+    speakers_expected: int | None = Field(default=None, ge=1, le=50, description="Needs speaker_labels.")
+    language_code: str | None = Field(default=None, max_length=20, description="e.g. en, es; omit to detect.")
+    language_detection: OptBool = None
     language_confidence_threshold: float | None = Field(
-        default=None, ge=0, le=1, description="Minimum language-detection confidence, 0..1."
+        default=None, ge=0, le=1, description="Needs language_detection."
     )
-    punctuate: OptBool = Field(default=None, description="Add punctuation (provider default true).")
-    format_text: OptBool = Field(default=None, description="Format numbers, dates (provider default true).")
-    disfluencies: OptBool = Field(default=None, description="Keep um, uh, etc.")
-    filter_profanity: OptBool = Field(default=None, description="Mask profanity.")
-    speech_model: str | None = Field(default=None, max_length=100, description="Provider speech model.")
+    punctuate: OptBool = Field(default=None, description="Default true.")
+    format_text: OptBool = Field(default=None, description="Numbers, dates; default true.")
+    disfluencies: OptBool = Field(default=None, description="Keep um, uh.")
+    filter_profanity: OptBool = None
+    speech_model: str | None = Field(default=None, max_length=100)
     speech_threshold: float | None = Field(
-        default=None, ge=0, le=1, description="Reject audio with less speech than this share, 0..1."
+        default=None, ge=0, le=1, description="Reject audio with a smaller share of speech."
     )
-    multichannel: OptBool = Field(default=None, description="Transcribe each audio channel separately.")
-    audio_start_from: int | None = Field(
-        default=None, ge=0, description="Start transcribing at this time, in MILLISECONDS (billed from here)."
-    )
-    audio_end_at: int | None = Field(default=None, ge=0, description="Stop at this time, in MILLISECONDS.")
+    multichannel: OptBool = Field(default=None, description="Each channel apart.")
+    audio_start_from: int | None = Field(default=None, ge=0, description="MILLISECONDS; billed from here.")
+    audio_end_at: int | None = Field(default=None, ge=0, description="MILLISECONDS.")
     word_boost: list[Annotated[str, Field(max_length=100)]] | None = Field(
-        default=None, max_length=1000, description="Words or phrases to recognise more readily."
+        default=None, max_length=1000, description="Words to favour."
     )
-    boost_param: BoostParam | None = Field(default=None, description="Boost strength (needs word_boost).")
+    boost_param: BoostParam | None = Field(default=None, description="Needs word_boost.")
     custom_spelling: list[CustomSpelling] | None = Field(
-        default=None, max_length=500, description='Spelling fixes: [{"from": ["sequel"], "to": "SQL"}].'
+        default=None, max_length=500, description='[{"from": ["sequel"], "to": "SQL"}]'
     )
-    summarization: OptBool = Field(default=None, description="Add a summary (not with auto_chapters).")
+    summarization: OptBool = Field(default=None, description="Not with auto_chapters.")
     summary_model: SummaryModel | None = Field(default=None, description="Needs summarization.")
     summary_type: SummaryType | None = Field(default=None, description="Needs summarization.")
-    auto_chapters: OptBool = Field(default=None, description="Chapters with summaries (not with summarization).")
+    auto_chapters: OptBool = Field(default=None, description="Not with summarization.")
     auto_highlights: OptBool = Field(default=None, description="Key phrases.")
-    entity_detection: OptBool = Field(default=None, description="Names, places, organisations...")
-    sentiment_analysis: OptBool = Field(default=None, description="Sentiment per sentence.")
-    iab_categories: OptBool = Field(default=None, description="IAB topic categories.")
-    content_safety: OptBool = Field(default=None, description="Sensitive-content labels.")
-    custom_topics: OptBool = Field(default=None, description="Custom topic detection (with topics).")
+    entity_detection: OptBool = None
+    sentiment_analysis: OptBool = None
+    iab_categories: OptBool = Field(default=None, description="IAB topics.")
+    content_safety: OptBool = None
+    custom_topics: OptBool = Field(default=None, description="Needs topics.")
     topics: list[Annotated[str, Field(max_length=200)]] | None = Field(
-        default=None, max_length=100, description="Custom topic labels (needs custom_topics)."
+        default=None, max_length=100, description="Needs custom_topics."
     )
-    redact_pii: OptBool = Field(default=None, description="Redact personal data (needs redact_pii_policies).")
+    redact_pii: OptBool = Field(default=None, description="Needs redact_pii_policies.")
     redact_pii_policies: list[Annotated[str, Field(max_length=100)]] | None = Field(
-        default=None, max_length=100, description="e.g. person_name, phone_number, email_address."
+        default=None, max_length=100, description="e.g. person_name, phone_number."
     )
-    redact_pii_sub: RedactSub | None = Field(default=None, description="Replace PII by hash or entity_name.")
-    redact_pii_audio: OptBool = Field(default=None, description="Also produce redacted audio.")
-    redact_pii_audio_quality: AudioQuality | None = Field(default=None, description="mp3 or wav.")
+    redact_pii_sub: RedactSub | None = Field(default=None, description="Needs redact_pii.")
+    redact_pii_audio: OptBool = Field(default=None, description="Needs redact_pii.")
+    redact_pii_audio_quality: AudioQuality | None = None
     webhook_url: str | None = Field(
         default=None,
         max_length=4000,
-        description="AssemblyAI's own webhook (rarely needed; the result comes back here).",
+        description="AssemblyAI's own webhook; rarely needed.",
     )
 
     @model_validator(mode="after")
@@ -178,17 +172,13 @@ class ElevenLabsOptions(_Source):
 
     label: ClassVar[str] = "ElevenLabs request"
 
-    language_code: str | None = Field(default=None, max_length=20, description="ISO 639-1/3 code; omit to detect.")
+    language_code: str | None = Field(default=None, max_length=20, description="ISO 639 code; omit to detect.")
     model_id: str | None = Field(default=None, max_length=100, description="Default scribe_v2.")
-    diarize: OptBool = Field(default=None, description="Label speakers (speaker_0, speaker_1, ...).")
-    num_speakers: int | None = Field(
-        default=None, ge=1, le=32, description="Maximum number of speakers (with diarize)."
-    )
-    timestamps_granularity: Granularity | None = Field(
-        default=None, description="none, segment or word (default word)."
-    )
-    tag_audio_events: OptBool = Field(default=None, description="Tag sounds like (laughter), (applause).")
-    file_format: FileFormat | None = Field(default=None, description="pcm_s16le_16 for raw 16 kHz PCM, else other.")
+    diarize: OptBool = Field(default=None, description="Label speakers.")
+    num_speakers: int | None = Field(default=None, ge=1, le=32, description="Most speakers expected.")
+    timestamps_granularity: Granularity | None = Field(default=None, description="Default word.")
+    tag_audio_events: OptBool = Field(default=None, description="(laughter), (applause)...")
+    file_format: FileFormat | None = Field(default=None, description="pcm_s16le_16: raw 16 kHz PCM.")
     source_lang: str | None = Field(default=None, max_length=20, description="Source language.")
     target_lang: str | None = Field(default=None, max_length=20, description="Target language.")
 

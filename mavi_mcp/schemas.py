@@ -11,7 +11,10 @@ rejects `propertyNames`). `lean_tool_schema` rewrites such a schema into:
   as `anyOf` without the null branch; `default: null` dropped, any other default kept (stated);
 - `$ref` replaced by the `$defs` entry it names (recursive models are refused), `$defs` removed;
 - every object closed: `additionalProperties: false` unless it already says what extra keys may hold;
-- descriptions dedented and stripped (`inspect.cleandoc`).
+- descriptions dedented and stripped (`inspect.cleandoc`);
+- no length limits (`minLength`, `maxLength`, `minItems`, `maxItems`, `minProperties`, `maxProperties`): they are
+  the server's sanity bounds, not information a model needs; the argument model still enforces them, with a clear
+  error. Numeric bounds (`minimum`, `maximum`) stay: they say what a value means (0..1, 500..20000).
 
 `lean_output_schema` does the same for an output schema, except that null stays allowed (as `type: [T, "null"]`
 where X is a plain typed schema) and objects stay open: clients validate structured content against it.
@@ -24,7 +27,7 @@ schemas change: the SDK validates call arguments against each tool's pydantic ar
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from mcp.server.mcpserver import MCPServer
@@ -35,6 +38,8 @@ _SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
 """Keywords whose value maps names to schemas (the names are data, not keywords)."""
 _SCHEMA_VALUES = ("items", "additionalProperties", "not", "propertyNames", "contains", "if", "then", "else")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_LENGTHS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+"""Length limits: dropped from published input schemas (the argument model enforces them)."""
 _DATA = ("default", "enum", "const", "examples", "required")
 """Keywords whose value is data: copied as is, never walked."""
 
@@ -65,17 +70,48 @@ def lean_output_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     return _Leaner(schema, input_side=False, keep_null=True).walk(schema, ())
 
 
+def brief_output_schema(schema: Mapping[str, Any], fields: Collection[str] | None = None) -> dict[str, Any]:
+    """An output schema cut to its top level: each property (only those in `fields`, when given) reduced to its
+    `type` (and `enum`), no descriptions, the object left open. `schema` is a lean output schema (no `$ref`).
+
+    Structured content that validates against `schema` validates against this too (it only loosens), so clients
+    that check structured content keep working; the full shapes are documented in the README, not repeated in
+    every `tools/list` answer (issue 14: `TranscriptResult`'s 3,300 characters, seven times).
+    """
+    properties = cast(Mapping[str, Mapping[str, Any]], schema.get("properties") or {})
+    kept = {name: _type_only(sub) for name, sub in properties.items() if fields is None or name in fields}
+    out: dict[str, Any] = {"type": "object", "properties": kept}
+    required = [name for name in cast(list[str], schema.get("required") or []) if name in kept]
+    if required:
+        out["required"] = required
+    return out
+
+
+def _type_only(schema: Mapping[str, Any]) -> dict[str, Any]:
+    out = {key: schema[key] for key in ("type", "enum") if key in schema}
+    if "anyOf" in schema and "type" not in out:  # e.g. number or string: keep the branches' types only
+        out["anyOf"] = [_type_only(cast(Mapping[str, Any], b)) for b in cast(list[Any], schema["anyOf"])]
+    return out
+
+
 def clean_description(text: str) -> str:
     """A description or docstring without its common indentation and surrounding blank lines."""
     return inspect.cleandoc(text).strip()
 
 
-def apply_lean_schemas(server: MCPServer[Any], *, nullable: bool = False) -> None:
+def apply_lean_schemas(
+    server: MCPServer[Any],
+    *,
+    nullable: bool = False,
+    brief_outputs: bool = True,
+    output_fields: Mapping[str, Collection[str]] | None = None,
+) -> None:
     """Rewrite, in place, every tool registered on `server`: lean input and output schemas, cleaned descriptions.
 
-    Call it once, after the last `add_tool`; `nullable` as in `lean_tool_schema`. Argument validation is unchanged
-    (the SDK validates arguments with the tool's pydantic model, and structured content with its output model, not
-    with the published schemas).
+    Call it once, after the last `add_tool`; `nullable` as in `lean_tool_schema`. With `brief_outputs`, output
+    schemas are cut to their top level (`brief_output_schema`), to the `output_fields` given for a tool's name.
+    Argument validation is unchanged (the SDK validates arguments with the tool's pydantic model, and structured
+    content with its output model, not with the published schemas).
     """
     manager = server._tool_manager  # pyright: ignore[reportPrivateUsage]  # the SDK has no public accessor
     for tool in manager.list_tools():
@@ -83,7 +119,10 @@ def apply_lean_schemas(server: MCPServer[Any], *, nullable: bool = False) -> Non
         tool.description = clean_description(tool.description)
         metadata = tool.fn_metadata
         if metadata.output_schema is not None:
-            metadata.output_schema = lean_output_schema(metadata.output_schema)
+            lean = lean_output_schema(metadata.output_schema)
+            if brief_outputs:
+                lean = brief_output_schema(lean, (output_fields or {}).get(tool.name))
+            metadata.output_schema = lean
             vars(tool).pop("output_schema", None)  # Tool.output_schema is a cached_property of the metadata
 
 
@@ -100,7 +139,7 @@ class _Leaner:
             return self.walk({**target, **siblings}, (*refs, name))
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key in ("title", "$defs", "definitions"):
+            if key in ("title", "$defs", "definitions") or (self.input_side and key in _LENGTHS):
                 continue
             if key in _SCHEMA_MAPS and isinstance(value, Mapping):
                 named = cast(Mapping[str, Mapping[str, Any]], value)

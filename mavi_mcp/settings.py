@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mavi_mcp import toolsets
 from mavi_mcp.database_url import mask_database_url
 
 DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
@@ -204,6 +205,23 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="MAVI_MCP_LOG_LEVEL"
     )
+    tools: str = Field(
+        default=toolsets.DEFAULT,
+        validation_alias="MAVI_MCP_TOOLS",
+        description="Tools to expose, comma-separated tool and group names (core, whisper, assemblyai, elevenlabs, "
+        "async, read-only, all); see `tool_names`.",
+    )
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: str) -> str:
+        toolsets.parse_selection(value)  # an unknown name fails here, at start-up, listing the valid ones
+        return value
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        """The tools this server exposes (`toolsets.parse_selection` of `tools`), in listing order."""
+        return toolsets.parse_selection(self.tools)
 
     @field_validator("allowed_dirs", mode="before")
     @classmethod

@@ -154,14 +154,16 @@ async def test_rename_speakers_refuses_names_that_would_break_the_page(tmp_path:
             ]:
                 message = error(
                     await r.client.call_tool(
-                        "rename_speakers", {"transcript_id": transcript_id, "mapping": {"Brett Ponton": name}}
+                        "rename_speakers",
+                        {"transcript_id": transcript_id, "names": [{"speaker": "Brett Ponton", "name": name}]},
                     )
                 )
                 assert why in message
                 assert "Nothing was renamed" in message
             fine = ok(
                 await r.client.call_tool(
-                    "rename_speakers", {"transcript_id": transcript_id, "mapping": {"Brett Ponton": "Brett P."}}
+                    "rename_speakers",
+                    {"transcript_id": transcript_id, "names": [{"speaker": "Brett Ponton", "name": "Brett P."}]},
                 )
             )
     assert fine["renamed"]

@@ -120,7 +120,10 @@ async def test_an_agent_uploads_identifies_speakers_and_transcribes_real_recordi
             renamed = ok(
                 await client.call_tool(
                     "rename_speakers",
-                    {"transcript_id": whisper["transcript_id"], "mapping": {"S1": "Richard Galanti"}},
+                    {
+                        "transcript_id": whisper["transcript_id"],
+                        "names": [{"speaker": "S1", "name": "Richard Galanti"}],
+                    },
                 )
             )
             assert renamed["renamed"] == {"SPEAKER_01": "Richard Galanti"}

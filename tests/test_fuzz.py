@@ -465,9 +465,9 @@ def test_rename_speakers_answers_every_generated_mapping_with_the_names_or_an_ac
     own = st.sampled_from(seeded.speakers_of[transcript_id])
     keys = st.one_of(own, own, own, names)
     new_names = st.one_of(st.text(max_size=60), st.sampled_from(HOSTILE_TEXT), own, st.just(""))
-    mapping = P(st.dictionaries(keys, new_names, min_size=1, max_size=4))
+    renames = P(st.lists(st.fixed_dictionaries({"speaker": keys, "name": new_names}), min_size=1, max_size=4))
     ids = P(st.one_of(st.just(transcript_id), st.just(transcript_id), names))
-    result = server.check("rename_speakers", data.draw(arguments({"transcript_id": ids, "mapping": mapping}, {})))
+    result = server.check("rename_speakers", data.draw(arguments({"transcript_id": ids, "names": renames}, {})))
     if not result.is_error:  # every speaker stays identifiable: no name is another speaker's label, alias or name
         speakers = (result.structured_content or {})["speakers"]
         for speaker in (s for s in speakers if s.get("name")):

@@ -13,6 +13,8 @@ from mcp import Client
 from mcp_types import CallToolResult
 
 from mavi_mcp.schemas import SchemaError, apply_lean_schemas, lean_output_schema, lean_tool_schema
+from mavi_mcp.server import create_server
+from mavi_mcp.settings import Settings
 from tests.conftest import in_process_server
 
 KEY = "sk-mavi-schemas-test-key"
@@ -160,39 +162,38 @@ ARGUMENT_CASES: list[tuple[str, dict[str, Any]]] = [
     ("get_transcript", {"transcript_id": "", "bogus": 1}),
     ("list_transcripts", {"limit": "5"}),
     ("list_tasks", {"limit": -1}),
-    ("rename_speakers", {"transcript_id": "tr_missing", "mapping": {}}),
+    ("rename_speakers", {"transcript_id": "tr_missing", "names": [{"speaker": "S0", "name": "Ana"}]}),
     ("identify_speakers", {"asset_id": "re_700000000000000012", "mode": "sync", "max_tokens": 500, "start": None}),
 ]
 
 
 @pytest.mark.anyio
-async def test_lean_schemas_change_what_is_published_not_what_is_accepted(tmp_path: Path) -> None:
-    answers: dict[bool, list[str]] = {}
-    for lean in (False, True):
-        async with in_process_server(tmp_path / f"data-{lean}", [tmp_path], api_key=KEY, webhook_secret=SECRET) as (
-            server,
-            _,
-        ):
-            if lean:
-                apply_lean_schemas(server)
-            with anyio.fail_after(60):
-                tools, answers[lean] = await list_and_call(server, ARGUMENT_CASES)
-        if lean:
-            published = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
-            nodes = [d for t in published for d in walk(t["inputSchema"])]
-            assert not any("title" in d and not isinstance(d["title"], dict) for d in nodes)
-            assert not any("$ref" in d or "$defs" in d for d in nodes)
-            assert {"type": "null"} not in [b for d in nodes for b in d.get("anyOf", [])]
-            assert all(t["description"] == t["description"].strip() for t in published)
-            assert all("\n    " not in t["description"] for t in published)
-    # Same acceptance, same refusals, same messages (ids of created transcripts differ: compare the verdicts).
-    verdicts = {lean: [a.split(" ", 1)[0] for a in found] for lean, found in answers.items()}
-    # Refused: unknown transcript (x2), max_tokens < 500, format "xml", start "soon", empty id, limit -1, unknown
-    # transcript; accepted: limit "5" (pydantic's lax mode: a numeric string), and the real call.
-    expected = ["True"] * 6 + ["False", "True", "True", "False"]
-    assert verdicts[True] == verdicts[False] == expected
-    for before, after in zip(answers[False][:-1], answers[True][:-1], strict=True):
-        assert before == after
+async def test_the_server_publishes_lean_schemas_and_still_refuses_bad_arguments_with_its_messages(
+    tmp_path: Path,
+) -> None:
+    async with in_process_server(tmp_path / "data", [tmp_path], api_key=KEY, webhook_secret=SECRET) as (server, _):
+        apply_lean_schemas(server)  # applying it again (create_server already did) changes nothing
+        with anyio.fail_after(60):
+            tools, answers = await list_and_call(server, ARGUMENT_CASES)
+    published = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+    nodes = [d for t in published for d in walk(t["inputSchema"])]
+    assert not any("title" in d and not isinstance(d["title"], dict) for d in nodes)
+    assert not any("$ref" in d or "$defs" in d for d in nodes)
+    assert {"type": "null"} not in [b for d in nodes for b in d.get("anyOf", [])]
+    assert not any(key in d for d in nodes for key in ("maxLength", "minLength", "maxItems", "minItems"))
+    assert all(d.get("additionalProperties") is False for d in nodes if d.get("type") == "object")
+    assert all(t["description"] == t["description"].strip() for t in published)
+    assert all("\n    " not in t["description"] for t in published)
+    # The argument models still validate: refused are the unknown transcript (x2), max_tokens < 500, format "xml",
+    # start "soon", an empty id, limit -1, the unknown transcript of rename_speakers; accepted:
+    # limit "5" (pydantic's lax mode: a numeric string), and the real call.
+    verdicts = [a.split(" ", 1)[0] for a in answers]
+    assert verdicts == ["True"] * 6 + ["False", "True", "True", "False"]
+    assert "No transcript 'tr_missing'" in answers[0]
+    assert "max_tokens" in answers[2]
+    assert "500" in answers[2]
+    assert "transcript_id" in answers[5]
+    assert "at least 1 character" in answers[5]
 
 
 @pytest.mark.anyio
@@ -207,9 +208,33 @@ async def test_real_structured_content_validates_against_the_lean_output_schemas
                     "identify_speakers", {"asset_id": "re_700000000000000012", "mode": "sync"}
                 )
                 listed = await client.call_tool("list_transcripts", {})
-    for name, result in (("identify_speakers", turns), ("list_transcripts", listed)):
+                tasks = await client.call_tool("list_tasks", {"limit": 1})
+                renamed = await client.call_tool(
+                    "rename_speakers",
+                    {
+                        "transcript_id": turns.structured_content["transcript_id"],
+                        "names": [{"speaker": "S0", "name": "Ana"}],
+                    },
+                )
+    results = {"identify_speakers": turns, "list_transcripts": listed, "list_tasks": tasks, "rename_speakers": renamed}
+    for name, result in results.items():
         assert not result.is_error
         schema = schemas[name]
         assert schema is not None
         assert "$defs" not in json.dumps(schema)
         jsonschema.validate(result.structured_content, schema)
+
+
+@pytest.mark.anyio
+async def test_the_page_arguments_are_explained_once_in_the_instructions_with_the_defaults_in_effect(
+    tmp_path: Path,
+) -> None:
+    server = create_server(Settings(sandbox=True, data_dir=tmp_path, page_tokens=1500, wait_seconds=25))
+    with anyio.fail_after(30):
+        async with Client(server) as client:
+            instructions = client.instructions or ""
+            tools = (await client.list_tools()).tools
+    assert "max_tokens: page budget in estimated tokens (UTF-8 bytes / 3.5), 500-20000, default 1500" in instructions
+    assert "(default 25 s, under the 60 s limit of common clients)" in instructions
+    assert "'1:02:03'" in instructions
+    assert not any("'1:02:03'" in str(t.input_schema) for t in tools)  # the details are not repeated per tool

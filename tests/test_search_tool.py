@@ -118,7 +118,8 @@ async def test_a_renamed_speaker_is_found_by_the_new_name(client: Client) -> Non
     label = hit["speaker"]
     ok(
         await client.call_tool(
-            "rename_speakers", {"transcript_id": transcript_id, "mapping": {label: "Zoe Quartermaine"}}
+            "rename_speakers",
+            {"transcript_id": transcript_id, "names": [{"speaker": label, "name": "Zoe Quartermaine"}]},
         )
     )
 

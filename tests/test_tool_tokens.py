@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from benchmarks.tool_tokens import count_tokens, figures_of, measure
-from mavi_mcp.schemas import apply_lean_schemas
+from benchmarks.tool_tokens import count_tokens, figures_of, group_rows, measure
+from mavi_mcp.toolsets import GROUPS
 from tests.helpers import TOOLS
 
-TOKEN_BUDGET = 9000
-"""cl100k tokens of name + description + input schema of all tools, as measured with search_transcripts and the
-cost parameters added (8,981). Issue 14's budget is 4,000 (not met yet): lower this as the definitions get leaner."""
+TOKEN_BUDGET = 4000
+"""Issue 14's budget: cl100k tokens of name + description + input schema of all tools (measured 3,934)."""
 
-TOOLS_LIST_CHARS_BUDGET = 86000  # measured 85,270; issue 14's budget is 30,000
-"""Characters of the whole tools/list answer, as measured today (71,963). Issue 14's budget is 30,000."""
+TOOLS_LIST_CHARS_BUDGET = 30000
+"""Issue 14's budget: characters of the whole tools/list answer (measured 25,438)."""
 
 
 def test_the_offline_tokenizer_is_cl100k_base() -> None:
@@ -26,7 +25,18 @@ def test_the_tool_definitions_stay_under_the_token_budget() -> None:
     assert [t.name for t in figures.tools] == TOOLS
     assert all(t.tokens > t.schema_tokens > 0 for t in figures.tools)
     assert figures.total_tokens <= TOKEN_BUDGET, f"{figures.total_tokens} tokens: over the budget {TOKEN_BUDGET}"
-    assert figures.tools_list_chars <= TOOLS_LIST_CHARS_BUDGET
+    assert figures.tools_list_chars <= TOOLS_LIST_CHARS_BUDGET, f"{figures.tools_list_chars} characters"
+
+
+def test_each_groups_figure_is_what_the_server_lists_with_only_that_group() -> None:
+    rows = {group: (count, tokens) for group, count, tokens in group_rows(measure())}
+    assert list(rows) == list(GROUPS)
+    for group in GROUPS:
+        alone = measure(tools=group)
+        assert [t.name for t in alone.tools] == list(GROUPS[group])
+        assert rows[group] == (len(GROUPS[group]), alone.total_tokens)
+    assert rows["all"][1] <= TOKEN_BUDGET
+    assert rows["core"][1] < rows["all"][1] / 2  # the everyday tools cost under half of everything
 
 
 def test_figures_count_name_description_and_schema_of_each_tool() -> None:
@@ -47,11 +57,3 @@ def test_figures_count_name_description_and_schema_of_each_tool() -> None:
         '{"tools":[{"name":"a","description":"hello world","inputSchema":{"type":"object"}},'
         '{"name":"b","inputSchema":{"type":"object"},"outputSchema":{"type":"object"}}]}'
     )
-
-
-def test_lean_schemas_make_every_tool_cheaper_and_the_answer_smaller() -> None:
-    plain, lean = measure(), measure(apply_lean_schemas)
-    assert [t.name for t in lean.tools] == [t.name for t in plain.tools]
-    assert all(a.tokens < b.tokens for a, b in zip(lean.tools, plain.tools, strict=True))
-    assert lean.total_tokens < plain.total_tokens * 0.85  # measured: 6,239 vs 7,800
-    assert lean.tools_list_chars < plain.tools_list_chars * 0.75  # measured: 51,113 vs 71,963

@@ -27,7 +27,9 @@ class Stored:
     transcript_id: str
 
     async def rename(self, mapping: dict[str, str]) -> Any:
-        return await self.client.call_tool("rename_speakers", {"transcript_id": self.transcript_id, "mapping": mapping})
+        """rename_speakers with `mapping` as its list of `{speaker, name}` objects, in the mapping's order."""
+        names = [{"speaker": speaker, "name": name} for speaker, name in mapping.items()]
+        return await self.client.call_tool("rename_speakers", {"transcript_id": self.transcript_id, "names": names})
 
     async def names(self) -> dict[str, str | None]:
         page = ok(await self.client.call_tool("get_transcript", {"transcript_id": self.transcript_id}))
@@ -99,3 +101,20 @@ async def test_a_speaker_may_be_named_by_its_own_label_or_alias_and_a_name_freed
     assert await stored.labels_shown_for(["ana ruiz"]) == {"SPEAKER_01"}
     assert await stored.labels_shown_for(["S2"]) == {"SPEAKER_02"}
     assert await stored.labels_shown_for(["SPEAKER_00"]) == {"SPEAKER_00"}
+
+
+async def test_the_same_speaker_twice_in_the_list_or_an_entry_with_other_keys_is_refused_and_changes_nothing(
+    stored: Stored,
+) -> None:
+    twice = [{"speaker": "S1", "name": "Ana Ruiz"}, {"speaker": "S1", "name": "Bea Sol"}]
+    message = error(
+        await stored.client.call_tool("rename_speakers", {"transcript_id": stored.transcript_id, "names": twice})
+    )
+    assert "'S1' and 'S1' both mean speaker SPEAKER_01" in message
+    assert "Nothing was renamed" in message
+    loose = [{"speaker": "S1", "name": "Ana Ruiz", "label": "SPEAKER_02"}]
+    message = error(
+        await stored.client.call_tool("rename_speakers", {"transcript_id": stored.transcript_id, "names": loose})
+    )
+    assert "label" in message
+    assert await stored.names() == UNNAMED

@@ -313,7 +313,11 @@ async def test_html_in_speaker_names_words_and_chapters_is_shown_as_text(
     with anyio.fail_after(120):
         async with Client(create_server(settings), extensions=[AppsSupport()]) as client:
             renamed = await client.call_tool(
-                "rename_speakers", {"transcript_id": crafted.id, "mapping": {"A": "Ana Ruiz", "B": XSS_SCRIPT}}
+                "rename_speakers",
+                {
+                    "transcript_id": crafted.id,
+                    "names": [{"speaker": "A", "name": "Ana Ruiz"}, {"speaker": "B", "name": XSS_SCRIPT}],
+                },
             )
             assert not renamed.is_error, text_of(renamed)
             shown = await show(client, browser, "get_transcript", {"transcript_id": crafted.id})

@@ -97,7 +97,9 @@ async def open_session(
     The client answers elicitation (cost confirmations) with `confirmation`; progress goes to `display`.
     """
     from mavi_mcp.server import create_server
+    from mavi_mcp.toolsets import DEFAULT
 
-    server = create_server(settings)
+    # every tool: --tools / MAVI_MCP_TOOLS trims what an MCP client's model sees, not what these commands call
+    server = create_server(settings.model_copy(update={"tools": DEFAULT}))
     async with Client(server, elicitation_callback=confirmation) as client:
         yield ToolSession(client, display, confirmation)

@@ -37,7 +37,7 @@ from mavi_mcp.tools._params import PageOptions
 
 Refresh = Annotated[
     bool,
-    Field(description="Pay again even if an identical request's result is stored."),
+    Field(description="Pay again for a stored result."),
 ]
 """The parameter that asks for a new, paid run of a request already paid for (and a new upload of a file)."""
 

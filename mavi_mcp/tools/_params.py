@@ -8,10 +8,14 @@ field combinations in the one error route (`BundleError` -> `InputError`, "Nothi
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import inspect
+import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, ClassVar, Literal, Optional, Self, TypeVar, get_type_hints
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Generic, Literal, Optional, Self, TypeVar, get_type_hints
 
 import pydantic
 from pydantic import Field, model_validator
@@ -22,6 +26,7 @@ from mavi_mcp.render.timefmt import parse_time
 from mavi_mcp.render.view import Timestamps
 
 R = TypeVar("R")
+T = TypeVar("T")
 B = TypeVar("B", bound="Bundle")
 
 MIN_PAGE_TOKENS = 500
@@ -31,24 +36,83 @@ MAX_PAGE_TOKENS = 20000
 
 AssetId = Annotated[
     str,
-    Field(min_length=1, max_length=200, description="MAVI asset id (re_...) from upload_media."),
+    Field(min_length=1, max_length=200, description="From upload_media."),
 ]
-TranscriptId = Annotated[
-    str, Field(min_length=1, max_length=100, description="Transcript id (tr_...) from a transcription tool.")
-]
+TranscriptId = Annotated[str, Field(min_length=1, max_length=100, description="From a transcription tool.")]
 TaskId = Annotated[str, Field(min_length=1, max_length=100, description="task_id returned by a tool.")]
 WaitSeconds = Annotated[
     float | None,
     Field(
         ge=0,
         le=55,
-        description="How long to wait for the result before answering with a task handle (default 40 s, under "
-        "the 60 s limit of common MCP clients). The job continues either way; see get_task.",
+        description="Wait before answering pending (default 40).",
     ),
 ]
-Limit = Annotated[int, Field(ge=1, le=50, description="How many, newest first (at most 50).")]
+Limit = Annotated[int, Field(ge=1, le=50, description="Per page.")]
+ListCursor = Annotated[str | None, Field(max_length=500, description="next_cursor of the previous page.")]
+
+MAX_LIST_DEPTH = 10_000
+"""How far back the list tools page (items); past it next_cursor is null."""
+_LIST_SLACK = 50
+"""Extra rows read past a page, to find the previous page's last item when newer ones were added meanwhile."""
+
 PageFormat = Literal["text", "json", "srt", "vtt", "rttm", "insights"]
 """The rendered formats (`render.view.Format`) and `insights` (`render.insights`: what the provider added)."""
+
+
+# --- list pages ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListPage(Generic[T]):
+    """One page of a newest-first list: `items`, and `next_cursor` (None on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+async def list_page(
+    fetch: Callable[[int], Awaitable[list[T]]],
+    key: Callable[[T], str],
+    *,
+    limit: int,
+    cursor: str | None,
+    scope: str,
+) -> ListPage[T]:
+    """The page of a newest-first list that `cursor` points to (the first page when None).
+
+    `fetch(n)` returns the n newest items; `key` an item's id; `scope` names the list and its filters (a cursor is
+    refused for another list or filter). A cursor holds the offset and the id of the page's last item: when newer
+    items were added meanwhile, the next page starts after that item, so none repeats.
+
+    Raises:
+        InputError: a cursor that is not one of this list's.
+    """
+    offset, anchor = _read_list_cursor(cursor, scope) if cursor else (0, None)
+    rows = await fetch(min(offset + limit + 1 + (_LIST_SLACK if anchor else 0), MAX_LIST_DEPTH + 1))
+    start = offset
+    if anchor is not None:
+        start = next((i + 1 for i, row in enumerate(rows) if key(row) == anchor), offset)
+    items = rows[start : start + limit]
+    more = len(rows) > start + limit and start + limit < MAX_LIST_DEPTH
+    following = _list_cursor(start + limit, key(items[-1]), scope) if more and items else None
+    return ListPage(items, following)
+
+
+def _list_cursor(offset: int, anchor: str, scope: str) -> str:
+    raw = json.dumps({"o": offset, "a": anchor, "s": scope}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_list_cursor(cursor: str, scope: str) -> tuple[int, str | None]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4)))
+        offset, anchor, made_for = int(data["o"]), str(data["a"]), str(data["s"])
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise InputError("cursor: not a next_cursor of this list; omit it for the first page.") from None
+    if made_for != scope or not 0 <= offset <= MAX_LIST_DEPTH:
+        raise InputError("cursor: made for another list or filter; omit it for the first page.")
+    return offset, anchor
 
 
 # --- bundles -------------------------------------------------------------------------------------
@@ -73,40 +137,33 @@ def parse_window(start: float | str | None, end: float | str | None) -> tuple[fl
 class PageOptions(Bundle):
     """How a transcript page is cut and shown: every tool that returns a transcript page takes these.
 
-    `start`/`end` are SECONDS or clock times; they limit what is SHOWN, not what a transcription bills.
+    `start`/`end` are SECONDS or clock times; they limit what is SHOWN, not what a transcription bills. Each field's
+    description is brief (it is repeated in every such tool); the details are said once, in `PAGE_HELP`.
     """
 
     label: ClassVar[str] = "page arguments"
 
     format: PageFormat = Field(
         default="text",
-        description="text: compact turn lines (best for reading); json: one segment object per line, also in "
-        "structured content; srt / vtt: subtitles; rttm: speaker turns (diarization standard); insights: "
-        "summary, chapters, entities, sentiment, topics, faces... the provider added.",
     )
     max_tokens: int | None = Field(
         default=None,
         ge=MIN_PAGE_TOKENS,
         le=MAX_PAGE_TOKENS,
-        description="Page budget in estimated tokens (UTF-8 bytes / 3.5). Default about 6000; the rest is "
-        "reachable with next_cursor.",
+        description="Page size in tokens (default 6000).",
     )
     start: float | str | None = Field(
         default=None,
-        description="Seconds (754.5) or clock time ('12:34', '1:02:03'). Only speech in the window is shown (the "
-        "whole file is still billed). Checked before anything is sent: a bad value costs nothing.",
+        description="Window start: seconds or '12:34'.",
     )
-    end: float | str | None = Field(default=None, description="Like start: the end of the window.")
+    end: float | str | None = Field(default=None, description="Window end.")
     speakers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         default=None,
         max_length=100,
-        description="Only these speakers, by label (SPEAKER_00), short alias (S0) or name, case-insensitive. A "
-        "label always means its own speaker.",
+        description="Only these speakers: label, alias (S0) or name.",
     )
     timestamps: Timestamps = Field(
         default="auto",
-        description="text format only. auto: at each turn and at least every 30 s; segments: at every segment; "
-        "none: no timestamps.",
     )
 
     @model_validator(mode="after")
@@ -129,6 +186,20 @@ class PageOptions(Bundle):
         """`start`, `end` in SECONDS."""
         return parse_window(self.start, self.end)
 
+
+PAGE_HELP = """\
+Page arguments (every tool that returns a transcript page): format text (compact turn lines, best for reading), \
+json (one segment object per line, also in structured content), srt / vtt (subtitles), rttm (speaker turns) or \
+insights (summary, chapters, entities, sentiment, topics, faces... the provider added); max_tokens: page budget \
+in estimated tokens (UTF-8 bytes / 3.5), 500-20000, default {page_tokens}, kept by next_cursor; start / end: seconds \
+(754.5) or clock times ('12:34', '1:02:03'), only speech in the window is shown (the whole file is still billed); \
+speakers: labels (SPEAKER_00), aliases (S0) or names, case-insensitive; timestamps (text only): auto (each turn, \
+at least every 30 s), segments or none. Bad page arguments are refused before anything is sent or billed. \
+wait_seconds: how long a paid tool waits before answering status "pending" with a task_id (default {wait_seconds:g} s, \
+under the 60 s limit of common clients); the job continues either way and get_task(task_id) returns its result. \
+List tools (list_tasks, list_transcripts) return next_cursor while more remains (null at the end)."""
+"""The page arguments' details, said once (server instructions) instead of in every tool's schema; a template of
+the server's `page_tokens` and `wait_seconds` (the defaults in effect)."""
 
 DEFAULT_PAGE = PageOptions()
 """The page options of a call that gives none (a placeholder default in tool signatures; the flat parameters
@@ -229,10 +300,13 @@ def expand_bundles(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R
 
 __all__ = [
     "DEFAULT_PAGE",
+    "PAGE_HELP",
     "AssetId",
     "Bundle",
     "BundleError",
     "Limit",
+    "ListCursor",
+    "ListPage",
     "PageFormat",
     "PageOptions",
     "TaskId",
@@ -240,5 +314,6 @@ __all__ = [
     "WaitSeconds",
     "build_bundle",
     "expand_bundles",
+    "list_page",
     "parse_window",
 ]

@@ -294,28 +294,16 @@ async def upload_media(
         Field(
             min_length=1,
             max_length=4096,
-            description="Absolute path of a local audio/video file (inside the server's allowed folders), or an "
-            "http(s) URL of one.",
+            description="Absolute local path (inside the allowed folders) or http(s) URL.",
         ),
     ],
     ctx: Context[Runtime, Any],
     wait_seconds: WaitSeconds = None,
-    refresh: Annotated[
-        bool, Field(description="Upload again even when MAVI still has this exact file (same SHA-256).")
-    ] = False,
+    refresh: Annotated[bool, Field(description="Upload again although MAVI has this file.")] = False,
 ) -> Annotated[CallToolResult, UploadResult]:
-    """Upload a recording to MAVI and get its asset_id, the input of every transcription tool.
-
-    Accepts audio (mp3, wav, aac, flac, ogg, m4a) and video (mp4, mov, avi, webm, mkv, flv, wmv, mpeg) up to
-    3 GB. A local path must be absolute and inside the folders the user allowed (MAVI_MCP_ALLOWED_DIRS);
-    a URL is downloaded by the server, then uploaded. The tool waits until MAVI has processed the file.
-    Cost: free (MAVI bills storage at $0.001 per GB per day); the same file again reuses its asset.
-    Returns: asset_id, file name, size, duration and each transcription tool's estimated price.
-    Next: identify_speakers or transcribe_* with that asset_id.
-    Errors say what to fix: a path outside the allowed folders, a URL that does not parse, cannot be reached
-    or is not media (URLs are shown without user:password or query). If the upload succeeded but MAVI's
-    processing could not be confirmed, the error gives the asset_id (get_task and list_tasks keep it): use it,
-    do not upload the file again.
+    """Upload audio/video (up to 3 GB) to MAVI: returns asset_id, the input of every transcription tool, the
+    duration and each tool's estimated price. Free; the same file again reuses its asset. If MAVI's processing
+    could not be confirmed, the error gives the asset_id: use it, do not upload again.
     """
     rt = runtime_of(ctx)
     key = request_key(ctx)

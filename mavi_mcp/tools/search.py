@@ -51,7 +51,7 @@ class SearchResult(BaseModel):
 @agent_errors
 async def search_transcripts(
     ctx: Context[Runtime, Any],
-    query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, description="What to find (syntax above).")],
+    query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, description="See the syntax above.")],
     transcript_id: Annotated[
         str | None, Field(max_length=100, description="Search only this transcript; omit for all.")
     ] = None,
@@ -67,10 +67,9 @@ async def search_transcripts(
     ] = None,
     cursor: Annotated[str | None, Field(max_length=200, description="next_cursor of the same search.")] = None,
 ) -> Annotated[CallToolResult, SearchResult]:
-    """Find passages in stored transcripts (all, or one), best first: read the hits, not whole transcripts.
-
-    Each hit: speaker, start-end, the excerpt with matches «marked», and the get_transcript window around it.
-    Query: words (all must match), "exact phrase", prefix*, a OR b, -exclude. Free (local store).
+    """Find passages in stored transcripts, best first: read the hits, not whole transcripts. Each hit: speaker,
+    times, the excerpt with matches «marked», the get_transcript window around it. Free.
+    Query: words (all must match), "exact phrase", prefix*, a OR b, -exclude.
     """
     rt = runtime_of(ctx)
     a, b = parse_window(start, end)

@@ -21,7 +21,16 @@ from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, wait_for
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
 from mavi_mcp.tools._paid import with_cost
-from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TaskId, build_bundle, expand_bundles
+from mavi_mcp.tools._params import (
+    DEFAULT_PAGE,
+    Limit,
+    ListCursor,
+    PageOptions,
+    TaskId,
+    build_bundle,
+    expand_bundles,
+    list_page,
+)
 
 
 @agent_errors
@@ -30,18 +39,12 @@ async def get_task(
     ctx: Context[Runtime, Any],
     task_id: TaskId,
     wait_seconds: Annotated[
-        float | None, Field(ge=0, le=55, description="Wait up to this long for a pending task (default 0).")
+        float | None, Field(ge=0, le=55, description="Wait for a pending task (default 0).")
     ] = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> Annotated[CallToolResult, TranscriptResult]:
-    """Status of a transcription or upload task; when completed, the transcript's first page.
-
-    Use it after a tool answered status "pending" with a task_id (long recordings, async transcriptions).
-    Cost: free (reads the local store). Returns: status pending / completed / failed with timing; when
-    completed, exactly what the transcription tool would have returned (transcript_id, next_cursor, first page,
-    with the format, window, speakers and budget that call asked for, unless given here).
-    For an upload task, the asset_id, as soon as MAVI has stored the file (before it is ready).
-    Next: get_transcript(transcript_id, cursor) to read on.
+    """A task's status; when completed, what the original tool would have returned (first page, with the
+    page arguments that call gave, unless given here). For an upload, the asset_id. Free.
     """
     rt = runtime_of(ctx)
     record = await rt.store.get_task(task_id.strip())
@@ -74,6 +77,7 @@ class TaskItem(BaseModel):
 
 class TaskList(BaseModel):
     tasks: list[TaskItem]
+    next_cursor: str | None = Field(description="Pass as cursor for older tasks; null at the end.")
     spent_today_usd: float = Field(description="UTC day.")
     spent_month_usd: float
 
@@ -103,14 +107,18 @@ async def list_tasks(
         Literal["pending", "completed", "failed"] | None, Field(description="Only tasks in this state.")
     ] = None,
     limit: Limit = 20,
+    cursor: ListCursor = None,
 ) -> Annotated[CallToolResult, TaskList]:
-    """Recent transcription and upload tasks, newest first, optionally only pending / completed / failed.
-
-    Use it to find a task_id again, see what is still running, what each task cost and today's and this
-    month's spend. Free; no MAVI call.
-    """
+    """Recent tasks, newest first, with their cost and today's and this month's spend. Free."""
     rt = runtime_of(ctx)
-    records = await rt.store.list_tasks(status, limit)
+    listed = await list_page(
+        lambda n: rt.store.list_tasks(status, n),
+        lambda r: r.task_id,
+        limit=limit,
+        cursor=cursor,
+        scope=f"tasks:{status or 'all'}",
+    )
+    records = listed.items
     charges = await rt.store.in_transaction(lambda db: entries_of(db, [r.task_id for r in records]))
     spent = await rt.store.in_transaction(spend_now)
     items = [task_item(r, charges.get(r.task_id)) for r in records]
@@ -122,9 +130,13 @@ async def list_tasks(
             + (f" · error: {i.error}" if i.error else "")
             for i in items
         )
+        if listed.next_cursor:
+            text += f"\nOlder: list_tasks(cursor={listed.next_cursor!r})"
     else:
-        text = f"No {status + ' ' if status else ''}tasks."
-    listed = TaskList(tasks=items, spent_today_usd=spent.today_usd, spent_month_usd=spent.month_usd)
+        text = f"No {'older ' if cursor else ''}{status + ' ' if status else ''}tasks."
+    result = TaskList(
+        tasks=items, next_cursor=listed.next_cursor, spent_today_usd=spent.today_usd, spent_month_usd=spent.month_usd
+    )
     return CallToolResult(
-        content=[TextContent(type="text", text=f"{spent.text}\n{text}")], structured_content=listed.model_dump()
+        content=[TextContent(type="text", text=f"{spent.text}\n{text}")], structured_content=result.model_dump()
     )

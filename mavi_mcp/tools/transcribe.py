@@ -38,11 +38,7 @@ TranscriptAnswer = Annotated[CallToolResult, TranscriptResult]
 
 ModeParam = Annotated[
     Mode,
-    Field(
-        description="sync: MAVI answers the request itself. async: MAVI delivers the result to this server's webhook "
-        "later (needs a receiver; see webhook_info). auto: async when a receiver has already received MAVI "
-        "callbacks, else sync. Either way the job outlives the wait and get_task returns it."
-    ),
+    Field(description="async: by webhook (see webhook_info); auto: async once a receiver got MAVI callbacks."),
 ]
 
 _URL_OPTIONS = ("url", "source_url", "webhook_url")
@@ -123,14 +119,8 @@ async def identify_speakers(
     max_cost_usd: MaxCostUsd = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> TranscriptAnswer:
-    """Who speaks when: speaker turns (diarization, pyannote) of an uploaded recording. No words.
-
-    Use it to count speakers, find who talks most, or cut a long recording into turns before transcribing.
-    Cost: $0.001 per second of audio ($3.60 per hour), billed by MAVI.
-    Returns: transcript_id, a per-speaker summary (talk time, share, turns, first/last heard) and the turns
-    as lines `m:ss.s+duration speaker` (or format rttm/json). Overlapping speech is kept as detected.
-    Next: get_transcript(transcript_id, cursor) for more turns; rename_speakers to name SPEAKER_00 etc.;
-    transcribe_whisper(speaker=True) or transcribe_assemblyai(speaker_labels=True) for the words.
+    """Who speaks when (diarization, no words): speaker turns and a per-speaker summary (talk time, share,
+    turns). $0.001 per second of audio. Next: transcribe_* for the words, rename_speakers for names.
     """
     request = await _speakers_request(runtime_of(ctx), {"asset_id": asset_id, "mode": mode})
     return await _run(ctx, request, page, wait_seconds, refresh=refresh, cost=cost)
@@ -149,14 +139,9 @@ async def transcribe_whisper(
     max_cost_usd: MaxCostUsd = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> TranscriptAnswer:
-    """Transcribe an uploaded recording with OpenAI Whisper via MAVI: timestamped segments.
-
-    The cheapest way to get the words. Use speaker=True to also get speaker labels.
-    Cost: $0.001 per second of audio ($3.60/hour), $0.002 per second with speaker=True.
-    Returns: transcript_id and the first page of `[m:ss] Speaker: text` turn lines (about 6000 tokens; a
-    2-hour meeting takes several pages), with next_cursor while more remains.
-    Next: get_transcript(transcript_id, cursor=next_cursor) to read on; start/end/speakers to jump to a part;
-    rename_speakers to put names on labels.
+    """Whisper transcript of an uploaded recording: timestamped turns, the cheapest way to the words.
+    $0.001 per second of audio, $0.002 with speaker=True (speaker labels). Returns transcript_id, the first page
+    and next_cursor; read on with get_transcript.
     """
     request = await _whisper_request(runtime_of(ctx), {"asset_id": asset_id, "speaker": speaker, "mode": mode})
     return await _run(ctx, request, page, wait_seconds, refresh=refresh, cost=cost)
@@ -173,15 +158,11 @@ async def transcribe_assemblyai(
     max_cost_usd: MaxCostUsd = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> TranscriptAnswer:
-    """Transcribe with AssemblyAI (Universal) via MAVI: word-level times and confidences, speaker labels,
-    and optional summary, chapters, entities, sentiment, highlights, topics, PII redaction.
+    """AssemblyAI transcript: word times, speaker labels, optional summary, chapters, entities,
+    sentiment, highlights, topics, PII redaction. $0.15 per hour of audio.
 
-    Give exactly one audio source: asset_id (from upload_media), url (public audio URL) or source_url.
-    Use it when you need word timings, speaker labels in one pass, or the analysis extras.
-    Cost: $0.15 per hour of audio (billed by duration). Slow for long files; the job continues past the wait.
-    Returns: transcript_id and the first page of turn lines; extras are kept with the transcript (listed in
-    structured content `extras`). Times in the page are seconds; audio_start_from/audio_end_at are milliseconds.
-    Next: get_transcript(transcript_id, cursor) to read on, rename_speakers for names.
+    Exactly one source: asset_id, url or source_url. Times in pages are seconds; audio_start_from and
+    audio_end_at are milliseconds. Extras are kept with the transcript (format="insights").
     """
     request = _speech_to_text_request(shapes.ASSEMBLYAI, options)
     return await _run(ctx, request, page, wait_seconds, refresh=refresh, cost=cost)
@@ -198,13 +179,8 @@ async def transcribe_elevenlabs(
     max_cost_usd: MaxCostUsd = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> TranscriptAnswer:
-    """Transcribe with ElevenLabs Scribe via MAVI: word-level times, speaker labels, audio events.
-
-    Give exactly one audio source: asset_id (from upload_media), url or source_url.
-    Use it for many languages (90+), audio events such as (laughter), or up to 32 speakers.
-    Cost: $0.39 per hour of audio.
-    Returns: transcript_id and the first page of turn lines, with next_cursor while more remains.
-    Next: get_transcript(transcript_id, cursor) to read on, rename_speakers for names.
+    """ElevenLabs Scribe transcript: 90+ languages, word times, up to 32 speakers, audio events
+    such as (laughter). $0.39 per hour of audio. Exactly one source: asset_id, url or source_url.
     """
     request = _speech_to_text_request(shapes.ELEVENLABS, options)
     return await _run(ctx, request, page, wait_seconds, refresh=refresh, cost=cost)
@@ -241,14 +217,9 @@ async def multi_speaker_async(
     max_cost_usd: MaxCostUsd = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> TranscriptAnswer:
-    """Transcript with NAMED speakers ("Maureen Mulholland", not SPEAKER_00) and the faces seen in a video,
-    by MAVI's multimodal model. Results arrive later by webhook.
-
-    Use it for interviews, calls and videos where you want who said what by name without renaming.
-    Needs a webhook receiver (see webhook_info); without one it refuses before anything is billed.
-    Cost: $0.10 per minute of audio ($6 per hour), the most expensive tool here.
-    Returns: usually status "pending" with task_id (results take minutes); then get_task(task_id) returns the
-    transcript's first page with names; detected faces are kept with the transcript (structured `extras`).
+    """Transcript with NAMED speakers and the faces seen in a video (MAVI's multimodal model),
+    delivered by webhook: needs a receiver (webhook_info), else refused unbilled. $0.10 per minute of audio.
+    Usually answers pending: then get_task(task_id).
     """
     request = await _multi_speaker_request(runtime_of(ctx), {"asset_id": asset_id})
     return await _run(ctx, request, page, wait_seconds, refresh=refresh, cost=cost)

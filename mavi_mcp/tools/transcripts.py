@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mavi_mcp.defuse import clean_name, name_problem
 from mavi_mcp.errors import InputError
@@ -26,7 +26,15 @@ from mavi_mcp.tools._answers import (
     wants_insights,
 )
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
-from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TranscriptId, expand_bundles
+from mavi_mcp.tools._params import (
+    DEFAULT_PAGE,
+    Limit,
+    ListCursor,
+    PageOptions,
+    TranscriptId,
+    expand_bundles,
+    list_page,
+)
 from mavi_mcp.transcript import Transcript
 
 
@@ -48,18 +56,12 @@ async def get_transcript(
     transcript_id: TranscriptId,
     cursor: Annotated[
         str | None,
-        Field(max_length=2000, description="next_cursor from the previous page; omit for the first page."),
+        Field(max_length=2000, description="next_cursor of the previous page."),
     ] = None,
     page: PageOptions = DEFAULT_PAGE,
 ) -> Annotated[CallToolResult, TranscriptResult]:
-    """Read a stored transcript page by page, or only a time window or some speakers, in any format.
-
-    Use it to continue after a transcription tool's first page (pass its next_cursor), to jump to a part
-    (start/end in seconds or mm:ss), to follow one speaker, or to export subtitles (srt, vtt) or speaker
-    turns (rttm), or to read what the provider added (format="insights"). A cursor keeps the window, speakers
-    and format it was made with; renamed speakers show their new names on every page.
-    Cost: free (reads the local store; no MAVI call).
-    Returns: the page text and next_cursor (null on the last page).
+    """Read a stored transcript: the next page (cursor=next_cursor), a time window, some speakers, or
+    another format (srt, vtt, rttm, json, insights). A cursor keeps its window, speakers, format and size. Free.
     """
     rt = runtime_of(ctx)
     transcript = await load_transcript(rt, transcript_id)
@@ -76,29 +78,25 @@ class RenameResult(BaseModel):
     renamed: dict[str, str] = Field(description="Label -> name now in effect.")
 
 
+# One rename of rename_speakers: `speaker` (label, alias or current name) gets `name` (empty: the rename is removed).
+# No class docstring: pydantic would publish it in the tool's schema, where the field descriptions say it already.
+class SpeakerName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: str = Field(min_length=1, max_length=200, description="Label (SPEAKER_00), alias (S0) or name.")
+    name: str = Field(max_length=200, description="New name; empty removes the rename.")
+
+
 @agent_errors
 async def rename_speakers(
     transcript_id: TranscriptId,
-    mapping: Annotated[
-        dict[Annotated[str, Field(min_length=1, max_length=200)], Annotated[str, Field(max_length=200)]],
-        Field(
-            min_length=1,
-            max_length=100,
-            description='Label, short alias or current name -> new name, e.g. {"SPEAKER_00": "Ana Ruiz"}. An empty '
-            "name removes the rename. Each new name must identify one speaker (see the tool description).",
-        ),
-    ],
+    names: Annotated[list[SpeakerName], Field(min_length=1, max_length=100)],
     ctx: Context[Runtime, Any],
 ) -> Annotated[CallToolResult, RenameResult]:
-    """Give speakers real names (SPEAKER_00 -> "Ana Ruiz") in a stored transcript.
+    """Name speakers of a stored transcript (SPEAKER_00 -> "Ana Ruiz"), for every later page. Free.
 
-    Use it once you know who is who (from what they say, or from the user). The names are stored and used in
-    every later page and format of this transcript, including pages of cursors handed out before.
-    Every name must identify one speaker, so that speakers= filters stay unambiguous: a mapping that gives two
-    speakers the same name, or gives a speaker another speaker's label (SPEAKER_01), short alias (S1), name or
-    provider name, or names one speaker twice, is refused with the conflicts listed, and nothing is changed.
-    Names compare case-insensitively. To swap two names, give both in one mapping.
-    Cost: free. Returns: the speakers with their names. Next: get_transcript to read with names.
+    Each name must identify one speaker (case-insensitive): a name already used by another speaker, or another
+    speaker's label or alias, is refused with the conflicts and nothing changes. Swap two names in one call.
     """
     rt = runtime_of(ctx)
     transcript = await load_transcript(rt, transcript_id)
@@ -106,7 +104,8 @@ async def rename_speakers(
 
     resolved: dict[str, str] = {}
     keys: dict[str, str] = {}
-    for key, name in mapping.items():
+    for entry in names:
+        key, name = entry.speaker, entry.name
         (label,) = resolve_speakers(transcript, current, [key])
         if problem := name_problem(name):
             raise InputError(f"The name for {clean_name(key)!r} cannot be used: {problem}. Nothing was renamed.")
@@ -122,13 +121,13 @@ async def rename_speakers(
         raise InputError(
             f"Nothing was renamed: each name must identify one speaker of {transcript.id}, or a later speakers= "
             f"filter could not tell them apart. {'; '.join(conflicts)}. Choose distinct names (to swap two names, "
-            "give both in one mapping)."
+            "give both in one call)."
         )
-    names = await rt.store.set_speaker_names(transcript.id, resolved)
-    out = speakers_out(transcript, names)
+    stored = await rt.store.set_speaker_names(transcript.id, resolved)
+    out = speakers_out(transcript, stored)
     lines = [f"{s.label} -> {s.name}" if s.name else f"{s.label} (no name)" for s in out]
     text = f"Speakers of {transcript.id} now read as: " + "; ".join(lines)
-    result = RenameResult(transcript_id=transcript.id, speakers=out, renamed=names)
+    result = RenameResult(transcript_id=transcript.id, speakers=out, renamed=stored)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=result.model_dump())
 
 
@@ -144,16 +143,19 @@ class TranscriptListItem(BaseModel):
 
 class TranscriptList(BaseModel):
     transcripts: list[TranscriptListItem]
+    next_cursor: str | None = Field(description="Pass as cursor for older transcripts; null at the end.")
 
 
 @agent_errors
 async def list_transcripts(
     ctx: Context[Runtime, Any],
     limit: Limit = 20,
+    cursor: ListCursor = None,
 ) -> Annotated[CallToolResult, TranscriptList]:
-    """List stored transcripts, newest first, to find a transcript_id again. Free; no MAVI call."""
+    """Stored transcripts, newest first, to find a transcript_id again. Free."""
     rt = runtime_of(ctx)
-    rows = await rt.store.list_transcripts(limit)
+    listed = await list_page(rt.store.list_transcripts, lambda r: r.id, limit=limit, cursor=cursor, scope="transcripts")
+    rows = listed.items
     items = [
         TranscriptListItem(
             transcript_id=r.id,
@@ -172,9 +174,13 @@ async def list_transcripts(
             f" · asset {i.asset_id or '-'} · {i.created_at[:19]}"
             for i in items
         )
+        if listed.next_cursor:
+            text += f"\nOlder: list_transcripts(cursor={listed.next_cursor!r})"
+    elif cursor:
+        text = "No older transcripts."
     else:
         text = "No transcripts stored yet. Upload a recording with upload_media, then transcribe it."
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=TranscriptList(transcripts=items).model_dump(),
+        structured_content=TranscriptList(transcripts=items, next_cursor=listed.next_cursor).model_dump(),
     )

@@ -31,11 +31,8 @@ class WebhookInfo(BaseModel):
 
 @agent_errors
 async def webhook_info(ctx: Context[Runtime, Any]) -> Annotated[CallToolResult, WebhookInfo]:
-    """Where MAVI must send async results, and whether a receiver is running.
-
-    Use it before async work (multi_speaker_async, mode='async'), or to help the user set up the webhook:
-    the URL must be pasted once into the MAVI console (Webhooks Settings) and be reachable over public HTTPS.
-    Cost: free. Returns: the URL (it contains a secret; share it only with the user), receivers, deliveries.
+    """The webhook URL to paste once into the MAVI console (async results need it, over public HTTPS),
+    and whether a receiver runs. The URL holds a secret: show it only to the user. Free.
     """
     rt = runtime_of(ctx)
     live = await rt.store.live_receivers()

@@ -1,5 +1,6 @@
-"""Every tool of our server, after `mavi_mcp.schemas.apply_lean_schemas`, converts with openai-agents' strict-mode
-converter and google-genai's `Schema.from_json_schema` (issue 14), each run in its framework's environment."""
+"""Every tool of our server, as it publishes it (`create_server` applies `mavi_mcp.schemas.apply_lean_schemas`),
+converts with openai-agents' strict-mode converter and google-genai's `Schema.from_json_schema` (issue 14), each run
+in its framework's environment."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import anyio
 import pytest
 
 from benchmarks.tool_tokens import list_tools_json
-from mavi_mcp.schemas import apply_lean_schemas
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from tests.compat.frameworks import DRIVERS, FRAMEWORKS, Unavailable, framework_python
@@ -22,12 +22,10 @@ pytestmark = [pytest.mark.compat, pytest.mark.e2e]
 
 CONVERTERS = {"openai-agents": "openai-agents", "google-genai": "google-adk"}
 """Converter -> the framework whose environment has it (google-adk brings google-genai)."""
-FREE_FORM = "rename_speakers.mapping is a free-form object (additionalProperties schema, propertyNames)"
 
 
 def lean_listing(tmp_path: Path) -> Path:
     server = create_server(Settings(data_dir=tmp_path / "data", sandbox=True, log_level="WARNING"))
-    apply_lean_schemas(server)
     listing: dict[str, Any] = anyio.run(list_tools_json, server)
     path = tmp_path / "tools.json"
     path.write_text(json.dumps(listing))
@@ -61,16 +59,7 @@ def conversions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
 
 
 def cases() -> list[Any]:
-    return [
-        pytest.param(
-            converter,
-            tool,
-            id=f"{converter}-{tool}",
-            marks=[pytest.mark.xfail(strict=True, reason=FREE_FORM)] if tool == "rename_speakers" else [],
-        )
-        for converter in CONVERTERS
-        for tool in TOOLS
-    ]
+    return [pytest.param(converter, tool, id=f"{converter}-{tool}") for converter in CONVERTERS for tool in TOOLS]
 
 
 @pytest.mark.parametrize(("converter", "tool"), cases())
