@@ -83,35 +83,50 @@ def session_calls(n: int, transcripts: dict[str, str]) -> list[tuple[str, dict[s
     ]
 
 
+async def raw_call(
+    http: httpx2.AsyncClient, url: str, tool: str, arguments: dict[str, object], number: int = 1
+) -> tuple[int, dict[str, object] | None, str]:
+    """One `tools/call` as a 2026-07-28 client sends it (one JSON-RPC POST to `url`/mcp, no session): the HTTP
+    status, the result object when the answer is one (None otherwise) and the answer's text (for errors).
+
+    Raises:
+        httpx2.HTTPError: the connection failed or was cut.
+    """
+    body = {
+        "jsonrpc": "2.0",
+        "id": number,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments, "_meta": META},
+    }
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": PROTOCOL,
+        "mcp-method": "tools/call",
+        "mcp-name": tool,
+    }
+    response = await http.post(f"{url}/mcp", json=body, headers=headers)
+    try:
+        answer = response.json() if response.status_code == 200 else {}
+    except ValueError:
+        answer = {}
+    result = answer.get("result") if isinstance(answer, dict) else None
+    return response.status_code, result if isinstance(result, dict) else None, response.text
+
+
 async def raw_session(http: httpx2.AsyncClient, url: str, n: int, transcripts: dict[str, str], out: Outcome) -> None:
-    """A 2026-07-28 client on the wire: one JSON-RPC POST per call, no session (what the SDK sends, minus the
-    `tools/list` the SDK client adds after a call to check its output schema)."""
+    """A 2026-07-28 client on the wire (`raw_call`): what the SDK sends, minus the `tools/list` the SDK client
+    adds after a call to check its output schema."""
     for number, (tool, arguments) in enumerate(session_calls(n, transcripts), start=1):
-        body = {
-            "jsonrpc": "2.0",
-            "id": number,
-            "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments, "_meta": META},
-        }
-        headers = {
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": PROTOCOL,
-            "mcp-method": "tools/call",
-            "mcp-name": tool,
-        }
         started = time.perf_counter()
         try:
-            response = await http.post(f"{url}/mcp", json=body, headers=headers)
-            elapsed = time.perf_counter() - started
-            answer = response.json() if response.status_code == 200 else {}
-        except (httpx2.HTTPError, ValueError) as exc:
+            status, result, text = await raw_call(http, url, tool, arguments, number)
+        except httpx2.HTTPError as exc:
             out.errors.append(f"{tool}: {type(exc).__name__}: {exc}")
             continue
-        result = answer.get("result")
-        if response.status_code != 200 or not isinstance(result, dict) or result.get("isError"):
-            out.errors.append(f"{tool}: HTTP {response.status_code} {response.text[:200]}")
+        if result is None or result.get("isError"):
+            out.errors.append(f"{tool}: HTTP {status} {text[:200]}")
         else:
-            out.latencies[tool].append(elapsed)
+            out.latencies[tool].append(time.perf_counter() - started)
 
 
 async def sdk_session(url: str, mode: str, n: int, transcripts: dict[str, str], outcome: Outcome) -> None:
