@@ -16,10 +16,12 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.request_state import InvalidRequestState
 from mcp.shared.exceptions import MCPError
+from mcp_types import ElicitRequestFormParams, ElicitResult
 from pydantic import ValidationError
 
 from mavi_mcp.replicas import request_state_security
 from mavi_mcp.settings import Settings
+from tests.conftest import API_KEY, SandboxServer, write_wav
 from tests.helpers import AMI_ES2004A, COSTCO, ok, text_of
 from tests.services import DEPLOY, deploy_upstreams, deployment
 
@@ -72,7 +74,7 @@ def test_a_short_request_state_key_is_refused_without_showing_it() -> None:
 
 def replica_env(tmp_path: Path) -> dict[str, str]:
     """What every replica of one deployment shares: the data dir (SQLite store), webhook secret, requestState keys."""
-    (tmp_path / "media").mkdir(exist_ok=True)
+    (tmp_path / "media").mkdir(parents=True, exist_ok=True)
     return {
         "MAVI_MCP_DATA_DIR": str(tmp_path / "data"),
         "MAVI_MCP_ALLOWED_DIRS": str(tmp_path / "media"),
@@ -161,3 +163,52 @@ async def test_a_session_whose_replica_died_is_refused_and_a_new_session_works(
             async with session(dep.url, "legacy", session_ids) as client:
                 assert len((await client.list_tools()).tools) == 13
         assert session_ids[1].split(".", 1)[0] != holder.name
+
+
+async def confirmed_calls(url: str, media: Path) -> list[str]:
+    """Upload two recordings and identify their speakers through the proxy as a 2026-07-28 client whose user
+    accepts every cost question (a call asked about has two rounds, the second echoing the sealed requestState);
+    the errors, '' for a success."""
+    asked: list[str] = []
+
+    async def accept(context: object, params: ElicitRequestFormParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"pay": True})
+
+    outcomes: list[str] = []
+    async with (
+        httpx2.AsyncClient(timeout=60) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), elicitation_callback=accept) as client,  # pyright: ignore[reportArgumentType]
+    ):
+        for seconds in (30.0, 31.0):
+            path = write_wav(media / f"meeting-{seconds:.0f}.wav", seconds=seconds)
+            try:
+                asset = ok(await client.call_tool("upload_media", {"path": str(path)}))["asset_id"]
+                result = await client.call_tool("identify_speakers", {"asset_id": asset, "mode": "sync"})
+                outcomes.append(text_of(result) if result.is_error else "")
+            except MCPError as exc:
+                outcomes.append(str(exc))
+    assert len(asked) >= 1, outcomes  # the user was asked (first round) at least once
+    return outcomes
+
+
+@pytest.mark.e2e
+@pytest.mark.anyio
+async def test_a_confirmed_paid_call_may_finish_on_another_replica_only_with_shared_request_state_keys(
+    nginx_available: Path, tmp_path: Path, sandbox_server: SandboxServer
+) -> None:
+    # one MAVI for both replicas (`--sandbox` would give each its own simulator, and an upload to one would be
+    # unknown to the other)
+    env = {
+        **replica_env(tmp_path),
+        "MAVI_BASE_URL": sandbox_server.url,
+        "MAVI_API_KEY": API_KEY,
+        "MAVI_MCP_CONFIRM_ABOVE_USD": "0",
+    }
+    with deployment(2, env) as dep, anyio.fail_after(90):
+        assert await confirmed_calls(dep.url, tmp_path / "media") == ["", ""]
+    own = {key: value for key, value in env.items() if key != "MAVI_MCP_REQUEST_STATE_KEYS"}
+    own["MAVI_MCP_DATA_DIR"] = str(tmp_path / "own")
+    with deployment(2, own) as dep, anyio.fail_after(90):
+        outcomes = await confirmed_calls(dep.url, tmp_path / "media")
+    assert any("requestState" in outcome for outcome in outcomes), outcomes
