@@ -81,6 +81,7 @@ def replica_env(tmp_path: Path) -> dict[str, str]:
         "MAVI_MCP_WEBHOOK_SECRET": "replicas-webhook-secret-0123456789abcdef",
         "MAVI_MCP_REQUEST_STATE_KEYS": KEY_A,
         "MAVI_MCP_CONFIRM_ABOVE_USD": "100",
+        "MAVI_MCP_ALLOWED_HOSTS": "mcp.example.test",
     }
 
 
@@ -144,6 +145,34 @@ async def test_session_clients_stay_on_their_replica_and_stateless_requests_spre
         answered = dep.upstream_log()[before:]
         assert all(status == 200 for _, status, _, _ in answered), answered
         assert len({ports[upstream] for upstream, _, _, _ in answered}) >= 2, answered
+
+        call = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {
+                "name": "list_transcripts",
+                "arguments": {},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            },
+        }
+        headers = {
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": "2026-07-28",
+            "mcp-method": "tools/call",
+            "mcp-name": "list_transcripts",
+        }
+        async with httpx2.AsyncClient(timeout=30) as http:
+            for _ in range(3):  # the proxy's public name (MAVI_MCP_ALLOWED_HOSTS) on every replica; others refused
+                public = await http.post(f"{dep.url}/mcp", json=call, headers={**headers, "host": "mcp.example.test"})
+                assert public.status_code == 200, public.text
+                assert first in public.text
+                foreign = await http.post(f"{dep.url}/mcp", json=call, headers={**headers, "host": "evil.example"})
+                assert foreign.status_code == 421
 
 
 @pytest.mark.e2e
