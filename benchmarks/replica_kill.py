@@ -2,7 +2,8 @@
 
 Run: `python benchmarks/replica_kill.py` (20 rounds), `--rounds N`, `--quick` (5 rounds), `--horizon S`,
 `--database-url postgresql://...` (replicas on PostgreSQL, passed on as MAVI_MCP_DATABASE_URL; default: one
-shared SQLite data directory, as replicas on one machine run).
+shared SQLite data directory, as replicas on one machine run), `--postgres` (a throw-away cluster from Debian's
+package).
 
 Setup: the MAVI sandbox as a real HTTP server in this process (vendor rate limit ON: 1 request/second per key),
 its webhook set to nginx's /webhooks/mavi/<secret>; three `mavi-mcp --transport streamable-http` replicas
@@ -14,7 +15,8 @@ requests, plus `--deliveries` webhook bodies (a real Whisper callback under new 
 senders; after a random moment within
 the burst one replica gets SIGKILL and is started again `--restart-delay` seconds later (systemd's
 Restart=always, RestartSec=2). Calls are not retried by the bench (an agent told "may have been billed" decides).
-Then the round waits at most `--horizon` seconds for every task to end.
+Then the round waits at most `--horizon` seconds for every task to end. `--restart-after-horizon` starts the
+killed replica only after that wait: what the two survivors alone do with the dead one's jobs.
 
 Counted over all rounds (targets: 0 each):
 - acknowledged deliveries lost: a delivery answered 2xx (by the replica through nginx, or MAVI's own callback
@@ -53,12 +55,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from replicas_bench import raw_call  # noqa: E402
+from replicas_bench import raw_call, require_postgres_store  # noqa: E402
 
 from mavi_mcp.httpserve import server_config  # noqa: E402
 from mavi_mcp.sandbox import ASSETS, SandboxConfig, create_app  # noqa: E402
 from mavi_mcp.webhook import bind  # noqa: E402
-from tests.services import Deployment, deployment  # noqa: E402
+from tests.services import Deployment, Replica, deployment, postgres_cluster  # noqa: E402
 
 KEY = "sk-mavi-replica-kill-0123456789"
 SECRET = "replica-kill-webhook-secret-0123456789ab"
@@ -231,21 +233,27 @@ async def send_deliveries(url: str, items: list[tuple[str, bytes]], totals: Tota
                 totals.acknowledged.append(task_id)
 
 
-async def kill_one(dep: Deployment, at: float, restart_delay: float, rng: random.Random) -> str:
+async def kill_one(dep: Deployment, at: float, restart_delay: float | None, rng: random.Random) -> Replica:
+    """SIGKILL a random replica `at` seconds from now; start it again `restart_delay` seconds later (None: not
+    now). Returns the killed replica."""
     await anyio.sleep(at)
     victim = rng.choice(dep.replicas)
     victim.kill()
-    await anyio.sleep(restart_delay)
-    await anyio.to_thread.run_sync(dep.restart, victim)
-    return victim.name
+    if restart_delay is not None:
+        await anyio.sleep(restart_delay)
+        await anyio.to_thread.run_sync(dep.restart, victim)
+    return victim
 
 
 async def one_round(
     n: int, dep: Deployment, calls: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, totals: Totals
-) -> str:
+) -> Replica:
+    """The round's burst with a SIGKILL inside it; returns the killed replica (started again unless
+    `--restart-after-horizon`)."""
     rng = random.Random(n)
     bodies = deliveries(f"round{n}", args.deliveries)
-    killed = ""
+    killed: list[Replica] = []
+    delay = None if args.restart_after_horizon else args.restart_delay
     async with httpx2.AsyncClient(timeout=300) as http, anyio.create_task_group() as tg:
         for tool, arguments in calls:
             tg.start_soon(paid_call, http, dep.url, tool, arguments, totals)
@@ -253,12 +261,11 @@ async def one_round(
             tg.start_soon(send_deliveries, dep.url, bodies[i::8], totals)
 
         async def kill() -> None:
-            nonlocal killed
             # the burst lasts about one second per paid request (MAVI's pace): kill somewhere inside it
-            killed = await kill_one(dep, rng.uniform(0.2, max(0.3, 0.8 * len(calls))), args.restart_delay, rng)
+            killed.append(await kill_one(dep, rng.uniform(0.2, max(0.3, 0.8 * len(calls))), delay, rng))
 
         tg.start_soon(kill)
-    return killed
+    return killed[0]
 
 
 def pending_tasks(store: Store) -> list[str]:
@@ -298,12 +305,16 @@ async def run(args: argparse.Namespace) -> None:
                     await anyio.sleep(0.5)
                 late = pending_tasks(store)
                 totals.late_tasks += len(late)
+                if args.restart_after_horizon:
+                    await anyio.to_thread.run_sync(dep.restart, killed)
                 print(
-                    f"round {n + 1:>2}: killed {killed}; calls answered {totals.answered}, cut {totals.cut}, "
+                    f"round {n + 1:>2}: killed {killed.name}; calls answered {totals.answered}, cut {totals.cut}, "
                     f"refused {totals.refused}; pending after {args.horizon:.0f} s: {len(late)}",
                     flush=True,
                 )
             elapsed = time.monotonic() - started
+            if args.database_url:
+                require_postgres_store(args.database_url, "tasks")
             await anyio.sleep(3)  # callbacks acknowledged in the last moments are committed before the 2xx anyway
         stored = {row[0] for row in store.rows("SELECT DISTINCT task_id FROM deliveries WHERE task_id IS NOT NULL")}
         failed = store.rows("SELECT error FROM tasks WHERE status = 'failed'")
@@ -340,12 +351,23 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=4, help="paid calls per round (each new: ~1 s of MAVI pace)")
     parser.add_argument("--deliveries", type=int, default=40, help="webhook deliveries posted per round")
     parser.add_argument("--restart-delay", type=float, default=2.0, help="seconds before the killed replica restarts")
+    parser.add_argument(
+        "--restart-after-horizon",
+        action="store_true",
+        help="start the killed replica again only after the horizon (what the survivors alone do with its jobs)",
+    )
     parser.add_argument("--horizon", type=float, default=30.0, help="seconds after a burst for every task to end")
     parser.add_argument("--wait-seconds", type=float, default=3.0, help="MAVI_MCP_WAIT_SECONDS of the replicas")
     parser.add_argument("--database-url", help="PostgreSQL URL for the replicas' store (default: shared SQLite)")
+    parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL (Debian's package)")
     args = parser.parse_args()
     if args.quick:
         args.rounds = 5
+    if args.postgres:
+        with postgres_cluster(fsync=True) as cluster:
+            args.database_url = cluster.create_database()
+            anyio.run(run, args)
+        return
     anyio.run(run, args)
 
 

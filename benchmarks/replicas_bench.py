@@ -4,7 +4,8 @@ Run: `python benchmarks/replicas_bench.py` (200 concurrent sessions), `--quick` 
 `--replicas 1,3`, `--client raw|sdk|legacy` (raw 2026-07-28 JSON-RPC POSTs, the default and cheapest client; the
 MCP SDK client, stateless; or the SDK with the 2025 session handshake, routed by the replica named in its session id),
 `--database-url postgresql://...` (replicas on PostgreSQL: passed on as MAVI_MCP_DATABASE_URL; default: one
-shared SQLite data directory).
+shared SQLite data directory), `--postgres` (a throw-away cluster from Debian's package, a fresh database for each
+configuration).
 
 Each configuration: nginx with examples/deploy's config in front of N replicas on one store. A warm-up stores
 the transcripts the calls use (identify_speakers on each asset once, transcribe_whisper on one), so every
@@ -38,7 +39,7 @@ from mcp.client.streamable_http import streamable_http_client
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import Deployment, deployment  # noqa: E402
+from tests.services import Deployment, deployment, postgres_cluster  # noqa: E402
 
 ASSETS = ["re_700000000000000012", "re_700000000000000011", "re_700000000000000013", "re_700000000000000014"]
 """AMI meetings (speaker turns from pyannote); ES2004a also gets a Whisper transcript for search to find."""
@@ -165,6 +166,20 @@ async def warm_up(url: str) -> dict[str, str]:
     return transcripts
 
 
+def require_postgres_store(database_url: str, table: str = "transcripts") -> None:
+    """Exit with a message unless the replicas wrote to `table` of the PostgreSQL database (a checkout whose
+    runtime does not read MAVI_MCP_DATABASE_URL would silently measure SQLite)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute(f"SELECT COUNT(*) FROM {table}".encode()).fetchone()
+    except psycopg.Error as exc:
+        raise SystemExit(f"The replicas did not use PostgreSQL ({type(exc).__name__}: {exc}).") from None
+    if not row or not row[0]:
+        raise SystemExit(f"The replicas wrote nothing to PostgreSQL's {table}: is MAVI_MCP_DATABASE_URL wired in?")
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -193,6 +208,8 @@ async def measure(count: int, sessions: int, mode: str, database_url: str | None
         env = replica_env(Path(tmp) / "data", database_url)
         with deployment(count, env, "--sandbox") as dep:
             transcripts = await warm_up(dep.url)
+            if database_url:
+                require_postgres_store(database_url)
             replica_pids = [r.process.pid for r in dep.replicas]
             proxy_pids = nginx_pids(dep)
             me = psutil.Process(os.getpid())
@@ -244,11 +261,20 @@ def main() -> None:
         "legacy: the SDK client with the 2025 session handshake (sticky routing)",
     )
     parser.add_argument("--database-url", help="PostgreSQL URL for the replicas' store (default: shared SQLite)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="start a throw-away PostgreSQL (Debian's package), a database each"
+    )
     args = parser.parse_args()
     sessions = 40 if args.quick else args.sessions
     mode = {"raw": "raw", "sdk": "auto", "legacy": "legacy"}[args.client]
     print(f"cores: {os.cpu_count()}; load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    for count in [int(c) for c in args.replicas.split(",")]:
+    counts = [int(c) for c in args.replicas.split(",")]
+    if args.postgres:
+        with postgres_cluster(fsync=True) as cluster:
+            for count in counts:
+                anyio.run(measure, count, sessions, mode, cluster.create_database())
+        return
+    for count in counts:
         anyio.run(measure, count, sessions, mode, args.database_url)
 
 
