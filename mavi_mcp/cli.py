@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a public host name (e.g. a reverse proxy's) accepted in Host/Origin headers (repeat for several)",
     )
     parser.add_argument(
+        "--replica-name",
+        dest="replica_name",
+        metavar="NAME",
+        help="this replica's name behind a proxy: session ids become NAME.<id> (sticky routing of 2025 sessions)",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="print the configuration (secrets masked), test the API, and exit"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -27,6 +27,7 @@ from mavi_mcp.httpguard import bearer_matches, transport_security
 from mavi_mcp.render.page import render_page
 from mavi_mcp.render.timefmt import clock
 from mavi_mcp.render.view import View
+from mavi_mcp.replicas import ReplicaSessionIds, request_state_security
 from mavi_mcp.runtime import Runtime, RuntimeHolder
 from mavi_mcp.schemas import apply_lean_schemas
 from mavi_mcp.settings import Settings
@@ -159,6 +160,7 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
         version=__version__,
         lifespan=lifespan,
         log_level=settings.log_level,
+        request_state_security=request_state_security(settings),
     )
     for fn, title, hints in _TOOLS:
         if fn.__name__ in settings.tool_names:
@@ -223,6 +225,8 @@ def http_app(server: MCPServer[Runtime], settings: Settings, holder: RuntimeHold
             yield
 
     app.router.lifespan_context = lifespan
+    if settings.replica_name:
+        app.add_middleware(ReplicaSessionIds, replica=settings.replica_name)
     if settings.auth_token is not None:
         app.add_middleware(BearerTokenMiddleware, token=settings.auth_token.get_secret_value())
     return app

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -183,6 +183,20 @@ class Settings(BaseSettings):
         description="Public host names (a reverse proxy's, e.g. mcp.example.com) accepted in the Host and Origin "
         "headers of the HTTP transports, comma-separated; loopback names are always accepted on a loopback bind.",
     )
+    replica_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        validation_alias="MAVI_MCP_REPLICA_NAME",
+        description="This replica's name behind a reverse proxy (letters, digits, - and _): streamable-HTTP session "
+        "ids are issued as <name>.<id>, so the proxy can route a 2025 session-based client to the replica holding it.",
+    )
+    request_state_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list[SecretStr],
+        validation_alias="MAVI_MCP_REQUEST_STATE_KEYS",
+        description="Secrets (32+ characters each, comma-separated; the first seals) that every replica uses to seal "
+        "and open MCP requestState, so a stateless request's next round may land on any replica. Unset: a key "
+        "made at start-up, good for one process only.",
+    )
     allow_unauthenticated: bool = Field(
         default=False,
         validation_alias="MAVI_MCP_ALLOW_UNAUTHENTICATED",
@@ -236,6 +250,23 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("request_state_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            items = cast(list[object], value)
+            texts = [item.get_secret_value() if isinstance(item, SecretStr) else str(item) for item in items]
+            for n, text in enumerate(texts, start=1):
+                if len(text.encode()) < 32:
+                    raise ValueError(
+                        f"MAVI_MCP_REQUEST_STATE_KEYS key {n} has {len(text.encode())} bytes; each needs at least 32 "
+                        "random bytes: `python -c 'import secrets; print(secrets.token_hex(32))'`"
+                    )
+            return texts
         return value
 
     @field_validator("auth_token", mode="before")

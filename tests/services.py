@@ -373,3 +373,168 @@ def nginx_available() -> Path:
     except Unavailable as exc:
         pytest.skip(str(exc))
     return binary
+
+
+# --- mavi-mcp replicas behind nginx (examples/deploy) -----------------------------------------------------
+
+DEPLOY = Path(__file__).resolve().parents[1] / "examples" / "deploy"
+"""The deployment example: nginx/mavi-mcp-upstreams.conf, nginx/mavi-mcp-locations.conf, systemd units."""
+
+
+def deploy_upstreams(ports: list[int]) -> str:
+    """examples/deploy/nginx/mavi-mcp-upstreams.conf for replicas r1..rN on `ports` (the example is this for
+    8001-8003, comments aside: tests/test_replicas.py checks it)."""
+    names = [f"r{n}" for n in range(1, len(ports) + 1)]
+    routes = "\n".join(f'    "~^{name}\\."    mavi_{name};' for name in names)
+    spread = "\n".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports)
+    own = "\n\n".join(
+        f"upstream mavi_{name} {{\n    server 127.0.0.1:{port};\n    keepalive 8;\n}}"
+        for name, port in zip(names, ports, strict=True)
+    )
+    return (
+        f"map $http_mcp_session_id $mavi_upstream {{\n    default     mavi_any;\n{routes}\n}}\n\n"
+        f"upstream mavi_any {{\n{spread}\n    keepalive 32;\n}}\n\n{own}\n"
+    )
+
+
+def deploy_nginx_config(replica_ports: list[int]) -> str:
+    """An nginx.conf template (for `nginx_proxy(config=...)`: `{root}` and `{port}` left to fill) running the
+    example's upstreams for `replica_ports` and its locations file unchanged, without root. Each proxied request
+    is logged to `{root}/upstream.log` as `<upstream addr> <status> <method> "<Mcp-Session-Id>"`."""
+    locations = (DEPLOY / "nginx" / "mavi-mcp-locations.conf").read_text()
+
+    def braces(text: str) -> str:
+        return text.replace("{", "{{").replace("}", "}}")
+
+    return f"""worker_processes 1;
+worker_rlimit_nofile 8192;
+pid {{root}}/nginx.pid;
+error_log {{root}}/error.log notice;
+events {{{{ worker_connections 4096; }}}}
+http {{{{
+    log_format upstream '$upstream_addr $status $request_method "$http_mcp_session_id"';
+    access_log {{root}}/upstream.log upstream;
+    client_body_temp_path {{root}}/tmp/body;
+    proxy_temp_path {{root}}/tmp/proxy;
+    fastcgi_temp_path {{root}}/tmp/fastcgi;
+    uwsgi_temp_path {{root}}/tmp/uwsgi;
+    scgi_temp_path {{root}}/tmp/scgi;
+{braces(deploy_upstreams(replica_ports))}
+    server {{{{
+        listen 127.0.0.1:{{port}};
+{braces(locations)}
+    }}}}
+}}}}
+"""
+
+
+@dataclass
+class Replica:
+    """One `mavi-mcp --transport streamable-http --replica-name <name>` process on 127.0.0.1:`port`."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no lease released (what a crash or an OOM kill does)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def mavi_mcp_executable() -> list[str]:
+    """The `mavi-mcp` script next to this interpreter (the venv's, running this checkout), else `python -m`."""
+    import sys
+
+    script = Path(sys.executable).parent / "mavi-mcp"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mavi_mcp"]
+
+
+def start_replica(name: str, port: int, env: dict[str, str], flags: tuple[str, ...], log_dir: Path) -> Replica:
+    """Start one replica (environment: this process's plus `env`) and wait until its port accepts connections.
+
+    Raises:
+        AssertionError: it exited or did not listen within 60 s (with its log).
+    """
+    log_path = log_dir / f"{name}-{port}-{time.monotonic_ns()}.log"
+    args = [*mavi_mcp_executable(), "--transport", "streamable-http", "--port", str(port), "--replica-name", name]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*args, *flags], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env={**os.environ, **env}
+        )
+    replica = Replica(name, port, process, log_path)
+    try:
+        wait_for_port(port, 60.0, alive=process)
+    except AssertionError as exc:
+        replica.stop()
+        raise AssertionError(f"{exc}\n{name} log:\n{replica.log()}") from None
+    return replica
+
+
+@dataclass
+class Deployment:
+    """Replicas r1..rN behind nginx running examples/deploy's config; clients use `url` (`/mcp`, `/webhooks/...`)."""
+
+    replicas: list[Replica]
+    proxy: Nginx
+    env: dict[str, str]
+    flags: tuple[str, ...]
+    log_dir: Path
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def upstream_log(self) -> list[tuple[str, int, str, str]]:
+        """(upstream address, status, method, session id) of each proxied request so far, in order."""
+        path = self.proxy.root / "upstream.log"
+        rows: list[tuple[str, int, str, str]] = []
+        for line in path.read_text().splitlines() if path.exists() else []:
+            upstream, status, method, session = line.split(" ", 3)
+            rows.append((upstream, int(status), method, session.strip('"')))
+        return rows
+
+    def restart(self, replica: Replica) -> Replica:
+        """Start `replica` again on its port (after `kill` or `stop`); returns the new one, also in `replicas`."""
+        fresh = start_replica(replica.name, replica.port, self.env, self.flags, self.log_dir)
+        self.replicas[self.replicas.index(replica)] = fresh
+        return fresh
+
+
+@contextlib.contextmanager
+def deployment(count: int, env: dict[str, str], *flags: str) -> Iterator[Deployment]:
+    """`count` replicas (`mavi-mcp --transport streamable-http --replica-name rN <flags>`, environment `env`)
+    behind nginx with the deployment example's config; all stopped on exit.
+
+    Raises:
+        Unavailable: no nginx, or no user to run it as.
+        AssertionError: a replica did not start.
+    """
+    nginx_binary()
+    log_dir = Path(tempfile.mkdtemp(prefix="mavi-replicas-"))
+    replicas: list[Replica] = []
+    dep: Deployment | None = None
+    try:
+        ports = [free_port() for _ in range(count)]
+        for n, port in enumerate(ports, start=1):
+            replicas.append(start_replica(f"r{n}", port, env, flags, log_dir))
+        with nginx_proxy(ports, config=deploy_nginx_config(ports)) as proxy:
+            dep = Deployment(replicas, proxy, env, flags, log_dir)
+            yield dep
+    finally:
+        for replica in dep.replicas if dep is not None else replicas:
+            replica.stop()
+        shutil.rmtree(log_dir, ignore_errors=True)

@@ -220,7 +220,13 @@ def test_server_json_declares_the_readme_configuration_with_the_settings_default
     assert (
         secret
         == sorted(name for name, field in settings.items() if "SecretStr" in str(field.annotation))
-        == ["MAVI_API_KEY", "MAVI_MCP_AUTH_TOKEN", "MAVI_MCP_DATABASE_URL", "MAVI_MCP_WEBHOOK_SECRET"]
+        == [
+            "MAVI_API_KEY",
+            "MAVI_MCP_AUTH_TOKEN",
+            "MAVI_MCP_DATABASE_URL",
+            "MAVI_MCP_REQUEST_STATE_KEYS",
+            "MAVI_MCP_WEBHOOK_SECRET",
+        ]
     )
     for variable, readme in zip(variables, documented, strict=True):
         name = variable["name"]
