@@ -464,3 +464,128 @@ async def test_a_delivery_recorded_before_a_crash_survives_it(backend: Backend, 
     async with backend.open() as store:
         stored = await store.deliveries("t-ack")
     assert [(d.id, d.body) for d in stored] == [(delivery_id, b'{"acknowledged": true}')]
+
+
+# --- search ---------------------------------------------------------------------------------------------------
+
+PHRASE = '"membership fee income"'
+
+
+@functools.cache
+def calls() -> tuple[Transcript, Transcript]:
+    """Costco's Q1 call as AssemblyAI gives it, and Monro's call as the multi-speaker model's webhook gives it."""
+    from mavi_mcp.normalize import Context
+    from tests import data
+
+    costco = normalize_body(data.ASSEMBLYAI, data.raw(data.ASSEMBLYAI, "4474506"), Context(transcript_id="tr_costco"))
+    body = data.raw(data.MULTI_SPEAKER_CALLBACK, "4320211")
+    monro = normalize_body(data.MULTI_SPEAKER_CALLBACK, body, Context(transcript_id="tr_monro"))
+    return costco, monro
+
+
+async def hits(store: Any, query: str, **filters: Any) -> list[dict[str, Any]]:
+    from mavi_mcp.render.search import SearchRequest
+
+    page = await store.search(SearchRequest(query, **filters), max_tokens=20000)
+    return page.hits
+
+
+async def test_a_job_result_and_a_webhook_result_are_searchable_as_soon_as_they_are_stored(backend: Backend) -> None:
+    costco, monro = calls()
+    async with backend.open() as store, backend.open() as other:
+        assert await hits(store, PHRASE) == []
+        await store.create_task("job-1", mode="sync", endpoint=costco.source.endpoint, tool="t", asset_id=None)
+        await store.finish_job("job-1", transcript=costco)
+        found = await hits(other, PHRASE)
+        assert {h["transcript_id"] for h in found} == {"tr_costco"}
+        assert all("membership fee income" in h["text"].lower() for h in found)
+
+        assert await hits(other, "quarter", transcript_id="tr_monro") == []
+        assert await store.complete_from_callback("task-2", "async-generate-multi-speaker", monro, None)
+        found = await hits(other, "quarter", transcript_id="tr_monro")
+        assert found
+        assert {h["transcript_id"] for h in found} == {"tr_monro"}
+
+
+async def test_a_rename_is_searchable_and_a_removed_one_is_not(backend: Backend) -> None:
+    costco, _ = calls()
+    async with backend.open() as store:
+        await store.save_transcript(costco)
+        await store.save_transcript(costco)  # saved again: indexed once
+        found = await hits(store, PHRASE)
+        assert len(found) == len({(h["start"], h["text"]) for h in found})
+        (label,) = {h["speaker"] for h in found}
+        await store.set_speaker_names("tr_costco", {label: "Zoe Quartermaine"})
+        renamed = await hits(store, "Quartermaine")
+        assert renamed
+        assert {(h["speaker"], h["name"]) for h in renamed} == {(label, "Zoe Quartermaine")}
+        assert {(h["speaker"], h["name"]) for h in await hits(store, "zoe", speakers=("zoe quartermaine",))} == {
+            (label, "Zoe Quartermaine")
+        }
+        await store.set_speaker_names("tr_costco", {label: ""})
+        assert await hits(store, "Quartermaine") == []
+        assert {h["transcript_id"] for h in await hits(store, PHRASE)} == {"tr_costco"}
+
+
+async def test_search_pages_follow_the_cursor_without_repeating_a_hit(backend: Backend) -> None:
+    from mavi_mcp.render.search import SearchRequest
+
+    costco, monro = calls()
+    async with backend.open() as store:
+        await store.save_transcript(costco)
+        await store.save_transcript(monro)
+        request = SearchRequest("the")
+        seen: list[tuple[str, float, str]] = []
+        cursor = None
+        for _ in range(50):
+            page = await store.search(request, max_tokens=1000, cursor=cursor)
+            seen.extend((h["transcript_id"], h["start"], h["text"]) for h in page.hits)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert cursor is None
+        assert len(seen) == len(set(seen)) > 40
+        assert {t for t, _, _ in seen} == {"tr_costco", "tr_monro"}
+
+
+async def test_a_query_no_passage_fully_matches_shows_passages_that_match_some_words(backend: Backend) -> None:
+    from mavi_mcp.render.search import SearchRequest
+    from mavi_mcp.search.service import RELAXED_NOTE
+
+    costco, _ = calls()
+    async with backend.open() as store:
+        await store.save_transcript(costco)
+        page = await store.search(SearchRequest("membership xylophonist"), max_tokens=20000)
+    assert page.hits
+    assert RELAXED_NOTE in page.text
+    assert all("membership" in h["text"].lower() for h in page.hits)
+
+
+QUERIES = (
+    PHRASE,
+    "membership",
+    "fees",
+    "quarter OR margin",
+    "warehouse -gasoline",
+    "renew*",
+    '"e commerce"',
+)
+
+
+async def test_both_backends_find_the_same_passages_for_the_same_queries(tmp_path: Path, pg_url: str) -> None:
+    """Same passages (transcript, speaker, start and end), and the first five of each share all but one (BM25 and
+    `ts_rank` order differently); the excerpts shown may centre on other matched words."""
+    costco, monro = calls()
+    results: dict[str, list[list[tuple[str, str, float, float]]]] = {}
+    for backend in (SqliteBackend(tmp_path / "store.sqlite3"), PgBackend(pg_url)):
+        async with backend.open() as store:
+            await store.save_transcript(costco)
+            await store.save_transcript(monro)
+            results[backend.name] = [
+                [(h["transcript_id"], h["speaker"], h["start"], h["end"]) for h in await hits(store, q)]
+                for q in QUERIES
+            ]
+    for query, lite, pg in zip(QUERIES, results["sqlite"], results["postgresql"], strict=True):
+        assert lite, query
+        assert set(pg) == set(lite), query
+        assert len(set(lite[:5]) & set(pg[:5])) >= min(len(lite), 5) - 1, query

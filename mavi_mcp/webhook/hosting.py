@@ -11,7 +11,7 @@ from collections.abc import Generator
 import anyio
 import uvicorn
 
-from mavi_mcp.store import AsyncStore
+from mavi_mcp.store_api import StoreAPI
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def heartbeat(store: AsyncStore, receiver_id: str, url: str, every: float = 10.0) -> None:
+async def heartbeat(store: StoreAPI, receiver_id: str, url: str, every: float = 10.0) -> None:
     """Record this receiver as alive every `every` seconds until cancelled, then forget it."""
     try:
         while True:
