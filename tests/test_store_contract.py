@@ -589,3 +589,118 @@ async def test_both_backends_find_the_same_passages_for_the_same_queries(tmp_pat
         assert lite, query
         assert set(pg) == set(lite), query
         assert len(set(lite[:5]) & set(pg[:5])) >= min(len(lite), 5) - 1, query
+
+
+# --- the cost ledger ------------------------------------------------------------------------------------------
+
+
+async def test_identical_paid_requests_claimed_at_once_on_two_replicas_make_one_charge(backend: Backend) -> None:
+    from mavi_mcp import billing
+
+    claims: list[Any] = []
+    async with backend.open() as one, backend.open() as two:
+
+        async def claim(store: Any, task_id: str) -> None:
+            claims.append(
+                await store.in_transaction(
+                    lambda db: billing.claim_request(
+                        db,
+                        task_id=task_id,
+                        tool="transcribe_whisper",
+                        key="same-request",
+                        estimated_usd=0.25,
+                        refresh=False,
+                    )
+                )
+            )
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for n in range(6):
+                    tg.start_soon(claim, one if n % 2 else two, f"job_{n}")
+        assert sorted(c.new for c in claims) == [False] * 5 + [True]
+        (new,) = [c.entry for c in claims if c.new]
+        assert {c.entry.task_id for c in claims} == {new.task_id}
+        spent = await two.in_transaction(billing.spend_now)
+        assert spent.today_usd == pytest.approx(0.25)  # pending: counted at its estimate
+
+
+async def test_a_finished_job_settles_its_charge_from_the_kept_body_and_a_failed_one_costs_nothing(
+    backend: Backend,
+) -> None:
+    from mavi_mcp import billing, ledger
+
+    transcript = fresh(recordings()[1])  # a Whisper sync result
+    async with backend.open() as store:
+        for task_id in ("job_ok", "job_bad"):
+            await store.create_task(task_id, mode="sync", endpoint=transcript.source.endpoint, tool="t", asset_id=None)
+            await store.in_transaction(
+                lambda db, t=task_id: ledger.open_charge(
+                    db, task_id=t, tool="transcribe_whisper", request_key=f"k-{t}", estimated_usd=1.0
+                )
+            )
+        await store.finish_job("job_ok", transcript=transcript, raw=raw(WHISPER, names(WHISPER)[0]))
+        await store.finish_job("job_bad", error="MAVI refused it")
+        entries = await store.in_transaction(lambda db: billing.entries_of(db, ["job_ok", "job_bad", "job_none"]))
+        spent = await store.in_transaction(billing.spend_now)
+    assert set(entries) == {"job_ok", "job_bad"}
+    ok = entries["job_ok"]
+    assert (ok.status, ok.transcript_id) == ("billed", transcript.id)
+    assert ok.billed_seconds is not None
+    assert ok.billed_seconds > 0
+    assert ok.cost_usd is not None
+    assert ok.cost_usd > 0
+    assert (entries["job_bad"].status, entries["job_bad"].cost_usd) == ("failed", None)
+    assert spent.today_usd == pytest.approx(ok.cost_usd)
+
+
+async def test_an_uploaded_file_is_found_by_its_fingerprint_until_forgotten(backend: Backend) -> None:
+    from mavi_mcp import ledger
+    from mavi_mcp.duration import MediaDuration
+
+    async with backend.open() as store:
+        for asset in ("re_1", "re_2"):
+            await store.in_transaction(
+                lambda db, a=asset: ledger.remember_media(
+                    db, asset_id=a, sha256="ab" * 32, size_bytes=10, duration=MediaDuration(12.5, None)
+                )
+            )
+        await store.in_transaction(  # the same asset again replaces its row
+            lambda db: ledger.remember_media(
+                db, asset_id="re_2", sha256="ab" * 32, size_bytes=11, duration=MediaDuration(13.0, None)
+            )
+        )
+        found = await store.in_transaction(lambda db: ledger.find_media(db, "ab" * 32))
+        assert [(m.asset_id, m.size_bytes, m.duration_seconds) for m in found] == [
+            ("re_2", 11, 13.0),
+            ("re_1", 10, 12.5),
+        ]
+        await store.in_transaction(lambda db: ledger.forget_media(db, "re_2"))
+        assert [m.asset_id for m in await store.in_transaction(lambda db: ledger.find_media(db, "ab" * 32))] == ["re_1"]
+        assert await store.in_transaction(lambda db: ledger.media_duration(db, "re_1")) == 12.5
+
+
+async def test_a_failing_ledger_transaction_leaves_nothing_behind(backend: Backend) -> None:
+    from mavi_mcp import ledger
+
+    def claim_then_fail(db: Any) -> None:
+        ledger.open_charge(db, task_id="job_x", tool="transcribe_whisper", request_key="k", estimated_usd=1.0)
+        raise RuntimeError("a bug after the write")
+
+    async with backend.open() as store:
+        with pytest.raises(RuntimeError, match="a bug after the write"):
+            await store.in_transaction(claim_then_fail)
+        assert await store.in_transaction(lambda db: ledger.entry(db, "job_x")) is None
+
+
+# --- recovery ------------------------------------------------------------------------------------------------
+
+
+async def test_only_deliveries_left_received_long_enough_are_listed_for_recovery(backend: Backend) -> None:
+    async with backend.open() as store:
+        left = await store.record_delivery(b'{"task_id": "t1"}', task_id="t1", status="received")
+        applied = await store.record_delivery(b'{"task_id": "t2"}', task_id="t2", status="received")
+        await store.mark_delivery(applied, "applied")
+        assert await store.received_deliveries(3600) == []  # younger than an hour: a live receiver may apply it
+        found = await store.received_deliveries(0)
+    assert found == [(left, b'{"task_id": "t1"}')]
