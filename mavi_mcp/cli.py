@@ -289,7 +289,9 @@ def main(argv: list[str] | None = None) -> None:
 
     command = getattr(args, "command", None)
     with contextlib.suppress(KeyboardInterrupt), exit_on_startup_error(settings):
-        if command not in COMMANDS:  # the commands for people check the key first, then open the store themselves
+        # the commands for people check the key first, then open the store themselves; PostgreSQL is checked
+        # when the runtime opens it (`runtime.open_store`: the same one message and exit status 2)
+        if command not in COMMANDS and settings.database_url is None:
             preflight(settings)  # a data dir or store that cannot be used: one message, exit status 2
         if getattr(args, "command", None) == "webhook":
             serve_webhook(settings)

@@ -225,15 +225,16 @@ async def open_store(settings: Settings, stack: AsyncExitStack) -> tuple[StoreAP
     """Open the store `settings` name, closed with `stack`: (the store, the same store when it is PostgreSQL).
 
     `MAVI_MCP_DATABASE_URL` set: the PostgreSQL store (schema migrated, pool open); else the SQLite file in the
-    data dir. The data dir is made private either way (it holds the webhook secret).
+    data dir. The data dir is made private either way (it holds the webhook secret); on PostgreSQL no SQLite file
+    is created.
 
     Raises:
         StartupError: the SQLite store cannot be opened, or the database cannot be reached, refuses the login
             (the message masks the URL's password) or has a newer schema than this mavi-mcp (with what to do).
     """
     data_dir = settings.store_dir
-    make_private(data_dir, [DB_NAME, SECRET_FILE])
     if settings.database_url is not None:
+        make_private(data_dir, [])  # the webhook secret's dir; no SQLite file
         from mavi_mcp.store_pg import PgStore
 
         url = settings.database_url.get_secret_value()
@@ -243,6 +244,7 @@ async def open_store(settings: Settings, stack: AsyncExitStack) -> tuple[StoreAP
             raise StartupError(str(exc)) from None
         logger.info("Store: PostgreSQL at %s (replica %s)", pg.display_url, pg.owner)
         return pg, pg
+    make_private(data_dir, [DB_NAME, SECRET_FILE])
     with explained(data_dir / DB_NAME):  # a store that cannot be opened: StartupError, with what to do
         check_schema(data_dir / DB_NAME)
         store = AsyncStore(Store.in_dir(data_dir))

@@ -19,7 +19,9 @@ import psycopg
 import pytest
 
 from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
+from mavi_mcp.pacing import PacingUnavailable
 from mavi_mcp.store_pg import MIGRATIONS, PgPacer, PgStore, keep_leases
+from mavi_mcp.webhook import Receiver, receiver_app
 from tests.services import PostgresCluster, free_port, self_signed_certificate
 
 pytestmark = pytest.mark.anyio
@@ -103,7 +105,7 @@ async def test_tls_parameters_in_the_url_reach_libpq(postgres: PostgresCluster, 
 
 
 @pytest.mark.e2e
-async def test_a_database_that_goes_away_gives_an_actionable_error_and_the_store_recovers_when_it_is_back(
+async def test_a_database_that_goes_away_gives_an_actionable_error_a_503_to_webhooks_and_recovers_when_back(
     postgres: PostgresCluster, pg_url: str
 ) -> None:
     async with PgStore.open(pg_url, min_size=1, max_size=2, connect_timeout=3) as store:
@@ -114,6 +116,16 @@ async def test_a_database_that_goes_away_gives_an_actionable_error_and_the_store
                 await store.get_task("job_kept")
             with pytest.raises(StoreUnavailableError):
                 await store.pacer(1.0).acquire("sk-key")
+            with pytest.raises(PacingUnavailable):  # the client then paces on its own (`pacing.wait_turn`)
+                await store.shared_pacing().reserve("ab" * 32, 1.1)
+            receiver = Receiver(store, secret="s" * 32, max_bytes=1 << 20)
+            async with httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=receiver_app(receiver)), base_url="http://receiver.test"
+            ) as http:
+                answer = await http.post(receiver.path, content=b'{"task_id": "t1"}')
+            assert answer.status_code == 503  # not acknowledged: the sender may deliver it again
+            assert answer.headers["retry-after"] == "30"
+            assert postgres.password not in answer.text
         finally:
             postgres.start()
         text = str(info.value)

@@ -212,7 +212,8 @@ async def search(
         " q ORDER BY r.score DESC, r.id"
     )
     cursor = conn.cursor(row_factory=tuple_row)
-    await cursor.execute(cast(Any, sql), [CONFIG, args[0], _WEIGHTS, NORMALIZATION, *args[1:], limit, offset, CONFIG, _HEADLINE])
+    params = [CONFIG, args[0], _WEIGHTS, NORMALIZATION, *args[1:], limit, offset, CONFIG, _HEADLINE]
+    await cursor.execute(cast(Any, sql), params)
     return [
         Hit(
             transcript_id=r[0],
