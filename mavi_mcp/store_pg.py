@@ -945,10 +945,23 @@ class PgTx:
 
 
 async def _index(conn: AsyncConnection[DictRow], transcript: Transcript) -> None:
-    """Index a transcript just inserted, in the same transaction, with the renames already stored for its id."""
-    cursor = await conn.execute("SELECT label, name FROM speaker_names WHERE transcript_id = %s", (transcript.id,))
-    names = {r["label"]: r["name"] for r in await cursor.fetchall()}
-    await pg_index.index_transcript(conn, transcript, names)
+    """Index a transcript just inserted, in the same transaction, with the renames already stored for its id.
+
+    A failure to index is logged and undone (a savepoint), never allowed to undo the save: a paid result must
+    not be lost to a bug in the index. Such a transcript is readable but not found by search. A lost
+    connection is not such a failure: it propagates (`StoreUnavailableError`), and nothing is saved.
+    """
+    try:
+        async with conn.transaction():  # SAVEPOINT
+            cursor = await conn.execute(
+                "SELECT label, name FROM speaker_names WHERE transcript_id = %s", (transcript.id,)
+            )
+            names = {r["label"]: r["name"] for r in await cursor.fetchall()}
+            await pg_index.index_transcript(conn, transcript, names)
+    except psycopg.OperationalError:
+        raise
+    except Exception:
+        logger.exception("Transcript %s was stored but could not be indexed for search", transcript.id)
 
 
 async def _backfill_index(conn: AsyncConnection[DictRow]) -> int:

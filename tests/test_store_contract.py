@@ -704,3 +704,50 @@ async def test_only_deliveries_left_received_long_enough_are_listed_for_recovery
         assert await store.received_deliveries(3600) == []  # younger than an hour: a live receiver may apply it
         found = await store.received_deliveries(0)
     assert found == [(left, b'{"task_id": "t1"}')]
+
+
+async def test_a_delivery_committed_but_never_applied_is_applied_once_by_recovery(backend: Backend) -> None:
+    import json
+
+    from mavi_mcp.recovery import recover_received
+
+    payload = json.loads(raw(WHISPER_CALLBACK, names(WHISPER_CALLBACK)[0]))
+    payload["task_id"] = "task_recovered"
+    body = json.dumps(payload).encode()
+    async with backend.open() as receiver, backend.open() as other:
+        await receiver.create_task(
+            "task_recovered", mode="async", endpoint="async-generate-audio", tool="t", asset_id=None
+        )
+        await receiver.record_delivery(body, task_id="task_recovered", status="received")  # then it was killed
+        assert await recover_received(other, min_age=3600) == 0  # too young: a live receiver may be applying it
+        assert await recover_received(other, min_age=0) == 1
+        task = await receiver.get_task("task_recovered")
+        assert task is not None
+        assert task.status == "completed"
+        assert task.transcript_id is not None
+        assert await receiver.get_transcript(task.transcript_id) is not None
+        assert [d.status for d in await receiver.deliveries("task_recovered")] == ["applied"]
+        assert await recover_received(other, min_age=0) == 0
+
+
+async def test_a_transcript_that_cannot_be_indexed_is_still_stored(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from mavi_mcp.search import pg_index, sqlite_index
+
+    def broken(*_: object) -> int:
+        raise RuntimeError("index bug")
+
+    monkeypatch.setattr(sqlite_index, "index_transcript", broken)
+    monkeypatch.setattr(pg_index, "index_transcript", broken)
+    costco, _ = calls()
+    async with backend.open() as store, backend.open() as reader:
+        with caplog.at_level(logging.ERROR):
+            await store.save_transcript(costco, raw=b"{}")
+        assert "tr_costco was stored but could not be indexed" in caplog.text
+        stored = await reader.get_transcript("tr_costco")
+        assert stored is not None
+        assert stored.word_count == costco.word_count
+        assert await hits(reader, PHRASE) == []
