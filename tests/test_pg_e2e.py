@@ -87,13 +87,17 @@ async def test_a_server_and_a_separate_receiver_share_transcripts_tasks_and_sear
     assert not (tmp_path / "server" / "data" / "mavi-mcp.sqlite3").exists()  # nothing went to the SQLite file
 
 
-def test_a_wrong_database_password_stops_the_server_with_the_url_masked(tmp_path: Path, pg_url: str) -> None:
+@pytest.mark.parametrize("command", [["webhook", "--port", "0"], [], ["--check"]], ids=["webhook", "stdio", "check"])
+def test_a_wrong_database_password_stops_the_server_with_the_url_masked(
+    tmp_path: Path, pg_url: str, command: list[str]
+) -> None:
     parts = urlsplit(pg_url)
     wrong = "not-the-password-7f3a"
     bad_url = pg_url.replace(f":{parts.password}@", f":{wrong}@")
     env = server_env(tmp_path, "http://127.0.0.1:9", MAVI_MCP_DATABASE_URL=bad_url)
     done = subprocess.run(
-        [*mavi_mcp_command(), "webhook", "--port", "0"],
+        [*mavi_mcp_command(), *command],
+        stdin=subprocess.DEVNULL,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -106,3 +110,42 @@ def test_a_wrong_database_password_stops_the_server_with_the_url_masked(tmp_path
     assert "MAVI_MCP_DATABASE_URL" in done.stderr
     assert wrong not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+async def test_a_runtime_on_postgresql_fails_a_stopped_replicas_jobs_and_paces_in_the_database(
+    tmp_path: Path, pg_url: str
+) -> None:
+    import psycopg
+
+    from mavi_mcp.runtime import RuntimeHolder
+    from mavi_mcp.settings import Settings
+    from mavi_mcp.store_pg import PgPacing, PgStore
+
+    async with PgStore.open(pg_url, owner="replica-gone") as gone:
+        for task_id, mode in (("job_gone", "sync"), ("task_async", "async")):
+            await gone.create_task(task_id, mode=mode, endpoint="sync-generate-audio", tool="t", asset_id=None)
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # replica-gone stopped renewing long ago
+        conn.execute("UPDATE tasks SET lease_expires_at = now() - interval '1 minute' WHERE owner = 'replica-gone'")
+    settings = Settings(
+        sandbox=True,
+        data_dir=tmp_path / "data",
+        database_url=pg_url,  # pyright: ignore[reportArgumentType]
+        log_level="WARNING",
+    )
+    with anyio.fail_after(60):
+        async with RuntimeHolder(settings).open() as runtime:
+            store = runtime.store
+            assert isinstance(store, PgStore)
+            failed = await store.get_task("job_gone")
+            assert failed is not None
+            assert failed.status == "failed"
+            assert "may still have been processed and billed" in (failed.error or "")
+            still = await store.get_task("task_async")  # an async task has no lease: its webhook may still come
+            assert still is not None
+            assert still.status == "pending"
+            assert isinstance(runtime.client.pacer.shared, PgPacing)
+            mine = await store.create_task("job_mine", mode="sync", endpoint="e", tool="t", asset_id=None)
+            owner, until = await store.lease_of(mine.task_id)
+            assert owner == store.owner
+            assert until is not None
+    assert not (tmp_path / "data" / "sandbox" / "mavi-mcp.sqlite3").exists()
