@@ -25,8 +25,16 @@ What changes with several processes on several machines:
 - **Notifications.** Every write that settles a task sends `NOTIFY mavi_task_settled, '<task id>'` in its
   transaction; `watch_settled` calls back on every replica, so a waiter hears of a callback that another
   replica received at once instead of at its next poll.
-- **Pacing.** `PgPacer` keeps the account's request slots in the database (`pacing` table), so N replicas
-  together send at most `rate` requests per second per API key.
+- **Pacing.** `PgPacing` (the client's `pacing.SharedPacing`, what the runtime uses) and `PgPacer` keep the
+  account's request slots in the database (`pacing` table), so N replicas together send at most `rate`
+  requests per second per API key.
+- **Search.** The full-text index (`mavi_mcp.search.pg_index`) is written in the transaction that stores a
+  transcript or a rename; `search` gives the SQLite store's pages (`search.service.search_page_pg`).
+- **The ledger.** `in_transaction(fn)` runs the ledger's synchronous functions (`mavi_mcp.ledger`,
+  `mavi_mcp.billing`) on one transaction (`PgTx`) under an advisory lock, as exclusive as SQLite's
+  `BEGIN IMMEDIATE`.
+- **Recovery.** `received_deliveries` lists deliveries a stopped receiver committed but never applied, for
+  any replica to apply (`mavi_mcp.recovery`).
 
 Times are timezone-aware UTC (`TIME ZONE 'UTC'` on every connection); records are the SQLite store's types.
 
