@@ -839,6 +839,10 @@ class PgStore:
                 with anyio.CancelScope(shield=True):
                     await conn.close()
 
+    def scrub(self, text: str) -> str:
+        """`text` (a driver's message) with this store's database password removed, for logs."""
+        return _scrub(text, self._url)
+
     def shared_pacing(self) -> PgPacing:
         """The client's `pacing.SharedPacing` on this store's database (`MaviClient(shared_pacing=...)`)."""
         return PgPacing(self.pool, url=self._url)
@@ -866,8 +870,8 @@ async def keep_leases(store: PgStore, reason: str, *, every: float | None = None
             expired = await store.expire_leases(reason)
             if expired:
                 logger.info("Marked %d job(s) of a stopped replica as failed: %s", len(expired), ", ".join(expired))
-        except psycopg.Error as exc:
-            logger.warning("Could not renew job leases (will retry in %.0fs): %s", period, exc)
+        except (psycopg.Error, StoreUnavailableError) as exc:  # the database is down or restarting
+            logger.warning("Could not renew job leases (will retry in %.0fs): %s", period, store.scrub(str(exc)))
         await anyio.sleep(period)
 
 

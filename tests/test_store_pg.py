@@ -142,6 +142,49 @@ async def test_a_database_that_goes_away_gives_an_actionable_error_a_503_to_webh
         assert task.status == "pending"
 
 
+@pytest.mark.e2e
+async def test_a_replicas_background_loops_outlive_a_database_restart_and_resume(
+    postgres: PostgresCluster, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mavi_mcp.recovery import keep_recovering
+    from mavi_mcp.webhook import heartbeat
+
+    def warned(text: str) -> bool:
+        return any(text in r.getMessage() for r in caplog.records)
+
+    async with PgStore.open(pg_url, min_size=1, max_size=4, connect_timeout=3) as store:
+        with caplog.at_level(logging.WARNING), anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(functools.partial(keep_leases, store, "gone", every=0.05))
+                tg.start_soon(
+                    functools.partial(heartbeat, store, "receiver-1", "http://r/webhooks/mavi/<s>", every=0.05)
+                )
+                tg.start_soon(functools.partial(keep_recovering, store, every=0.05))
+                postgres.stop("fast")
+                try:
+                    while not (
+                        warned("Could not renew job leases")
+                        and warned("Receiver heartbeat not recorded")
+                        and warned("Recovery of received webhook deliveries stopped")
+                    ):
+                        await anyio.sleep(0.05)
+                finally:
+                    postgres.start()
+                await store.forget_receiver("receiver-1")
+                while not await _quietly(store.live_receivers()):  # the heartbeat beats again
+                    await anyio.sleep(0.05)
+                tg.cancel_scope.cancel()
+    assert postgres.password not in caplog.text
+
+
+async def _quietly(call: Any) -> Any:
+    """`call`'s result, or None while the pool replaces the connections the restart broke."""
+    try:
+        return await call
+    except StoreUnavailableError:
+        return None
+
+
 # --- migrations -----------------------------------------------------------------------------------------------
 
 
