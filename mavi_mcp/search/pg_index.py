@@ -10,10 +10,13 @@ The PostgreSQL twin of `search.sqlite_index`, with the same passages (`passages.
 | | start/end SECONDS, text, and `tsv` (generated from the name and the text, GIN-indexed) |
 
 Words are split as SQLite's `unicode61` tokenizer and the query parser split them (runs of letters and digits,
-`TERMS`), then folded and stemmed by the text-search configuration `mavi_search`: English Snowball stemming
-WITHOUT a stop-word list (FTS5's porter tokenizer keeps "the", "not", "what"; `english` would drop them and a
-query of such words would match nothing). A match in the speaker's name weighs `NAME_WEIGHT` of one in the text
-(weights B and A of `ts_rank`). Diacritics are not folded (that needs the `unaccent` extension).
+`terms`), then folded and stemmed by the text-search configuration `mavi_search`: the original Porter stemmer
+(Snowball's `porter`, as FTS5's `porter` tokenizer; `english`'s Porter2 stems "quarterly" to "quarter", FTS5
+does not) WITHOUT a stop-word list (FTS5 keeps "the", "not", "what"; `english` would drop them and a query of
+such words would match nothing). So both backends find the same passages; they rank them by different formulas
+(BM25 there, `ts_rank` here, `NORMALIZATION`). A match in the speaker's name weighs `NAME_WEIGHT` of one in the
+text (weights B and A of `ts_rank`). Diacritics are not folded (that needs the `unaccent` extension). Matches
+are marked by `ts_headline` over the passage's text.
 
 Every function takes the caller's `psycopg.AsyncConnection` and runs in its transaction (none commits):
 `index_transcript` in the transaction that saves the transcript, `reindex_names` in the one that stores a
