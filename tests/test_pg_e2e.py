@@ -2,8 +2,9 @@
 data dir, sharing nothing but `MAVI_MCP_DATABASE_URL` (a real PostgreSQL started by `tests/services.py`; the
 tests skip, saying why, when PostgreSQL is not installed) against the sandbox as a real HTTP server.
 
-A sync transcription, reading it back, searching it, and an async task completed by a webhook that the other
-process received; the database password appears in no output of either process, nor in the error for a wrong one.
+A sync transcription, reading it back, searching it, an async task completed by a webhook that the other process
+received, and the same paid request from a third process reused through the shared ledger; the database
+password appears in no output of any process, nor in the error for a wrong one.
 """
 
 from __future__ import annotations
@@ -79,6 +80,16 @@ async def test_a_server_and_a_separate_receiver_share_transcripts_tasks_and_sear
                 listed = text_of(await client.call_tool("list_tasks", {}))
                 assert result["task_id"] in listed
                 assert sync["task_id"] in listed
+
+            # another server (its own data dir) on the same database: the same paid request is reused, not sent
+            other_env = server_env(tmp_path / "other", sandbox.url, MAVI_MCP_DATABASE_URL=pg_url)
+            async with Client(stdio_client(stdio_params(other_env), errlog=log)) as other:
+                reused = await other.call_tool("transcribe_whisper", {"asset_id": MONRO, "mode": "sync"})
+                assert (ok(reused)["reused"], ok(reused)["task_id"]) == (True, sync["task_id"])
+                assert text_of(reused).startswith(f"Reused the result of task {sync['task_id']} (")
+        with sandbox.admin() as admin:
+            processed = admin.get("/_sandbox/processed").json()["processed"]
+        assert processed.count("sync-generate-audio") == 1
     finally:
         receiver.stop()
         sandbox.process.stop()
