@@ -19,6 +19,10 @@ Operations, each timed per call (median and p90, milliseconds):
   `complete_from_callback` + `mark_delivery` (what a delivery costs before its 2xx).
 - `50 concurrent get_task`: wall time for 50 calls started together (SQLite serializes them on its one
   connection; PostgreSQL spreads them over its pool of 10 open connections).
+- `search`: `search(SearchRequest(query))` over everything stored (every recording x runs), the page rendered
+  within the tool's default budget, for each query of `SEARCHES` (all transcripts, then one transcript, then the
+  second page); SQLite's FTS5/BM25 index vs PostgreSQL's tsvector/GIN/ts_rank one (`search.pg_index`).
+- `spend_now`: the cost ledger's `in_transaction(billing.spend_now)`, as every paid tool's cost check calls it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mavi_mcp import billing
+from mavi_mcp.render.search import SearchRequest
 from mavi_mcp.store import AsyncStore, Store
 from mavi_mcp.transcript import Transcript, new_transcript_id
 from tests.data import all_recordings, raw
@@ -145,6 +151,9 @@ async def measure(store: Any, recordings: list[tuple[str, bytes, Transcript]], r
     for _ in range(20):
         await timed(times.setdefault("list_transcripts(20)", []), store.list_transcripts(20))
         await timed(times.setdefault("list_tasks(limit=20)", []), store.list_tasks(limit=20))
+    await search(store, saved, times)
+    for _ in range(20):
+        await timed(times.setdefault("spend_now (ledger transaction)", []), store.in_transaction(billing.spend_now))
     task_ids = [t.task_id for t in await store.list_tasks(limit=50)]
     for _ in range(5):
         start = time.perf_counter()
@@ -153,6 +162,26 @@ async def measure(store: Any, recordings: list[tuple[str, bytes, Transcript]], r
                 tg.start_soon(store.get_task, task_id)
         times.setdefault("50 concurrent get_task (wall)", []).append(time.perf_counter() - start)
     return times
+
+
+SEARCHES = ("membership fee", "quarter OR margin", '"e commerce"', "renew*", "the")
+"""Queries timed by `search`: a common pair, an OR, a phrase, a prefix, and a word in almost every passage."""
+
+
+async def search(store: Any, saved: list[tuple[str, str]], times: dict[str, list[float]]) -> None:
+    one = next(transcript_id for folder, transcript_id in saved if folder == "speech-to-text-assemblyai")
+    for _ in range(5):
+        for query in SEARCHES:
+            page = await timed(times.setdefault(f"search {query}", []), store.search(SearchRequest(query)))
+            await timed(
+                times.setdefault(f"search {query} (one transcript)", []),
+                store.search(SearchRequest(query, transcript_id=one)),
+            )
+            if page.next_cursor is not None:
+                await timed(
+                    times.setdefault(f"search {query} (page 2)", []),
+                    store.search(SearchRequest(query), cursor=page.next_cursor),
+                )
 
 
 async def main_async(args: argparse.Namespace) -> None:

@@ -3,7 +3,8 @@ cost, whether an identical one is already paid for, and what a finished one was 
 
 `mavi_mcp.cost` holds the prices and fingerprints, `mavi_mcp.ledger` the ledger's rows; this module joins them
 with the store's `tasks`, `transcripts`, `raw_results` and `media_files` tables. Every function that takes a
-`sqlite3.Connection` runs inside one store transaction (`AsyncStore.in_transaction`).
+`SqlTx` (a `sqlite3.Connection`, or PostgreSQL's `store_pg.PgTx`) runs inside one store transaction
+(`StoreAPI.in_transaction`).
 
 A ledger row is settled lazily (`reconcile`): when its task has completed, the billed duration is read from the
 raw body kept with the task (a sync answer in `raw_results`, an async callback in `deliveries`: the provider's
@@ -14,15 +15,15 @@ the transcript's end; when its task has failed, the row is marked failed (not sp
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from mavi_mcp.cost import PriceKey, billed_seconds, duration_fields, estimate, price_key, request_key
 from mavi_mcp.ledger import (
     Claim,
     LedgerEntry,
     Spend,
+    SqlTx,
     entries,
     entry,
     fail_charge,
@@ -60,7 +61,7 @@ def key_of(request: Transcription, *, account: str = "") -> str:
     return request_key(request.shape.endpoint.name, source, options, account=account)
 
 
-def media_seconds(db: sqlite3.Connection, request: Transcription) -> float | None:
+def media_seconds(db: SqlTx, request: Transcription) -> float | None:
     """The seconds of media a request will be billed for, as far as known before sending: the asset's duration
     read at upload (None for a URL or an asset not uploaded through this server), narrowed by AssemblyAI's
     `audio_start_from` / `audio_end_at` (milliseconds) when given."""
@@ -75,7 +76,7 @@ def media_seconds(db: sqlite3.Connection, request: Transcription) -> float | Non
     return max(end - start, 0.0)
 
 
-def reconcile(db: sqlite3.Connection) -> None:
+def reconcile(db: SqlTx) -> None:
     """Settle every pending ledger row whose task has ended: billed (duration and cost, see the module's
     docstring) when it completed, failed when it failed. Idempotent; cheap (pending rows only)."""
     rows = db.execute(
@@ -94,13 +95,14 @@ def reconcile(db: sqlite3.Connection) -> None:
                 (task_id,),
             ).fetchone()
         )
-        provider = json.loads(params or "{}").get("provider")
+        options = cast(dict[str, Any], params if isinstance(params, dict) else json.loads(params or "{}"))  # PG: JSONB
+        provider = options.get("provider")
         callback = callback_for(str(endpoint))
         shape = f"{endpoint}-{provider}" if endpoint == "speech-to-text" and provider else str(endpoint)
         shape = callback.name if callback is not None else shape
         billed = billed_seconds(
             shape,
-            duration_fields(raw[0]) if raw is not None else None,
+            duration_fields(bytes(raw[0])) if raw is not None else None,
             asset_seconds=media_duration(db, asset_id) if asset_id else None,
             transcript_end=float(end) if end is not None else None,
         )
@@ -108,14 +110,14 @@ def reconcile(db: sqlite3.Connection) -> None:
         settle_charge(db, task_id, billed=billed, cost_usd=cost, transcript_id=transcript_id)
 
 
-def reusable(db: sqlite3.Connection, key: str) -> LedgerEntry | None:
+def reusable(db: SqlTx, key: str) -> LedgerEntry | None:
     """The entry of an identical request whose result is stored or on its way (after `reconcile`), or None."""
     reconcile(db)
     return find_reusable(db, key)
 
 
 def claim_request(
-    db: sqlite3.Connection,
+    db: SqlTx,
     *,
     task_id: str,
     tool: PriceKey,
@@ -132,19 +134,19 @@ def claim_request(
     return Claim(open_charge(db, task_id=task_id, tool=tool, request_key=key, estimated_usd=estimated_usd), new=True)
 
 
-def spend_now(db: sqlite3.Connection, now: datetime | None = None) -> Spend:
+def spend_now(db: SqlTx, now: datetime | None = None) -> Spend:
     """Today's and this month's spend (UTC), after settling what has ended."""
     reconcile(db)
     return spend(db, now)
 
 
-def entry_of(db: sqlite3.Connection, task_id: str) -> LedgerEntry | None:
+def entry_of(db: SqlTx, task_id: str) -> LedgerEntry | None:
     """A task's ledger entry, settled if it has ended; None for a free or unknown task."""
     reconcile(db)
     return entry(db, task_id)
 
 
-def entries_of(db: sqlite3.Connection, task_ids: list[str]) -> dict[str, LedgerEntry]:
+def entries_of(db: SqlTx, task_ids: list[str]) -> dict[str, LedgerEntry]:
     """Several tasks' ledger entries by task id, settled if ended (for `list_tasks`)."""
     reconcile(db)
     return entries(db, task_ids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -216,7 +217,7 @@ def check(settings: Settings) -> int:
                 print(f"API check FAILED at {target}: {exc}", file=out)
                 return 1
             print(f"API check OK: {target} answered and accepted the key.", file=out)
-            print(f"Store: {runtime.store.path}", file=out)
+            print(f"Store: {runtime.store.display_url}", file=out)
             return 0
 
     return anyio.run(probe)
@@ -248,15 +249,15 @@ def serve(settings: Settings) -> None:
 
 
 def serve_webhook(settings: Settings) -> None:
-    """`mavi-mcp webhook`: the receiver alone, until interrupted."""
+    """`mavi-mcp webhook`: the receiver alone, until interrupted, on the store `settings` name (SQLite or
+    PostgreSQL, `runtime.open_store`)."""
     import uvicorn
 
     from mavi_mcp.httpserve import server_config
     from mavi_mcp.recovery import keep_recovering
-    from mavi_mcp.secrecy import make_private, without_secret
-    from mavi_mcp.store import DB_NAME, AsyncStore, Store
+    from mavi_mcp.runtime import open_store
+    from mavi_mcp.secrecy import without_secret
     from mavi_mcp.webhook import (
-        SECRET_FILE,
         Receiver,
         announce,
         bind,
@@ -267,29 +268,27 @@ def serve_webhook(settings: Settings) -> None:
         serve_receiver,
     )
 
-    data_dir = settings.store_dir
-    make_private(data_dir, [DB_NAME, SECRET_FILE])
-    store = AsyncStore(Store.in_dir(data_dir))
-    secret = load_or_create_secret(settings, data_dir)
-    receiver = Receiver(store, secret=secret, max_bytes=settings.webhook_max_bytes, sandbox=settings.sandbox)
-    sock = bind(settings.webhook_host, settings.webhook_port or 0)
-    port = sock.getsockname()[1]
-    url = public_url(settings, secret, host=settings.webhook_host, port=port)
-    announce(url, public=bool(settings.webhook_public_url))
-    print(f"mavi-mcp webhook receiver listening on {settings.webhook_host}:{port}, store {store.path}", file=sys.stderr)
-    server = uvicorn.Server(server_config(receiver_app(receiver), log_level=settings.log_level, lifespan="off"))
-
     async def run() -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(heartbeat, store, f"webhook-{port}", without_secret(url, secret))  # secret: only in its file
-            tg.start_soon(partial(keep_recovering, store, sandbox=settings.sandbox))  # deliveries left `received`
-            await serve_receiver(server, sock)
-            tg.cancel_scope.cancel()
+        async with contextlib.AsyncExitStack() as stack:
+            store, _ = await open_store(settings, stack)
+            secret = load_or_create_secret(settings, settings.store_dir)
+            receiver = Receiver(store, secret=secret, max_bytes=settings.webhook_max_bytes, sandbox=settings.sandbox)
+            sock = bind(settings.webhook_host, settings.webhook_port or 0)
+            port = sock.getsockname()[1]
+            url = public_url(settings, secret, host=settings.webhook_host, port=port)
+            announce(url, public=bool(settings.webhook_public_url))
+            where = f"mavi-mcp webhook receiver listening on {settings.webhook_host}:{port}"
+            print(f"{where}, store {store.display_url}", file=sys.stderr)
+            config = server_config(receiver_app(receiver), log_level=settings.log_level, lifespan="off")
+            server = uvicorn.Server(config)
+            async with anyio.create_task_group() as tg:
+                # the secret stays in its file; the heartbeat's id is unique per process (replicas share a database)
+                tg.start_soon(heartbeat, store, f"webhook-{os.getpid()}-{port}", without_secret(url, secret))
+                tg.start_soon(partial(keep_recovering, store, sandbox=settings.sandbox))  # deliveries `received`
+                await serve_receiver(server, sock)
+                tg.cancel_scope.cancel()
 
-    try:
-        anyio.run(run)
-    finally:
-        store.close()
+    anyio.run(run)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -300,7 +299,9 @@ def main(argv: list[str] | None = None) -> None:
 
     command = getattr(args, "command", None)
     with contextlib.suppress(KeyboardInterrupt), exit_on_startup_error(settings):
-        if command not in COMMANDS:  # the commands for people check the key first, then open the store themselves
+        # the commands for people check the key first, then open the store themselves; PostgreSQL is checked
+        # when the runtime opens it (`runtime.open_store`: the same one message and exit status 2)
+        if command not in COMMANDS and settings.database_url is None:
             preflight(settings)  # a data dir or store that cannot be used: one message, exit status 2
         if getattr(args, "command", None) == "webhook":
             serve_webhook(settings)

@@ -25,7 +25,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from mavi_mcp.errors import MaviError, ResultError, UnconfirmedUploadError
-from mavi_mcp.store import AsyncStore, TaskRecord
+from mavi_mcp.store import TaskRecord
+from mavi_mcp.store_api import StoreAPI
 from mavi_mcp.transcript import Transcript
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def new_job_id() -> str:
 class Jobs:
     """Starts jobs in `task_group`, records them in `store`, and waits for tasks with a bound."""
 
-    def __init__(self, store: AsyncStore, task_group: TaskGroup, *, grace_seconds: float = 10.0) -> None:
+    def __init__(self, store: StoreAPI, task_group: TaskGroup, *, grace_seconds: float = 10.0) -> None:
         self.store = store
         self._tg = task_group
         self._done: dict[str, anyio.Event] = {}

@@ -1,5 +1,10 @@
 """What was paid, per task, and which files were uploaded as which asset: plain functions over the store's
-`sqlite3.Connection`, so the store calls them inside its own transactions.
+connection (`SqlTx`), so the store calls them inside its own transactions.
+
+Both backends run them: SQLite hands its `sqlite3.Connection`, PostgreSQL a `store_pg.PgTx` (the same calls on
+one transaction of the database). The SQL is therefore written in what both dialects share, with `?`
+placeholders; the PostgreSQL tables (store_pg's migrations) have the same columns and the same ISO 8601 text
+times.
 
 Tables (created by `create_ledger`, or by adding `LEDGER_SCHEMA` to the store's schema):
 
@@ -12,21 +17,42 @@ A row goes `pending` (claimed, before the request is sent) -> `billed` (`settle_
 (`fail_charge`: MAVI refused or the job failed; not counted as spent). Spend counts a pending row at its
 estimate, so calls started together cannot overrun the daily budget. Times are ISO 8601 UTC with microseconds.
 
-Concurrency: `claim` reads then writes; run it inside one `BEGIN IMMEDIATE` transaction (the store's `_tx`), so
-two identical calls made at the same time, from one process or several, get one new row and one reuse.
+Concurrency: `claim` reads then writes; run it inside one store transaction (`in_transaction`: SQLite's
+`BEGIN IMMEDIATE`, PostgreSQL's transaction under the ledger's advisory lock), so two identical calls made at the
+same time, from one process, several, or several replicas, get one new row and one reuse.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from mavi_mcp.cost import Billed, format_usd
 from mavi_mcp.duration import MediaDuration
 
 LedgerStatus = Literal["pending", "billed", "failed"]
+
+
+class SqlCursor(Protocol):
+    """What the ledger reads from a statement: rows as tuples, and how many rows an UPDATE changed."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlTx(Protocol):
+    """One open store transaction: `sqlite3.Connection` (SQLite) or `store_pg.PgTx` (PostgreSQL).
+
+    `sql` uses `?` placeholders and only what SQLite and PostgreSQL both understand.
+    """
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> SqlCursor: ...
+
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -131,7 +157,7 @@ def _entry(row: tuple[object, ...]) -> LedgerEntry:
     )
 
 
-def find_reusable(db: sqlite3.Connection, request_key: str) -> LedgerEntry | None:
+def find_reusable(db: SqlTx, request_key: str) -> LedgerEntry | None:
     """The newest pending or billed entry with this `request_key` (its result is, or will be, in the store),
     or None. Failed entries are never reused."""
     row = db.execute(
@@ -143,7 +169,7 @@ def find_reusable(db: sqlite3.Connection, request_key: str) -> LedgerEntry | Non
 
 
 def claim(
-    db: sqlite3.Connection,
+    db: SqlTx,
     *,
     task_id: str,
     tool: str,
@@ -166,7 +192,7 @@ def claim(
 
 
 def open_charge(
-    db: sqlite3.Connection,
+    db: SqlTx,
     *,
     task_id: str,
     tool: str,
@@ -177,7 +203,7 @@ def open_charge(
     """Record a request about to be sent, `pending`, at its estimate (counted in `spend_since` until settled).
 
     Raises:
-        sqlite3.IntegrityError: `task_id` is already in the ledger.
+        sqlite3.IntegrityError or psycopg.errors.UniqueViolation: `task_id` is already in the ledger.
     """
     created = _now(now)
     db.execute(
@@ -201,7 +227,7 @@ def open_charge(
 
 
 def settle_charge(
-    db: sqlite3.Connection,
+    db: SqlTx,
     task_id: str,
     *,
     billed: Billed | None,
@@ -230,9 +256,7 @@ MAYBE_BILLED = "maybe"
 sending, a server stopped mid-call): never reused, but counted in spend at its estimate."""
 
 
-def fail_charge(
-    db: sqlite3.Connection, task_id: str, *, maybe_billed: bool = False, now: datetime | None = None
-) -> None:
+def fail_charge(db: SqlTx, task_id: str, *, maybe_billed: bool = False, now: datetime | None = None) -> None:
     """Mark a request as failed (MAVI refused it, or the job failed): never reused, not counted as spent; with
     `maybe_billed` (it may have been processed), counted at its estimate."""
     db.execute(
@@ -241,7 +265,7 @@ def fail_charge(
     )
 
 
-def spend_since(db: sqlite3.Connection, since: datetime) -> float:
+def spend_since(db: SqlTx, since: datetime) -> float:
     """US dollars spent on requests made at or after `since` (timezone-aware): billed costs, pending requests at
     their estimate, failed ones not at all unless they may have been billed (`MAYBE_BILLED`: at their estimate).
     With `confirm.start_of_day()` / `start_of_month()`."""
@@ -253,7 +277,7 @@ def spend_since(db: sqlite3.Connection, since: datetime) -> float:
     return round(float(row[0]), 6)
 
 
-def entry(db: sqlite3.Connection, task_id: str) -> LedgerEntry | None:
+def entry(db: SqlTx, task_id: str) -> LedgerEntry | None:
     """One task's ledger entry (for `get_task` / `list_tasks`: cost per task), or None for a free or unknown task."""
     row = db.execute(f"SELECT {_COLUMNS} FROM ledger WHERE task_id = ?", (task_id,)).fetchone()  # noqa: S608
     return _entry(row) if row is not None else None
@@ -269,7 +293,7 @@ def reuse_note(reused: LedgerEntry) -> str:
     )
 
 
-def entries(db: sqlite3.Connection, task_ids: list[str]) -> dict[str, LedgerEntry]:
+def entries(db: SqlTx, task_ids: list[str]) -> dict[str, LedgerEntry]:
     """The ledger entries of several tasks at once (for `list_tasks`: cost per task), by task id; free or unknown
     tasks are absent."""
     if not task_ids:
@@ -295,7 +319,7 @@ class Spend:
         )
 
 
-def spend(db: sqlite3.Connection, now: datetime | None = None) -> Spend:
+def spend(db: SqlTx, now: datetime | None = None) -> Spend:
     """Today's and this month's spend (UTC days), for a free tool's answer or a resource."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -306,7 +330,7 @@ def spend(db: sqlite3.Connection, now: datetime | None = None) -> Spend:
 
 
 def remember_media(
-    db: sqlite3.Connection,
+    db: SqlTx,
     *,
     asset_id: str,
     sha256: str,
@@ -317,13 +341,15 @@ def remember_media(
     """Keep an uploaded file's fingerprint and duration with the asset id MAVI gave it (replaces a previous row
     for the same asset)."""
     db.execute(
-        "INSERT OR REPLACE INTO media_files (asset_id, sha256, size_bytes, duration_seconds, duration_problem,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO media_files (asset_id, sha256, size_bytes, duration_seconds, duration_problem, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (asset_id) DO UPDATE SET sha256 = excluded.sha256,"
+        " size_bytes = excluded.size_bytes, duration_seconds = excluded.duration_seconds,"
+        " duration_problem = excluded.duration_problem, created_at = excluded.created_at",
         (asset_id, sha256, size_bytes, duration.seconds, duration.problem, _now(now)),
     )
 
 
-def find_media(db: sqlite3.Connection, sha256: str) -> list[MediaFile]:
+def find_media(db: SqlTx, sha256: str) -> list[MediaFile]:
     """Assets already made from a file with this SHA-256, newest first. Check that MAVI still has one (the free
     metadata call) before reusing it; `forget_media` the ones it no longer has."""
     rows = db.execute(
@@ -337,18 +363,18 @@ def find_media(db: sqlite3.Connection, sha256: str) -> list[MediaFile]:
     ]
 
 
-def media_duration(db: sqlite3.Connection, asset_id: str) -> float | None:
+def media_duration(db: SqlTx, asset_id: str) -> float | None:
     """The duration (s) read before `asset_id` was uploaded, or None (unknown asset, or unreadable file)."""
     row = db.execute("SELECT duration_seconds FROM media_files WHERE asset_id = ?", (asset_id,)).fetchone()
     return float(row[0]) if row is not None and row[0] is not None else None
 
 
-def forget_media(db: sqlite3.Connection, asset_id: str) -> None:
+def forget_media(db: SqlTx, asset_id: str) -> None:
     """Drop an asset MAVI no longer has (deleted, expired), so it is not offered for reuse again."""
     db.execute("DELETE FROM media_files WHERE asset_id = ?", (asset_id,))
 
 
-def rename_charge(db: sqlite3.Connection, old_task_id: str, new_task_id: str) -> None:
+def rename_charge(db: SqlTx, old_task_id: str, new_task_id: str) -> None:
     """Move a claimed row to the task id MAVI gave the request (an async start is claimed under a provisional id
     before MAVI names the task)."""
     db.execute("UPDATE ledger SET task_id = ? WHERE task_id = ?", (new_task_id, old_task_id))

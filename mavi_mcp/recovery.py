@@ -4,7 +4,8 @@ The receiver commits a delivery's raw body (status `received`) before it answers
 task. A receiver killed in between leaves the row `received` and its task `pending`; MAVI never resends. Every
 receiver (`mavi-mcp webhook`, and the runtime of every server) applies such rows at start and then every
 `RECOVER_EVERY` seconds, through the same path as a live delivery (`mavi_mcp.webhook.reapply`, idempotent).
-The rows are found on a read-only connection to the SQLite file (`AsyncStore.path`).
+The rows are found by the store (`StoreAPI.received_deliveries`): on SQLite through a read-only connection to the
+file (`received_deliveries` below), on PostgreSQL by a query on the database every replica shares.
 
 Rows younger than `MIN_AGE` seconds are left to the receiver that may still be applying them in another process.
 """
@@ -17,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
-import anyio.to_thread
 
-from mavi_mcp.store import AsyncStore
+from mavi_mcp.errors import StoreUnavailableError
+from mavi_mcp.store_api import StoreAPI
 from mavi_mcp.webhook import reapply
 
 logger = logging.getLogger(__name__)
@@ -46,24 +47,24 @@ def received_deliveries(path: Path, *, min_age: float = MIN_AGE) -> list[tuple[i
     return [(int(row[0]), bytes(row[2])) for row in rows if datetime.fromisoformat(row[1]) <= cutoff]
 
 
-async def recover_received(store: AsyncStore, *, sandbox: bool = False, min_age: float = MIN_AGE) -> int:
+async def recover_received(store: StoreAPI, *, sandbox: bool = False, min_age: float = MIN_AGE) -> int:
     """Apply every delivery left `received` (see the module docstring); returns how many were applied or settled.
 
     A store fault is logged and ends the pass (the next pass tries again); it is never raised.
     """
     done = 0
     try:
-        rows = await anyio.to_thread.run_sync(lambda: received_deliveries(store.path, min_age=min_age))
+        rows = await store.received_deliveries(min_age)
         for delivery, body in rows:
             result = await reapply(store, delivery, body, sandbox=sandbox)
             logger.info("Recovered webhook delivery %d for task %s: %s", delivery, result.task_id or "?", result.status)
             done += 1
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, StoreUnavailableError) as exc:
         logger.warning("Recovery of received webhook deliveries stopped: %s", exc)
     return done
 
 
-async def keep_recovering(store: AsyncStore, *, sandbox: bool = False, every: float = RECOVER_EVERY) -> None:
+async def keep_recovering(store: StoreAPI, *, sandbox: bool = False, every: float = RECOVER_EVERY) -> None:
     """Run `recover_received` now and then every `every` SECONDS until cancelled."""
     while True:
         await recover_received(store, sandbox=sandbox)

@@ -8,6 +8,11 @@ serve them all), or opens one itself (stdio, in-memory clients in tests).
 In sandbox mode the MAVI client talks to the in-process simulator through `httpx2.ASGITransport` (no port, no
 network, no key) and the store is a separate file under `<data dir>/sandbox/`, so simulated transcripts never
 mix with real ones.
+
+The store is the SQLite file in the data dir, or, when `MAVI_MCP_DATABASE_URL` is set, the PostgreSQL database
+that every replica shares (`open_store`). On PostgreSQL the runtime also renews this replica's job leases and
+fails the jobs of replicas that stopped (`store_pg.keep_leases`), hears of tasks settled by other replicas at
+once (`PgStore.watch_settled`), and paces the account's requests in the database (`PgStore.shared_pacing`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx2
@@ -28,15 +34,20 @@ from pydantic import SecretStr
 
 from mavi_mcp import __version__
 from mavi_mcp.client import MaviClient, RetryPolicy
-from mavi_mcp.jobs import Jobs
+from mavi_mcp.errors import ConfigurationError
+from mavi_mcp.jobs import INTERRUPTED, Jobs
 from mavi_mcp.media import only_http
-from mavi_mcp.pacing import SqlitePacing
+from mavi_mcp.pacing import SharedPacing, SqlitePacing
 from mavi_mcp.partials import DOWNLOADS, remove_stale
 from mavi_mcp.recovery import keep_recovering
 from mavi_mcp.secrecy import make_private, without_secret
 from mavi_mcp.settings import Settings
-from mavi_mcp.startup import check_schema, explained
+from mavi_mcp.startup import StartupError, check_schema, explained
 from mavi_mcp.store import DB_NAME, AsyncStore, Store
+from mavi_mcp.store_api import StoreAPI
+
+if TYPE_CHECKING:
+    from mavi_mcp.store_pg import PgStore
 from mavi_mcp.webhook import (
     SECRET_FILE,
     EmbeddedServer,
@@ -61,7 +72,7 @@ SANDBOX_WEBHOOK_BASE = "http://mavi-mcp.invalid"
 class Runtime:
     settings: Settings
     client: MaviClient
-    store: AsyncStore
+    store: StoreAPI
     jobs: Jobs
     downloads: httpx2.AsyncClient
     data_dir: Path
@@ -107,15 +118,16 @@ class RuntimeHolder:
         settings = self.settings
         async with AsyncExitStack() as stack:
             data_dir = settings.store_dir
-            make_private(data_dir, [DB_NAME, SECRET_FILE])
-            with explained(data_dir / DB_NAME):  # a store that cannot be opened: StartupError, with what to do
-                check_schema(data_dir / DB_NAME)
-                store = AsyncStore(Store.in_dir(data_dir))
-            stack.callback(store.close)
+            store, pg = await open_store(settings, stack)
             secret = load_or_create_secret(settings, data_dir)
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)
             jobs = Jobs(store, task_group)
+            if pg is not None:  # replicas: leases, and completions made on other replicas heard at once
+                from mavi_mcp.store_pg import keep_leases
+
+                task_group.start_soon(partial(keep_leases, pg, INTERRUPTED), name="job leases")
+                task_group.start_soon(partial(pg.watch_settled, jobs.notify), name="settled tasks")
             receiver = Receiver(
                 store,
                 secret=secret,
@@ -146,7 +158,8 @@ class RuntimeHolder:
                 event_hooks={"request": [only_http]},
             )
             await stack.enter_async_context(downloads)
-            pacing = SqlitePacing.in_dir(data_dir)  # one pace per key for every process on this data dir
+            # one pace per key: for every process on this data dir, or every replica on the database
+            pacing: SharedPacing = pg.shared_pacing() if pg is not None else SqlitePacing.in_dir(data_dir)
             stack.push_async_callback(pacing.aclose)
             client = MaviClient(
                 http,
@@ -206,6 +219,37 @@ class RuntimeHolder:
         task_group.start_soon(heartbeat, receiver.store, f"{os.getpid()}-{id(receiver)}", stored)
         announce(url, public=bool(settings.webhook_public_url))
         return url, how
+
+
+async def open_store(settings: Settings, stack: AsyncExitStack) -> tuple[StoreAPI, PgStore | None]:
+    """Open the store `settings` name, closed with `stack`: (the store, the same store when it is PostgreSQL).
+
+    `MAVI_MCP_DATABASE_URL` set: the PostgreSQL store (schema migrated, pool open); else the SQLite file in the
+    data dir. The data dir is made private either way (it holds the webhook secret); on PostgreSQL no SQLite file
+    is created.
+
+    Raises:
+        StartupError: the SQLite store cannot be opened, or the database cannot be reached, refuses the login
+            (the message masks the URL's password) or has a newer schema than this mavi-mcp (with what to do).
+    """
+    data_dir = settings.store_dir
+    if settings.database_url is not None:
+        make_private(data_dir, [])  # the webhook secret's dir; no SQLite file
+        from mavi_mcp.store_pg import PgStore
+
+        url = settings.database_url.get_secret_value()
+        try:
+            pg = await stack.enter_async_context(PgStore.open(url))
+        except ConfigurationError as exc:  # one line on stderr and exit status 2, as a SQLite store that cannot open
+            raise StartupError(str(exc)) from None
+        logger.info("Store: PostgreSQL at %s (replica %s)", pg.display_url, pg.owner)
+        return pg, pg
+    make_private(data_dir, [DB_NAME, SECRET_FILE])
+    with explained(data_dir / DB_NAME):  # a store that cannot be opened: StartupError, with what to do
+        check_schema(data_dir / DB_NAME)
+        store = AsyncStore(Store.in_dir(data_dir))
+    stack.callback(store.close)
+    return store, None
 
 
 class LazyTransport(httpx2.AsyncBaseTransport):

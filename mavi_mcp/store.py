@@ -750,6 +750,18 @@ class AsyncStore:
     def close(self) -> None:
         self.sync.close()
 
+    @property
+    def display_url(self) -> str:
+        """The store's file, for `--check` and logs (`StoreAPI.display_url`)."""
+        return str(self.path)
+
+    async def received_deliveries(self, min_age: float) -> list[tuple[int, bytes]]:
+        """(id, body) of deliveries left `received` for at least `min_age` SECONDS, oldest first: read on a
+        separate read-only connection (`recovery.received_deliveries`; WAL: it never waits for the writers)."""
+        from mavi_mcp.recovery import received_deliveries
+
+        return await anyio.to_thread.run_sync(lambda: received_deliveries(self.path, min_age=min_age))
+
     async def in_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
         return await self._run(self.sync.in_transaction, fn)
 

@@ -8,11 +8,15 @@ checked for both backends by `tests/test_store_contract.py`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
+from mavi_mcp.ledger import SqlTx
+from mavi_mcp.render.search import SearchPage, SearchRequest
 from mavi_mcp.store import Delivery, DeliveryStats, ReceiverRecord, TaskRecord, TaskStatus, TranscriptSummary
 from mavi_mcp.transcript import Transcript
+
+R = TypeVar("R")
 
 
 class StoreAPI(Protocol):
@@ -24,6 +28,13 @@ class StoreAPI(Protocol):
     async def list_transcripts(self, limit: int = 20) -> list[TranscriptSummary]: ...
     async def speaker_names(self, transcript_id: str) -> dict[str, str]: ...
     async def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]: ...
+    async def search(
+        self, request: SearchRequest, *, max_tokens: int = ..., cursor: str | None = None
+    ) -> SearchPage: ...
+    async def in_transaction(self, fn: Callable[[SqlTx], R]) -> R:
+        """`fn(tx)` in one exclusive store transaction (the ledger's read-then-write); `fn` is synchronous."""
+        ...
+
     async def create_task(
         self,
         task_id: str,
@@ -60,6 +71,10 @@ class StoreAPI(Protocol):
     async def record_delivery(
         self, body: bytes, *, task_id: str | None, status: str, note: str | None = None
     ) -> int: ...
+    async def received_deliveries(self, min_age: float) -> list[tuple[int, bytes]]:
+        """(id, body) of deliveries left `received` for at least `min_age` SECONDS, oldest first (recovery)."""
+        ...
+
     async def mark_delivery(self, delivery_id: int, status: str, note: str | None = None) -> None: ...
     async def deliveries(self, task_id: str | None = None, limit: int = 100) -> list[Delivery]: ...
     async def delivery_stats(self) -> DeliveryStats: ...
@@ -71,3 +86,8 @@ class StoreAPI(Protocol):
     async def live_receivers(self, within_seconds: float = 30.0) -> list[ReceiverRecord]: ...
     async def get_task(self, task_id: str) -> TaskRecord | None: ...
     async def list_tasks(self, status: TaskStatus | None = None, limit: int = 20) -> list[TaskRecord]: ...
+
+    @property
+    def display_url(self) -> str:
+        """Where the store is, for `--check` and logs: the SQLite file, or the database URL without password."""
+        ...

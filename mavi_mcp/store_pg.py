@@ -25,8 +25,16 @@ What changes with several processes on several machines:
 - **Notifications.** Every write that settles a task sends `NOTIFY mavi_task_settled, '<task id>'` in its
   transaction; `watch_settled` calls back on every replica, so a waiter hears of a callback that another
   replica received at once instead of at its next poll.
-- **Pacing.** `PgPacer` keeps the account's request slots in the database (`pacing` table), so N replicas
-  together send at most `rate` requests per second per API key.
+- **Pacing.** `PgPacing` (the client's `pacing.SharedPacing`, what the runtime uses) and `PgPacer` keep the
+  account's request slots in the database (`pacing` table), so N replicas together send at most `rate`
+  requests per second per API key.
+- **Search.** The full-text index (`mavi_mcp.search.pg_index`) is written in the transaction that stores a
+  transcript or a rename; `search` gives the SQLite store's pages (`search.service.search_page_pg`).
+- **The ledger.** `in_transaction(fn)` runs the ledger's synchronous functions (`mavi_mcp.ledger`,
+  `mavi_mcp.billing`) on one transaction (`PgTx`) under an advisory lock, as exclusive as SQLite's
+  `BEGIN IMMEDIATE`.
+- **Recovery.** `received_deliveries` lists deliveries a stopped receiver committed but never applied, for
+  any replica to apply (`mavi_mcp.recovery`).
 
 Times are timezone-aware UTC (`TIME ZONE 'UTC'` on every connection); records are the SQLite store's types.
 
@@ -41,28 +49,40 @@ import os
 import secrets
 import socket
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import anyio
+import anyio.from_thread
+import anyio.to_thread
 import psycopg
 from anyio.abc import TaskStatus as AnyioTaskStatus
 from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from mavi_mcp.database_url import check_database_url, mask_database_url
 from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
-from mavi_mcp.migrations import Migration, migrate_postgres, statements
+from mavi_mcp.ledger import SqlTx
+from mavi_mcp.migrations import PG_MIGRATION_LOCK, Migration, migrate_postgres, statements
+from mavi_mcp.pacing import PacingUnavailable
+from mavi_mcp.render.search import DEFAULT_TOKENS, SearchPage, SearchRequest
+from mavi_mcp.search import pg_index
+from mavi_mcp.search.service import search_page_pg
 from mavi_mcp.store import Delivery, DeliveryStats, ReceiverRecord, TaskRecord, TaskStatus, TranscriptSummary
 from mavi_mcp.transcript import Transcript
 
 logger = logging.getLogger(__name__)
 
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
+R = TypeVar("R")
+
+LEDGER_LOCK: Final = 0x6D6176696C6564
+"""Advisory lock key held (per transaction) by every `in_transaction`: 'mavilled' as an int. It makes the ledger's
+read-then-write (a claim) as exclusive across replicas as SQLite's `BEGIN IMMEDIATE` is across processes."""
 
 SETTLED: Final = "mavi_task_settled"
 """NOTIFY channel: the payload is the id of a task that just stopped being pending (committed with the change)."""
@@ -167,6 +187,43 @@ CREATE TABLE pacing (
 END $$""",
         ),
     ),
+    Migration(
+        3,
+        "the cost ledger and uploaded files (mavi_mcp.ledger's tables, ISO 8601 text times as on SQLite),"
+        " received deliveries by id, the last actual send per key for pacing",
+        statements(
+            """
+CREATE TABLE ledger (
+    task_id TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'billed', 'failed')),
+    estimated_usd DOUBLE PRECISION,
+    billed_seconds DOUBLE PRECISION,
+    billed_from TEXT,
+    cost_usd DOUBLE PRECISION,
+    transcript_id TEXT,
+    created_at TEXT NOT NULL,
+    settled_at TEXT
+);
+CREATE INDEX ledger_request ON ledger (request_key, created_at);
+CREATE INDEX ledger_created ON ledger (created_at);
+CREATE INDEX ledger_pending ON ledger (task_id) WHERE status = 'pending';
+CREATE TABLE media_files (
+    asset_id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    duration_seconds DOUBLE PRECISION,
+    duration_problem TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX media_files_sha256 ON media_files (sha256, created_at);
+CREATE INDEX deliveries_received ON deliveries (id) WHERE status = 'received';
+ALTER TABLE pacing ADD COLUMN sent_at TIMESTAMPTZ
+"""
+        ),
+    ),
+    Migration(4, "the full-text search index (mavi_mcp.search.pg_index)", pg_index.SCHEMA),
 )
 """The PostgreSQL schema, step by step (append a step to change it; never edit a released one)."""
 
@@ -305,6 +362,7 @@ class PgStore:
         async with open_pool(url, min_size=min_size, max_size=max_size, connect_timeout=connect_timeout) as pool:
             async with pool.connection() as conn:
                 await migrate_postgres(conn, MIGRATIONS)
+                await _backfill_index(conn)
             yield cls(pool, url=url, owner=owner, lease_seconds=lease_seconds, cache_size=cache_size)
 
     async def _exec(self, sql: bytes | str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> None:
@@ -327,6 +385,7 @@ class PgStore:
         """Store `transcript` (and the raw provider body it came from, when given) in one transaction."""
         async with connection(self.pool, self._url) as conn, conn.pipeline(), conn.transaction():  # one round trip
             await _insert_transcript(conn, transcript)
+            await _index(conn, transcript)
             if raw is not None:
                 await conn.execute(
                     "INSERT INTO raw_results (endpoint, task_id, transcript_id, body) VALUES (%s, %s, %s, %s)",
@@ -389,23 +448,50 @@ class PgStore:
 
     async def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]:
         """Upsert label -> name (an empty name removes the rename); returns the names now in effect."""
-        async with connection(self.pool, self._url) as conn:
-            async with conn.transaction():
-                for label, name in mapping.items():
-                    if name.strip():
-                        await conn.execute(
-                            "INSERT INTO speaker_names (transcript_id, label, name) VALUES (%s, %s, %s)"
-                            " ON CONFLICT (transcript_id, label) DO UPDATE SET name = EXCLUDED.name",
-                            (transcript_id, label, name.strip()),
-                        )
-                    else:
-                        await conn.execute(
-                            "DELETE FROM speaker_names WHERE transcript_id = %s AND label = %s", (transcript_id, label)
-                        )
+        async with connection(self.pool, self._url) as conn, conn.transaction():
+            for label, name in mapping.items():
+                if name.strip():
+                    await conn.execute(
+                        "INSERT INTO speaker_names (transcript_id, label, name) VALUES (%s, %s, %s)"
+                        " ON CONFLICT (transcript_id, label) DO UPDATE SET name = EXCLUDED.name",
+                        (transcript_id, label, name.strip()),
+                    )
+                else:
+                    await conn.execute(
+                        "DELETE FROM speaker_names WHERE transcript_id = %s AND label = %s", (transcript_id, label)
+                    )
             cursor = await conn.execute(
                 "SELECT label, name FROM speaker_names WHERE transcript_id = %s", (transcript_id,)
             )
-            return {r["label"]: r["name"] for r in await cursor.fetchall()}
+            names = {r["label"]: r["name"] for r in await cursor.fetchall()}
+            await pg_index.reindex_names(conn, transcript_id, names)  # renames searchable with the same commit
+            return names
+
+    # --- search -----------------------------------------------------------------------------------
+
+    async def search(
+        self, request: SearchRequest, *, max_tokens: int = DEFAULT_TOKENS, cursor: str | None = None
+    ) -> SearchPage:
+        """One page of passages matching `request`, best first, rendered within `max_tokens` estimated tokens
+        (`search.service.search_page_pg`; times in SECONDS): the SQLite store's page for the same data.
+
+        Raises:
+            InputError: an unusable query, or a cursor of another search.
+        """
+        async with connection(self.pool, self._url) as conn:
+            return await search_page_pg(conn, request, max_tokens=max_tokens, cursor=cursor)
+
+    # --- the cost ledger ----------------------------------------------------------------------------
+
+    async def in_transaction(self, fn: Callable[[SqlTx], R]) -> R:
+        """`fn(tx)` inside one transaction, exclusive with every other `in_transaction` on the database (an
+        advisory lock): how the ledger's functions (`mavi_mcp.ledger`, `mavi_mcp.billing`) read and write the
+        store atomically, as on SQLite. `fn` is synchronous; it runs in a worker thread and each of its
+        statements is sent on this transaction's connection (`PgTx`). An exception from `fn` rolls back.
+        """
+        async with connection(self.pool, self._url) as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+            return await anyio.to_thread.run_sync(fn, PgTx(conn))
 
     # --- tasks ------------------------------------------------------------------------------------
 
@@ -500,6 +586,7 @@ class PgStore:
         async with connection(self.pool, self._url) as conn, conn.pipeline(), conn.transaction():  # one round trip
             if transcript is not None:
                 await _insert_transcript(conn, transcript, task_id=task_id)
+                await _index(conn, transcript)
             if raw is not None:
                 await conn.execute(
                     "INSERT INTO raw_results (endpoint, task_id, transcript_id, body) VALUES (COALESCE(%s,"
@@ -584,6 +671,16 @@ class PgStore:
         assert row is not None
         return int(row["id"])
 
+    async def received_deliveries(self, min_age: float) -> list[tuple[int, bytes]]:
+        """(id, raw body) of the deliveries left `received` for at least `min_age` SECONDS (database clock),
+        oldest first: committed by a receiver that stopped before applying them (`mavi_mcp.recovery`)."""
+        rows = await self._all(
+            "SELECT id, body FROM deliveries WHERE status = 'received'"
+            " AND received_at <= now() - make_interval(secs => %s) ORDER BY id",
+            (min_age,),
+        )
+        return [(int(r["id"]), bytes(r["body"])) for r in rows]
+
     async def mark_delivery(self, delivery_id: int, status: str, note: str | None = None) -> None:
         """Set a stored delivery's status and note (after it was parsed and applied, or not)."""
         await self._exec("UPDATE deliveries SET status = %s, note = %s WHERE id = %s", (status, note, delivery_id))
@@ -649,6 +746,7 @@ class PgStore:
                 return False
             if transcript is not None:
                 await _insert_transcript(conn, transcript, task_id=task_id)
+                await _index(conn, transcript)
             await conn.execute("SELECT pg_notify(%s, %s)", (SETTLED, task_id))
         if transcript is not None:
             self._remember(transcript)
@@ -741,6 +839,14 @@ class PgStore:
                 with anyio.CancelScope(shield=True):
                     await conn.close()
 
+    def scrub(self, text: str) -> str:
+        """`text` (a driver's message) with this store's database password removed, for logs."""
+        return _scrub(text, self._url)
+
+    def shared_pacing(self) -> PgPacing:
+        """The client's `pacing.SharedPacing` on this store's database (`MaviClient(shared_pacing=...)`)."""
+        return PgPacing(self.pool, url=self._url)
+
     def pacer(self, rate: float) -> PgPacer:
         """A `PgPacer` on this store's database: `rate` requests per second per API key, across replicas."""
         return PgPacer(self.pool, rate, url=self._url)
@@ -764,8 +870,8 @@ async def keep_leases(store: PgStore, reason: str, *, every: float | None = None
             expired = await store.expire_leases(reason)
             if expired:
                 logger.info("Marked %d job(s) of a stopped replica as failed: %s", len(expired), ", ".join(expired))
-        except psycopg.Error as exc:
-            logger.warning("Could not renew job leases (will retry in %.0fs): %s", period, exc)
+        except (psycopg.Error, StoreUnavailableError) as exc:  # the database is down or restarting
+            logger.warning("Could not renew job leases (will retry in %.0fs): %s", period, store.scrub(str(exc)))
         await anyio.sleep(period)
 
 
@@ -807,6 +913,144 @@ class PgPacer:
         wait = float(row["wait"]) if row is not None else 0.0
         if wait > 0:
             await anyio.sleep(wait)
+
+
+class PgRows:
+    """A statement's answer as the ledger reads it (`ledger.SqlCursor`): tuple rows, fetched already."""
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+        self._rows = rows
+        self._next = 0
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchall(self) -> list[Any]:
+        rest, self._next = self._rows[self._next :], len(self._rows)
+        return rest
+
+    def __iter__(self) -> Any:
+        return iter(self.fetchall())
+
+
+class PgTx:
+    """One PostgreSQL transaction with the face of a `sqlite3.Connection` (`ledger.SqlTx`), for the ledger's
+    synchronous functions run by `PgStore.in_transaction` in a worker thread: `execute` sends the statement on
+    the transaction's connection through the event loop and returns its rows. `?` placeholders become `%s`
+    (the ledger's SQL holds no other `?` and no `%`)."""
+
+    def __init__(self, conn: AsyncConnection[DictRow]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> PgRows:
+        return anyio.from_thread.run(self._execute, sql, parameters)
+
+    async def _execute(self, sql: str, parameters: Sequence[Any]) -> PgRows:
+        cursor = self._conn.cursor(row_factory=tuple_row)
+        await cursor.execute(cast(Any, sql.replace("?", "%s")), tuple(parameters))
+        rows = await cursor.fetchall() if cursor.description is not None else []
+        return PgRows(rows, cursor.rowcount)
+
+
+async def _index(conn: AsyncConnection[DictRow], transcript: Transcript) -> None:
+    """Index a transcript just inserted, in the same transaction, with the renames already stored for its id.
+
+    A failure to index is logged and undone (a savepoint), never allowed to undo the save: a paid result must
+    not be lost to a bug in the index. Such a transcript is readable but not found by search. A lost
+    connection is not such a failure: it propagates (`StoreUnavailableError`), and nothing is saved.
+    """
+    try:
+        async with conn.transaction():  # SAVEPOINT
+            cursor = await conn.execute(
+                "SELECT label, name FROM speaker_names WHERE transcript_id = %s", (transcript.id,)
+            )
+            names = {r["label"]: r["name"] for r in await cursor.fetchall()}
+            await pg_index.index_transcript(conn, transcript, names)
+    except psycopg.OperationalError:
+        raise
+    except Exception:
+        logger.exception("Transcript %s was stored but could not be indexed for search", transcript.id)
+
+
+async def _backfill_index(conn: AsyncConnection[DictRow]) -> int:
+    """Index every stored transcript the search index lacks (stored before migration 4); returns how many.
+
+    Under the migration lock, so replicas starting together index each transcript once. A body that cannot be
+    read is logged and skipped (it stays readable as stored, not searchable).
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PG_MIGRATION_LOCK,))
+        cursor = await conn.execute(
+            "SELECT t.id, t.body FROM transcripts t WHERE NOT EXISTS"
+            " (SELECT 1 FROM search_docs d WHERE d.transcript_id = t.id) ORDER BY t.created_at"
+        )
+        rows = await cursor.fetchall()
+        done = 0
+        for row in rows:
+            try:
+                transcript = Transcript.model_validate_json(row["body"])
+            except ValueError:
+                logger.exception("Stored transcript %s could not be read to index it for search", row["id"])
+                continue
+            await _index(conn, transcript)
+            done += 1
+    if done:
+        logger.info("Indexed %d stored transcript(s) for search", done)
+    return done
+
+
+class PgPacing:
+    """`mavi_mcp.pacing.SharedPacing` in the database: send slots per API key shared by every replica.
+
+    `reserve` books the key's next slot in one statement on the database's clock (the `pacing` row lock orders
+    concurrent bookings; the database is held for one round trip, never for the wait). `sent` records when a
+    request actually left, as the database's clock sees it on arrival (a little later than the send: the pace
+    errs slow, never fast); `fence` is the wait until `interval` after that. A database error raises
+    `PacingUnavailable`: the client then paces the request on its own (`pacing.wait_turn`).
+    """
+
+    def __init__(self, pool: Pool, *, url: str = "") -> None:
+        self.pool = pool
+        self._url = url
+
+    async def _wait(self, sql: str, params: Mapping[str, Any]) -> float:
+        try:
+            async with connection(self.pool, self._url) as conn:
+                cursor = await conn.execute(cast(Any, sql), params)
+                row = await cursor.fetchone()
+        except (StoreUnavailableError, psycopg.Error) as exc:
+            raise PacingUnavailable(_scrub(str(exc), self._url)) from exc
+        return max(0.0, float(row["wait"])) if row is not None and row["wait"] is not None else 0.0
+
+    async def reserve(self, key_digest: str, interval: float) -> float:
+        return await self._wait(
+            "INSERT INTO pacing AS p (key_hash, next_at) VALUES (%(k)s, clock_timestamp()"
+            " + make_interval(secs => %(s)s)) ON CONFLICT (key_hash) DO UPDATE SET next_at ="
+            " GREATEST(p.next_at, clock_timestamp()) + make_interval(secs => %(s)s)"
+            " RETURNING EXTRACT(EPOCH FROM p.next_at - clock_timestamp())::float8 - %(s)s AS wait",
+            {"k": key_digest, "s": interval},
+        )
+
+    async def sent(self, key_digest: str, at: float) -> None:
+        await self._wait(
+            "UPDATE pacing SET sent_at = GREATEST(sent_at, clock_timestamp()) WHERE key_hash = %(k)s"
+            " RETURNING 0.0::float8 AS wait",
+            {"k": key_digest},
+        )
+
+    async def fence(self, key_digest: str, interval: float) -> float:
+        return await self._wait(
+            "SELECT EXTRACT(EPOCH FROM sent_at + make_interval(secs => %(s)s) - clock_timestamp())::float8 AS wait"
+            " FROM pacing WHERE key_hash = %(k)s",
+            {"k": key_digest, "s": interval},
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to release: the pool belongs to the store."""
 
 
 def _pid_exists(pid: int) -> bool:

@@ -464,3 +464,290 @@ async def test_a_delivery_recorded_before_a_crash_survives_it(backend: Backend, 
     async with backend.open() as store:
         stored = await store.deliveries("t-ack")
     assert [(d.id, d.body) for d in stored] == [(delivery_id, b'{"acknowledged": true}')]
+
+
+# --- search ---------------------------------------------------------------------------------------------------
+
+PHRASE = '"membership fee income"'
+
+
+@functools.cache
+def calls() -> tuple[Transcript, Transcript]:
+    """Costco's Q1 call as AssemblyAI gives it, and Monro's call as the multi-speaker model's webhook gives it."""
+    from mavi_mcp.normalize import Context
+    from tests import data
+
+    costco = normalize_body(data.ASSEMBLYAI, data.raw(data.ASSEMBLYAI, "4474506"), Context(transcript_id="tr_costco"))
+    body = data.raw(data.MULTI_SPEAKER_CALLBACK, "4320211")
+    monro = normalize_body(data.MULTI_SPEAKER_CALLBACK, body, Context(transcript_id="tr_monro"))
+    return costco, monro
+
+
+async def hits(store: Any, query: str, **filters: Any) -> list[dict[str, Any]]:
+    from mavi_mcp.render.search import SearchRequest
+
+    page = await store.search(SearchRequest(query, **filters), max_tokens=20000)
+    return page.hits
+
+
+async def test_a_job_result_and_a_webhook_result_are_searchable_as_soon_as_they_are_stored(backend: Backend) -> None:
+    costco, monro = calls()
+    async with backend.open() as store, backend.open() as other:
+        assert await hits(store, PHRASE) == []
+        await store.create_task("job-1", mode="sync", endpoint=costco.source.endpoint, tool="t", asset_id=None)
+        await store.finish_job("job-1", transcript=costco)
+        found = await hits(other, PHRASE)
+        assert {h["transcript_id"] for h in found} == {"tr_costco"}
+        assert all("membership fee income" in h["text"].lower() for h in found)
+
+        assert await hits(other, "quarter", transcript_id="tr_monro") == []
+        assert await store.complete_from_callback("task-2", "async-generate-multi-speaker", monro, None)
+        found = await hits(other, "quarter", transcript_id="tr_monro")
+        assert found
+        assert {h["transcript_id"] for h in found} == {"tr_monro"}
+
+
+async def test_a_rename_is_searchable_and_a_removed_one_is_not(backend: Backend) -> None:
+    costco, _ = calls()
+    async with backend.open() as store:
+        await store.save_transcript(costco)
+        await store.save_transcript(costco)  # saved again: indexed once
+        found = await hits(store, PHRASE)
+        assert len(found) == len({(h["start"], h["text"]) for h in found})
+        (label,) = {h["speaker"] for h in found}
+        await store.set_speaker_names("tr_costco", {label: "Zoe Quartermaine"})
+        renamed = await hits(store, "Quartermaine")
+        assert renamed
+        assert {(h["speaker"], h["name"]) for h in renamed} == {(label, "Zoe Quartermaine")}
+        assert {(h["speaker"], h["name"]) for h in await hits(store, "zoe", speakers=("zoe quartermaine",))} == {
+            (label, "Zoe Quartermaine")
+        }
+        await store.set_speaker_names("tr_costco", {label: ""})
+        assert await hits(store, "Quartermaine") == []
+        assert {h["transcript_id"] for h in await hits(store, PHRASE)} == {"tr_costco"}
+
+
+async def test_search_pages_follow_the_cursor_without_repeating_a_hit(backend: Backend) -> None:
+    from mavi_mcp.render.search import SearchRequest
+
+    costco, monro = calls()
+    async with backend.open() as store:
+        await store.save_transcript(costco)
+        await store.save_transcript(monro)
+        request = SearchRequest("the")
+        seen: list[tuple[str, float, str]] = []
+        cursor = None
+        for _ in range(50):
+            page = await store.search(request, max_tokens=1000, cursor=cursor)
+            seen.extend((h["transcript_id"], h["start"], h["text"]) for h in page.hits)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert cursor is None
+        assert len(seen) == len(set(seen)) > 40
+        assert {t for t, _, _ in seen} == {"tr_costco", "tr_monro"}
+
+
+async def test_a_query_no_passage_fully_matches_shows_passages_that_match_some_words(backend: Backend) -> None:
+    from mavi_mcp.render.search import SearchRequest
+    from mavi_mcp.search.service import RELAXED_NOTE
+
+    costco, _ = calls()
+    async with backend.open() as store:
+        await store.save_transcript(costco)
+        page = await store.search(SearchRequest("membership xylophonist"), max_tokens=20000)
+    assert page.hits
+    assert RELAXED_NOTE in page.text
+    assert all("membership" in h["text"].lower() for h in page.hits)
+
+
+QUERIES = (
+    PHRASE,
+    "membership",
+    "fees",
+    "quarter OR margin",
+    "warehouse -gasoline",
+    "renew*",
+    '"e commerce"',
+)
+
+
+async def test_both_backends_find_the_same_passages_for_the_same_queries(tmp_path: Path, pg_url: str) -> None:
+    """Same passages (transcript, speaker, start and end), and the first five of each share all but one (BM25 and
+    `ts_rank` order differently); the excerpts shown may centre on other matched words."""
+    costco, monro = calls()
+    results: dict[str, list[list[tuple[str, str, float, float]]]] = {}
+    for backend in (SqliteBackend(tmp_path / "store.sqlite3"), PgBackend(pg_url)):
+        async with backend.open() as store:
+            await store.save_transcript(costco)
+            await store.save_transcript(monro)
+            results[backend.name] = [
+                [(h["transcript_id"], h["speaker"], h["start"], h["end"]) for h in await hits(store, q)]
+                for q in QUERIES
+            ]
+    for query, lite, pg in zip(QUERIES, results["sqlite"], results["postgresql"], strict=True):
+        assert lite, query
+        assert set(pg) == set(lite), query
+        assert len(set(lite[:5]) & set(pg[:5])) >= min(len(lite), 5) - 1, query
+
+
+# --- the cost ledger ------------------------------------------------------------------------------------------
+
+
+async def test_identical_paid_requests_claimed_at_once_on_two_replicas_make_one_charge(backend: Backend) -> None:
+    from mavi_mcp import billing
+
+    claims: list[Any] = []
+    async with backend.open() as one, backend.open() as two:
+
+        async def claim(store: Any, task_id: str) -> None:
+            claims.append(
+                await store.in_transaction(
+                    lambda db: billing.claim_request(
+                        db,
+                        task_id=task_id,
+                        tool="transcribe_whisper",
+                        key="same-request",
+                        estimated_usd=0.25,
+                        refresh=False,
+                    )
+                )
+            )
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for n in range(6):
+                    tg.start_soon(claim, one if n % 2 else two, f"job_{n}")
+        assert sorted(c.new for c in claims) == [False] * 5 + [True]
+        (new,) = [c.entry for c in claims if c.new]
+        assert {c.entry.task_id for c in claims} == {new.task_id}
+        spent = await two.in_transaction(billing.spend_now)
+        assert spent.today_usd == pytest.approx(0.25)  # pending: counted at its estimate
+
+
+async def test_a_finished_job_settles_its_charge_from_the_kept_body_and_a_failed_one_costs_nothing(
+    backend: Backend,
+) -> None:
+    from mavi_mcp import billing, ledger
+
+    transcript = fresh(recordings()[1])  # a Whisper sync result
+    async with backend.open() as store:
+        for task_id in ("job_ok", "job_bad"):
+            await store.create_task(task_id, mode="sync", endpoint=transcript.source.endpoint, tool="t", asset_id=None)
+            await store.in_transaction(
+                lambda db, t=task_id: ledger.open_charge(
+                    db, task_id=t, tool="transcribe_whisper", request_key=f"k-{t}", estimated_usd=1.0
+                )
+            )
+        await store.finish_job("job_ok", transcript=transcript, raw=raw(WHISPER, names(WHISPER)[0]))
+        await store.finish_job("job_bad", error="MAVI refused it")
+        entries = await store.in_transaction(lambda db: billing.entries_of(db, ["job_ok", "job_bad", "job_none"]))
+        spent = await store.in_transaction(billing.spend_now)
+    assert set(entries) == {"job_ok", "job_bad"}
+    ok = entries["job_ok"]
+    assert (ok.status, ok.transcript_id) == ("billed", transcript.id)
+    assert ok.billed_seconds is not None
+    assert ok.billed_seconds > 0
+    assert ok.cost_usd is not None
+    assert ok.cost_usd > 0
+    assert (entries["job_bad"].status, entries["job_bad"].cost_usd) == ("failed", None)
+    assert spent.today_usd == pytest.approx(ok.cost_usd)
+
+
+async def test_an_uploaded_file_is_found_by_its_fingerprint_until_forgotten(backend: Backend) -> None:
+    from mavi_mcp import ledger
+    from mavi_mcp.duration import MediaDuration
+
+    async with backend.open() as store:
+        for asset in ("re_1", "re_2"):
+            await store.in_transaction(
+                lambda db, a=asset: ledger.remember_media(
+                    db, asset_id=a, sha256="ab" * 32, size_bytes=10, duration=MediaDuration(12.5, None)
+                )
+            )
+        await store.in_transaction(  # the same asset again replaces its row
+            lambda db: ledger.remember_media(
+                db, asset_id="re_2", sha256="ab" * 32, size_bytes=11, duration=MediaDuration(13.0, None)
+            )
+        )
+        found = await store.in_transaction(lambda db: ledger.find_media(db, "ab" * 32))
+        assert [(m.asset_id, m.size_bytes, m.duration_seconds) for m in found] == [
+            ("re_2", 11, 13.0),
+            ("re_1", 10, 12.5),
+        ]
+        await store.in_transaction(lambda db: ledger.forget_media(db, "re_2"))
+        assert [m.asset_id for m in await store.in_transaction(lambda db: ledger.find_media(db, "ab" * 32))] == ["re_1"]
+        assert await store.in_transaction(lambda db: ledger.media_duration(db, "re_1")) == 12.5
+
+
+async def test_a_failing_ledger_transaction_leaves_nothing_behind(backend: Backend) -> None:
+    from mavi_mcp import ledger
+
+    def claim_then_fail(db: Any) -> None:
+        ledger.open_charge(db, task_id="job_x", tool="transcribe_whisper", request_key="k", estimated_usd=1.0)
+        raise RuntimeError("a bug after the write")
+
+    async with backend.open() as store:
+        with pytest.raises(RuntimeError, match="a bug after the write"):
+            await store.in_transaction(claim_then_fail)
+        assert await store.in_transaction(lambda db: ledger.entry(db, "job_x")) is None
+
+
+# --- recovery ------------------------------------------------------------------------------------------------
+
+
+async def test_only_deliveries_left_received_long_enough_are_listed_for_recovery(backend: Backend) -> None:
+    async with backend.open() as store:
+        left = await store.record_delivery(b'{"task_id": "t1"}', task_id="t1", status="received")
+        applied = await store.record_delivery(b'{"task_id": "t2"}', task_id="t2", status="received")
+        await store.mark_delivery(applied, "applied")
+        assert await store.received_deliveries(3600) == []  # younger than an hour: a live receiver may apply it
+        found = await store.received_deliveries(0)
+    assert found == [(left, b'{"task_id": "t1"}')]
+
+
+async def test_a_delivery_committed_but_never_applied_is_applied_once_by_recovery(backend: Backend) -> None:
+    import json
+
+    from mavi_mcp.recovery import recover_received
+
+    payload = json.loads(raw(WHISPER_CALLBACK, names(WHISPER_CALLBACK)[0]))
+    payload["task_id"] = "task_recovered"
+    body = json.dumps(payload).encode()
+    async with backend.open() as receiver, backend.open() as other:
+        await receiver.create_task(
+            "task_recovered", mode="async", endpoint="async-generate-audio", tool="t", asset_id=None
+        )
+        await receiver.record_delivery(body, task_id="task_recovered", status="received")  # then it was killed
+        assert await recover_received(other, min_age=3600) == 0  # too young: a live receiver may be applying it
+        assert await recover_received(other, min_age=0) == 1
+        task = await receiver.get_task("task_recovered")
+        assert task is not None
+        assert task.status == "completed"
+        assert task.transcript_id is not None
+        assert await receiver.get_transcript(task.transcript_id) is not None
+        assert [d.status for d in await receiver.deliveries("task_recovered")] == ["applied"]
+        assert await recover_received(other, min_age=0) == 0
+
+
+async def test_a_transcript_that_cannot_be_indexed_is_still_stored(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from mavi_mcp.search import pg_index, sqlite_index
+
+    def broken(*_: object) -> int:
+        raise RuntimeError("index bug")
+
+    monkeypatch.setattr(sqlite_index, "index_transcript", broken)
+    monkeypatch.setattr(pg_index, "index_transcript", broken)
+    costco, _ = calls()
+    async with backend.open() as store, backend.open() as reader:
+        with caplog.at_level(logging.ERROR):
+            await store.save_transcript(costco, raw=b"{}")
+        assert "tr_costco was stored but could not be indexed" in caplog.text
+        stored = await reader.get_transcript("tr_costco")
+        assert stored is not None
+        assert stored.word_count == costco.word_count
+        assert await hits(reader, PHRASE) == []

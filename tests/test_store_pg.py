@@ -19,7 +19,9 @@ import psycopg
 import pytest
 
 from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
+from mavi_mcp.pacing import PacingUnavailable
 from mavi_mcp.store_pg import MIGRATIONS, PgPacer, PgStore, keep_leases
+from mavi_mcp.webhook import Receiver, receiver_app
 from tests.services import PostgresCluster, free_port, self_signed_certificate
 
 pytestmark = pytest.mark.anyio
@@ -103,7 +105,7 @@ async def test_tls_parameters_in_the_url_reach_libpq(postgres: PostgresCluster, 
 
 
 @pytest.mark.e2e
-async def test_a_database_that_goes_away_gives_an_actionable_error_and_the_store_recovers_when_it_is_back(
+async def test_a_database_that_goes_away_gives_an_actionable_error_a_503_to_webhooks_and_recovers_when_back(
     postgres: PostgresCluster, pg_url: str
 ) -> None:
     async with PgStore.open(pg_url, min_size=1, max_size=2, connect_timeout=3) as store:
@@ -114,6 +116,16 @@ async def test_a_database_that_goes_away_gives_an_actionable_error_and_the_store
                 await store.get_task("job_kept")
             with pytest.raises(StoreUnavailableError):
                 await store.pacer(1.0).acquire("sk-key")
+            with pytest.raises(PacingUnavailable):  # the client then paces on its own (`pacing.wait_turn`)
+                await store.shared_pacing().reserve("ab" * 32, 1.1)
+            receiver = Receiver(store, secret="s" * 32, max_bytes=1 << 20)
+            async with httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=receiver_app(receiver)), base_url="http://receiver.test"
+            ) as http:
+                answer = await http.post(receiver.path, content=b'{"task_id": "t1"}')
+            assert answer.status_code == 503  # not acknowledged: the sender may deliver it again
+            assert answer.headers["retry-after"] == "30"
+            assert postgres.password not in answer.text
         finally:
             postgres.start()
         text = str(info.value)
@@ -128,6 +140,49 @@ async def test_a_database_that_goes_away_gives_an_actionable_error_and_the_store
                 except StoreUnavailableError:
                     await anyio.sleep(0.1)
         assert task.status == "pending"
+
+
+@pytest.mark.e2e
+async def test_a_replicas_background_loops_outlive_a_database_restart_and_resume(
+    postgres: PostgresCluster, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mavi_mcp.recovery import keep_recovering
+    from mavi_mcp.webhook import heartbeat
+
+    def warned(text: str) -> bool:
+        return any(text in r.getMessage() for r in caplog.records)
+
+    async with PgStore.open(pg_url, min_size=1, max_size=4, connect_timeout=3) as store:
+        with caplog.at_level(logging.WARNING), anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(functools.partial(keep_leases, store, "gone", every=0.05))
+                tg.start_soon(
+                    functools.partial(heartbeat, store, "receiver-1", "http://r/webhooks/mavi/<s>", every=0.05)
+                )
+                tg.start_soon(functools.partial(keep_recovering, store, every=0.05))
+                postgres.stop("fast")
+                try:
+                    while not (
+                        warned("Could not renew job leases")
+                        and warned("Receiver heartbeat not recorded")
+                        and warned("Recovery of received webhook deliveries stopped")
+                    ):
+                        await anyio.sleep(0.05)
+                finally:
+                    postgres.start()
+                await store.forget_receiver("receiver-1")
+                while not await _quietly(store.live_receivers()):  # the heartbeat beats again
+                    await anyio.sleep(0.05)
+                tg.cancel_scope.cancel()
+    assert postgres.password not in caplog.text
+
+
+async def _quietly(call: Any) -> Any:
+    """`call`'s result, or None while the pool replaces the connections the restart broke."""
+    try:
+        return await call
+    except StoreUnavailableError:
+        return None
 
 
 # --- migrations -----------------------------------------------------------------------------------------------

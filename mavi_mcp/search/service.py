@@ -1,15 +1,17 @@
-"""One search, end to end, over the store's SQLite connection: query text -> ranked hits -> a rendered page.
+"""One search, end to end, over the store's connection: query text -> ranked hits -> a rendered page.
 
 This is the body of the `search_transcripts` tool minus argument checking: parse the query (`query.parse`),
 decode the cursor, fetch one page of ranked hits plus one (to know whether more follow), read the title facts
 of their transcripts, render within the budget. When no passage holds every word of the query, the passages
 holding some of them are shown instead (`query.relaxed`), and the page says so. Read-only: run it in any
-transaction or none.
+transaction or none. `search_page` runs on the SQLite store's connection (`sqlite_index`), `search_page_pg` on
+a PostgreSQL connection (`pg_index`): same steps, same page.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING, Any
 
 from mavi_mcp.render.search import (
     DEFAULT_TOKENS,
@@ -20,7 +22,10 @@ from mavi_mcp.render.search import (
 )
 from mavi_mcp.search import sqlite_index
 from mavi_mcp.search.passages import Hit
-from mavi_mcp.search.query import parse, relaxed, to_fts5
+from mavi_mcp.search.query import parse, relaxed, to_fts5, to_tsquery
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 RELAXED_NOTE = "No passage holds every word; these hold some of them."
 
@@ -66,6 +71,50 @@ def search_page(
         hits = run(to_fts5(loose), fetch + 1, offset)
         note = RELAXED_NOTE
     docs = sqlite_index.docs(db, (h.transcript_id for h in hits[:fetch]))
+    return render_search(
+        hits[:fetch],
+        docs,
+        request=request,
+        offset=offset,
+        has_more=len(hits) > fetch,
+        max_tokens=max_tokens,
+        note=note,
+    )
+
+
+async def search_page_pg(
+    conn: AsyncConnection[Any],
+    request: SearchRequest,
+    *,
+    max_tokens: int = DEFAULT_TOKENS,
+    cursor: str | None = None,
+) -> SearchPage:
+    """`search_page` on the PostgreSQL store's connection (`pg_index`): same arguments, same page, same errors."""
+    from mavi_mcp.search import pg_index
+
+    query = parse(request.query)
+    offset = decode_search_cursor(cursor, request) if cursor else 0
+    fetch = max(FETCH, max_tokens // 50)
+
+    async def run(compiled: str, limit: int, at: int) -> list[Hit]:
+        return await pg_index.search(
+            conn,
+            compiled,
+            transcript_id=request.transcript_id,
+            speakers=request.speakers or None,
+            start=request.start,
+            end=request.end,
+            limit=limit,
+            offset=at,
+        )
+
+    note = None
+    hits = await run(to_tsquery(query), fetch + 1, offset)
+    loose = relaxed(query)
+    if not hits and loose is not None and (offset == 0 or not await run(to_tsquery(query), 1, 0)):
+        hits = await run(to_tsquery(loose), fetch + 1, offset)
+        note = RELAXED_NOTE
+    docs = await pg_index.docs(conn, (h.transcript_id for h in hits[:fetch]))
     return render_search(
         hits[:fetch],
         docs,

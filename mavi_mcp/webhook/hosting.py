@@ -11,7 +11,8 @@ from collections.abc import Generator
 import anyio
 import uvicorn
 
-from mavi_mcp.store import AsyncStore
+from mavi_mcp.errors import StoreUnavailableError
+from mavi_mcp.store_api import StoreAPI
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +41,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def heartbeat(store: AsyncStore, receiver_id: str, url: str, every: float = 10.0) -> None:
-    """Record this receiver as alive every `every` seconds until cancelled, then forget it."""
+async def heartbeat(store: StoreAPI, receiver_id: str, url: str, every: float = 10.0) -> None:
+    """Record this receiver as alive every `every` seconds until cancelled, then forget it. A database that is
+    down (PostgreSQL, `StoreUnavailableError`) is logged and tried again at the next beat, never raised."""
     try:
         while True:
-            await store.heartbeat(receiver_id, url)
+            try:
+                await store.heartbeat(receiver_id, url)
+            except StoreUnavailableError as exc:
+                logger.warning("Receiver heartbeat not recorded (retrying in %.0fs): %s", every, exc)
             await anyio.sleep(every)
     finally:
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), contextlib.suppress(StoreUnavailableError):
             await store.forget_receiver(receiver_id)
 
 

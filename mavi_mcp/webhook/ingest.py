@@ -23,7 +23,7 @@ from mavi_mcp.callback_body import CallbackBody, read_body
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize import Context
 from mavi_mcp.shapes import callback_for, detect_callback
-from mavi_mcp.store import AsyncStore
+from mavi_mcp.store_api import StoreAPI
 from mavi_mcp.wire import SUCCESS_CODES, CallbackEnvelope
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Ingested:
     note: str | None = None
 
 
-async def ingest(store: AsyncStore, body: bytes, *, sandbox: bool = False) -> Ingested:
+async def ingest(store: StoreAPI, body: bytes, *, sandbox: bool = False) -> Ingested:
     """Store `body` durably, then apply it to its task (see the module docstring). Never raises on bad input."""
     read = read_body(body)  # any depth, encoding or shape: kept and marked, never an exception
     if read.problem is not None:
@@ -47,7 +47,7 @@ async def ingest(store: AsyncStore, body: bytes, *, sandbox: bool = False) -> In
 
 
 async def reapply(
-    store: AsyncStore, delivery: int, body: bytes, *, sandbox: bool = False, read: CallbackBody | None = None
+    store: StoreAPI, delivery: int, body: bytes, *, sandbox: bool = False, read: CallbackBody | None = None
 ) -> Ingested:
     """Apply stored delivery `delivery` (its raw `body`, or `read` already) to its task; also for one left
     `received` by a receiver that stopped between commit and apply (`mavi_mcp.recovery`). Idempotent: a settled
@@ -65,7 +65,7 @@ async def reapply(
         return Ingested(task_id, "error", note)
 
 
-async def _apply(store: AsyncStore, delivery: int, payload: Any, task_id: str | None, *, sandbox: bool) -> Ingested:
+async def _apply(store: StoreAPI, delivery: int, payload: Any, task_id: str | None, *, sandbox: bool) -> Ingested:
     existing = await store.get_task(task_id) if task_id else None
     endpoint = existing.endpoint if existing else None
 

@@ -18,8 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from mavi_mcp.errors import StoreUnavailableError
 from mavi_mcp.httpguard import is_json
-from mavi_mcp.store import AsyncStore
+from mavi_mcp.store_api import StoreAPI
 from mavi_mcp.webhook.ingest import ingest
 from mavi_mcp.webhook.secret import ROUTE, webhook_path
 
@@ -31,7 +32,7 @@ class Receiver:
 
     def __init__(
         self,
-        store: AsyncStore,
+        store: StoreAPI,
         *,
         secret: str,
         max_bytes: int,
@@ -70,8 +71,14 @@ class Receiver:
                 return PlainTextResponse(f"Body larger than {self.max_bytes} bytes.", status_code=413)
             chunks.append(chunk)
         body = b"".join(chunks)
-        async with self._limiter:
-            result = await ingest(self.store, body, sandbox=self.sandbox)
+        try:
+            async with self._limiter:
+                result = await ingest(self.store, body, sandbox=self.sandbox)
+        except StoreUnavailableError as exc:  # PostgreSQL down: not acknowledged, so the sender may retry
+            logger.warning("Webhook delivery not stored, answered 503: %s", exc)
+            return PlainTextResponse(
+                "The store is unavailable; deliver again later.", status_code=503, headers={"Retry-After": "30"}
+            )
         logger.info("Webhook delivery for task %s: %s", result.task_id or "?", result.status)
         if result.task_id and self.on_settled is not None:
             self.on_settled(result.task_id)
