@@ -88,7 +88,7 @@ async def transcribe(rt: Runtime, request: Transcription, *, api_key: str | None
             transcript = shape.normalize(reply.data, context)
         except ResultError as exc:
             raise ResultError(f"{exc} The raw answer was kept.", raw=raw) from None
-        return Outcome(transcript=transcript, raw=raw)
+        return Outcome(transcript=transcript, raw=raw, shape=shape.name)
 
     return await rt.jobs.start(
         work,
