@@ -29,7 +29,7 @@ from mavi_mcp.render.view import View, resolve_speakers
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._params import MAX_PAGE_TOKENS, MIN_PAGE_TOKENS, PageOptions
-from mavi_mcp.transcript import Transcript
+from mavi_mcp.transcript import Transcript, utcnow
 
 # --- structured content ---------------------------------------------------------------------------
 
@@ -307,20 +307,28 @@ def transcript_result(
 
 
 def _elapsed(record: TaskRecord | None) -> float | None:
+    """SECONDS from the task's creation to its end, or to now while it is pending (real time, not the last update)."""
     if record is None:
         return None
-    end = record.completed_at or record.updated_at
+    end = record.completed_at or (utcnow() if record.status == "pending" else record.updated_at)
     return round((end - record.created_at).total_seconds(), 3)
 
 
-def pending_result(record: TaskRecord, *, waited: float) -> CallToolResult:
-    """A task handle: the job is still running; the agent should come back with get_task."""
+def pending_result(record: TaskRecord, *, waited: float, horizon: float | None = None) -> CallToolResult:
+    """A task handle: the job is still running; the agent should come back with get_task.
+
+    An async MAVI task pending for longer than `horizon` SECONDS (`Settings.pending_horizon`) is said to have no
+    result yet, with what to check (`NO_RESULT_YET`), instead of the promise that it will be stored."""
     what = record.tool or record.endpoint
-    text = (
-        f"Still running after {waited:.0f} s: {what} (task {record.task_id}). The job continues on the server and "
-        f'its result will be stored even if you do nothing now. Call get_task(task_id="{record.task_id}") in '
-        "about a minute (long recordings take longer); it returns the transcript's first page once done."
-    )
+    elapsed = _elapsed(record) or 0.0
+    if record.mode == "async" and horizon is not None and elapsed > horizon:
+        text = NO_RESULT_YET.format(what=what, task_id=record.task_id, hours=elapsed / 3600)
+    else:
+        text = (
+            f"Still running after {waited:.0f} s: {what} (task {record.task_id}). The job continues on the server "
+            f'and its result will be stored even if you do nothing now. Call get_task(task_id="{record.task_id}") '
+            "in about a minute (long recordings take longer); it returns the transcript's first page once done."
+        )
     result = TranscriptResult(
         status="pending",
         task_id=record.task_id,
@@ -354,6 +362,16 @@ def failed_result(record: TaskRecord) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=result.model_dump(mode="json", exclude_none=True),
     )
+
+
+NO_RESULT_YET = (
+    "No result has arrived for {what} (MAVI task {task_id}) in {hours:.1f} h. MAVI delivers async results only by "
+    "webhook, so this usually means its callback cannot reach this server. Check: webhook_info (is a receiver "
+    "running, has any callback ever arrived?), and that the MAVI console's Webhooks Settings hold the URL "
+    "webhook_info shows (the user must paste it there). A result that arrives later is still stored; if none "
+    "comes, the task may have failed on MAVI's side (ask the user to look at the console)."
+)
+"""What get_task says about an async task pending longer than `Settings.pending_horizon`."""
 
 
 # --- waiting -------------------------------------------------------------------------------------
@@ -395,7 +413,7 @@ async def answer_for_task(
     if record.endpoint == "upload" and record.status != "failed":
         return _upload_task_answer(record)
     if record.status == "pending":
-        return pending_result(record, waited=waited)
+        return pending_result(record, waited=waited, horizon=rt.settings.pending_horizon)
     if record.status == "failed":
         if failure_is_error:
             raise ToolError(f"{record.tool or record.endpoint} failed (task {record.task_id}): {record.error}")
