@@ -8,7 +8,7 @@ checked for both backends by `tests/test_store_contract.py`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from mavi_mcp.store import Delivery, DeliveryStats, ReceiverRecord, TaskRecord, TaskStatus, TranscriptSummary
@@ -24,6 +24,9 @@ class StoreAPI(Protocol):
     async def list_transcripts(self, limit: int = 20) -> list[TranscriptSummary]: ...
     async def speaker_names(self, transcript_id: str) -> dict[str, str]: ...
     async def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]: ...
+    async def rename_speakers(
+        self, transcript_id: str, mapping: Mapping[str, str], check: Callable[[dict[str, str]], None]
+    ) -> dict[str, str]: ...
     async def create_task(
         self,
         task_id: str,

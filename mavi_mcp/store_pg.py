@@ -407,6 +407,35 @@ class PgStore:
             )
             return {r["label"]: r["name"] for r in await cursor.fetchall()}
 
+    async def rename_speakers(
+        self, transcript_id: str, mapping: Mapping[str, str], check: Callable[[dict[str, str]], None]
+    ) -> dict[str, str]:
+        """`set_speaker_names` with its conflict check in the same transaction (see `Store.rename_speakers`): a
+        transaction-scoped advisory lock on the transcript id serializes concurrent renames of one transcript."""
+        async with connection(self.pool, self._url) as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("rename:" + transcript_id,))
+            cursor = await conn.execute(
+                "SELECT label, name FROM speaker_names WHERE transcript_id = %s", (transcript_id,)
+            )
+            current: dict[str, str] = {r["label"]: r["name"] for r in await cursor.fetchall()}
+            after = {label: name.strip() for label, name in {**current, **mapping}.items() if name.strip()}
+            check(after)
+            for label, name in mapping.items():
+                if name.strip():
+                    await conn.execute(
+                        "INSERT INTO speaker_names (transcript_id, label, name) VALUES (%s, %s, %s)"
+                        " ON CONFLICT (transcript_id, label) DO UPDATE SET name = EXCLUDED.name",
+                        (transcript_id, label, name.strip()),
+                    )
+                else:
+                    await conn.execute(
+                        "DELETE FROM speaker_names WHERE transcript_id = %s AND label = %s", (transcript_id, label)
+                    )
+            cursor = await conn.execute(
+                "SELECT label, name FROM speaker_names WHERE transcript_id = %s", (transcript_id,)
+            )
+            return {r["label"]: r["name"] for r in await cursor.fetchall()}
+
     # --- tasks ------------------------------------------------------------------------------------
 
     async def create_task(

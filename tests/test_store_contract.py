@@ -222,6 +222,34 @@ async def test_speaker_renames_are_upserted_and_an_empty_name_removes_one(backen
         assert await store.speaker_names("tr_none") == {}
 
 
+async def test_two_renames_at_once_are_checked_and_written_one_after_the_other(backend: Backend) -> None:
+    """`rename_speakers` checks the names in effect and writes them in one transaction: of two stores (two
+    processes) giving two speakers one name at the same moment, exactly one is refused, every time."""
+
+    def unique(after: dict[str, str]) -> None:
+        if len(set(after.values())) < len(after):
+            raise ValueError(f"a name twice: {sorted(after.items())}")
+
+    async with backend.open() as first, backend.open() as second:
+        for attempt in range(20):
+            name = f"Ana {attempt}"
+            refused: list[str] = []
+
+            async def rename(store: Any, label: str, name: str = name, refused: list[str] = refused) -> None:
+                try:
+                    await store.rename_speakers("tr_a", {label: name}, unique)
+                except ValueError:
+                    refused.append(label)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(rename, first, "SPEAKER_00")
+                tg.start_soon(rename, second, "SPEAKER_01")
+            assert len(refused) == 1
+            names = await first.speaker_names("tr_a")
+            assert len(set(names.values())) == len(names)
+            assert name in names.values()
+
+
 # --- tasks ----------------------------------------------------------------------------------------------------
 
 
