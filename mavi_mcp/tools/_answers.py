@@ -9,6 +9,7 @@ and `counts` are part of the tools' contract.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -21,12 +22,14 @@ from pydantic import BaseModel, Field
 from mavi_mcp.cost import price_list
 from mavi_mcp.errors import InputError
 from mavi_mcp.media import human_size
+from mavi_mcp.pipeline import STARTED_AS
 from mavi_mcp.render import insights
 from mavi_mcp.render.cursor import Position, decode_cursor
 from mavi_mcp.render.page import Page, display_names, render_page
 from mavi_mcp.render.tokens import estimate_tokens
 from mavi_mcp.render.view import View, resolve_speakers
 from mavi_mcp.runtime import Runtime
+from mavi_mcp.shapes import callback_for
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._params import MAX_PAGE_TOKENS, MIN_PAGE_TOKENS, PageOptions
 from mavi_mcp.transcript import Transcript, utcnow
@@ -386,11 +389,47 @@ async def wait_for(
     rt: Runtime = ctx.request_context.lifespan_context
     bound = wait_seconds if wait_seconds is not None else default if default is not None else rt.settings.wait_seconds
 
-    async def progress(elapsed: float) -> None:
-        await ctx.report_progress(elapsed, None, f"{what}: waiting ({elapsed:.0f} s, task {task_id})")
+    started = time.monotonic()
+    waiting_for = task_id
 
-    record = await rt.jobs.wait(task_id, bound, on_tick=progress)
+    async def progress(elapsed: float) -> None:
+        elapsed = time.monotonic() - started
+        await ctx.report_progress(elapsed, None, f"{what}: waiting ({elapsed:.0f} s, task {waiting_for})")
+
+    first = bound
+    if bound < START_GRACE and (known := await rt.store.get_task(task_id)) is not None and is_start(known):
+        first = START_GRACE  # a start MAVI answers at once is answered with MAVI's task id, even with wait 0
+    record = await rt.jobs.wait(task_id, first, on_tick=progress)
+    if (mavi_task := started_as(record)) is not None:  # an async start MAVI has answered: wait for its task
+        waiting_for = mavi_task
+        remaining = max(bound - (time.monotonic() - started), 0.0)
+        record = await rt.jobs.wait(mavi_task, remaining, on_tick=progress)
     return record, bound
+
+
+START_GRACE = 0.9
+"""SECONDS a wait shorter than this still waits for an async start job, to answer with MAVI's task id when MAVI
+answers at once (within the +1 s every waiting tool is allowed past its wait_seconds)."""
+
+
+def is_start(record: TaskRecord) -> bool:
+    """`record` is the job of an async start (`pipeline.transcribe`): a local job on an async endpoint."""
+    return record.mode == "sync" and callback_for(record.endpoint) is not None
+
+
+def started_as(record: TaskRecord) -> str | None:
+    """MAVI's task id when `record` is an async start job that MAVI has answered (`pipeline.transcribe`), else None."""
+    value = (record.result or {}).get(STARTED_AS) if record.status == "completed" else None
+    return value if isinstance(value, str) else None
+
+
+async def follow(rt: Runtime, record: TaskRecord) -> TaskRecord:
+    """The task an async start job points at once MAVI has named it (else `record` itself): what get_task,
+    list_tasks and the tools show for the id they handed out while the start request was still running."""
+    mavi_task = started_as(record)
+    if mavi_task is None:
+        return record
+    return await rt.store.get_task(mavi_task) or record
 
 
 async def wait_and_answer(
@@ -409,7 +448,9 @@ async def wait_and_answer(
 async def answer_for_task(
     rt: Runtime, record: TaskRecord, page: PageOptions, *, waited: float, failure_is_error: bool
 ) -> CallToolResult:
-    """The tool answer for a task in any state: first page, handle, or failure (an upload: its asset)."""
+    """The tool answer for a task in any state: first page, handle, or failure (an upload: its asset). An async
+    start job is answered for the MAVI task it started (`follow`)."""
+    record = await follow(rt, record)
     if record.endpoint == "upload" and record.status != "failed":
         return _upload_task_answer(record)
     if record.status == "pending":

@@ -18,7 +18,7 @@ from mavi_mcp.errors import InputError
 from mavi_mcp.ledger import MAYBE_BILLED, LedgerEntry
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
-from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, wait_for
+from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, follow, started_as, wait_for
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
 from mavi_mcp.tools._paid import with_cost
 from mavi_mcp.tools._params import DEFAULT_PAGE, Limit, PageOptions, TaskId, build_bundle, expand_bundles
@@ -49,6 +49,7 @@ async def get_task(
         raise InputError(
             f"No task {task_id!r} in this server's store. Use a task_id returned by a tool, or list_tasks."
         )
+    record = await follow(rt, record)  # an async start job: MAVI's task, once MAVI has named it
     waited = 0.0
     if record.status == "pending" and wait_seconds:
         record, waited = await wait_for(ctx, record.task_id, wait_seconds, what=f"task {record.task_id}")
@@ -110,7 +111,7 @@ async def list_tasks(
     month's spend. Free; no MAVI call.
     """
     rt = runtime_of(ctx)
-    records = await rt.store.list_tasks(status, limit)
+    records = [r for r in await rt.store.list_tasks(status, limit) if started_as(r) is None]  # MAVI's task is listed
     charges = await rt.store.in_transaction(lambda db: entries_of(db, [r.task_id for r in records]))
     spent = await rt.store.in_transaction(spend_now)
     items = [task_item(r, charges.get(r.task_id)) for r in records]
