@@ -7,8 +7,9 @@ webhook) are waited for the same way: their task row is completed by the webhook
 process, so waiting polls the store as well as listening for in-process completions.
 
 A store fault when a job ends (the disk is full, another process holds the write lock past the busy timeout of
-30 s) never ends the process and never loses a paid answer: the answer is spooled to `<data dir>/spool/`
-(`mavi_mcp.spool`) and the task failed with a reason that says what was billed and that the answer is kept;
+30 s) never ends the process and never loses a paid answer: the raw answer is written ahead to `<data dir>/spool/`
+(`mavi_mcp.spool`, removed once the store has committed it; a process killed in between leaves it for recovery),
+and on a fault the task is failed with a reason that says what was billed and that the answer is kept;
 recovery (`mavi_mcp.recovery.drain_spool`, at start and periodically) moves it into the store and completes the
 task. If even that update fails, the fault is logged and the task stays pending until recovery completes it.
 
@@ -22,10 +23,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -177,20 +180,12 @@ class Jobs:
         asset_id: str | None = None,
         shape: str | None = None,
     ) -> None:
-        """`store.finish_job`, and when the store cannot take it: the paid answer spooled, the task failed with
-        why and where the answer is (`STORE_FAULT`). Raises only what the failed-task update raises."""
-        try:
-            await self.store.finish_job(
-                task_id, transcript=transcript, raw=raw, result=result, error=error, asset_id=asset_id
-            )
-            return
-        except anyio.get_cancelled_exc_class():
-            raise
-        except Exception as exc:
-            fault = _fault(exc)
-            logger.error("The store could not record the end of job %s: %s", task_id, fault)
+        """`store.finish_job`, with a paid answer's raw body written ahead to the spool (removed once committed),
+        so that neither a store fault nor a kill between MAVI's answer and the commit loses it; when the store
+        cannot take it, the task is failed with why and where the answer is (`STORE_FAULT`). Raises only what
+        that failed-task update raises."""
         tool, endpoint = self._endpoints.get(task_id, ("the transcription", "MAVI"))
-        meta: dict[str, Any] = {"tool": tool}
+        meta: dict[str, Any] = {"tool": tool, "pid": os.getpid()}
         if transcript is not None and shape is not None:
             meta["shape"] = shape
             meta["context"] = _context_of(transcript)
@@ -199,24 +194,57 @@ class Jobs:
         if raw is None and result is not None:
             meta["result"] = dict(result)
         body = raw if raw is not None else json.dumps(dict(result)).encode() if result is not None else None
-        if body is None:
-            reason = error if error is not None else STORE_FAULT_NOTHING_KEPT.format(fault=fault)
-        elif self.spool_dir is None:
-            reason = STORE_FAULT_LOST.format(endpoint=endpoint, fault=fault)
-        else:
-            directory = self.spool_dir
+        kept: Path | None = None
+        spool_fault: OSError | None = None
+        if raw is not None:  # a paid answer: written ahead
             try:
-                path = await anyio.to_thread.run_sync(
-                    lambda: spool.spool(directory, endpoint=endpoint, task_id=task_id, body=body, meta=meta)
-                )
+                kept = await self._spool(task_id, endpoint, raw, meta)
             except OSError as exc:
-                logger.error("The answer of job %s could not be spooled either: %s", task_id, exc)
-                reason = STORE_FAULT_LOST.format(endpoint=endpoint, fault=f"{fault}; the spool: {exc}")
+                spool_fault = exc
+                logger.warning("The answer of job %s could not be written ahead to the spool: %s", task_id, exc)
+        try:
+            await self.store.finish_job(
+                task_id, transcript=transcript, raw=raw, result=result, error=error, asset_id=asset_id
+            )
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:
+            fault = _fault(exc)
+            logger.error("The store could not record the end of job %s: %s", task_id, fault)
+        else:
+            if kept is not None:
+                await anyio.to_thread.run_sync(partial(kept.unlink, missing_ok=True))
+            return
+        if body is not None and spool_fault is None:
+            ahead = kept
+            try:  # kept for recovery, without the writer's pid: no longer in flight, recovery may take it at once
+                kept = await self._spool(task_id, endpoint, body, {**meta, "pid": None})
+            except OSError as exc:
+                if kept is None:
+                    spool_fault = exc
             else:
-                logger.warning("The answer of job %s is kept in %s until the store can take it", task_id, path)
-                reason = STORE_FAULT.format(endpoint=endpoint, tool=tool, fault=fault, path=path)
+                if ahead is not None:
+                    await anyio.to_thread.run_sync(partial(ahead.unlink, missing_ok=True))
+        if kept is not None:
+            logger.warning("The answer of job %s is kept in %s until the store can take it", task_id, kept)
+            reason = STORE_FAULT.format(endpoint=endpoint, tool=tool, fault=fault, path=kept)
+        elif body is None:
+            reason = error if error is not None else STORE_FAULT_NOTHING_KEPT.format(fault=fault)
+        else:
+            logger.error("The answer of job %s could not be spooled either: %s", task_id, spool_fault)
+            extra = f"; the spool: {spool_fault}" if spool_fault is not None else ""
+            reason = STORE_FAULT_LOST.format(endpoint=endpoint, fault=fault + extra)
         with anyio.CancelScope(shield=True):
             await self.store.finish_task(task_id, "failed", error=reason)
+
+    async def _spool(self, task_id: str, endpoint: str, body: bytes, meta: dict[str, Any]) -> Path:
+        """Keep `body` in the spool (`spool.spool`, fsynced). Raises OSError; so does a job without a spool."""
+        directory = self.spool_dir
+        if directory is None:
+            raise OSError("this server keeps no spool")
+        return await anyio.to_thread.run_sync(
+            lambda: spool.spool(directory, endpoint=endpoint, task_id=task_id, body=body, meta=meta)
+        )
 
     def notify(self, task_id: str) -> None:
         """Wake up whoever waits for `task_id` in this process (the job ended or a callback arrived)."""

@@ -8,14 +8,17 @@ The rows are found on a read-only connection to the SQLite file (`AsyncStore.pat
 
 Rows younger than `MIN_AGE` seconds are left to the receiver that may still be applying them in another process.
 
-Each server's pass also moves the paid answers its jobs spooled while the store could not take them
-(`<data dir>/spool/`, `mavi_mcp.spool`) into the store: normalized again with the shape they were read with
-(`shapes.normalize_body`) and stored with their task completed, in one transaction (`Store.finish_spooled`).
+Each server's pass also moves the paid answers jobs spooled (`<data dir>/spool/`, `mavi_mcp.spool`: written
+ahead of every commit, kept when the store could not take them or the process was killed before its commit; an
+answer a live process wrote in the last `MIN_AGE` seconds is left to it) into the store: normalized again with
+the shape they were read with (`shapes.normalize_body`) and stored with their task completed, in one transaction
+(`Store.finish_spooled`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,13 +81,31 @@ async def drain_spool(store: AsyncStore, directory: Path) -> int:
     returns how many were moved. A store that still cannot take one is logged and ends the pass (that answer and
     the later ones stay for the next pass); nothing is raised."""
     try:
-        moved = await drain_async(directory, lambda item: _save_spooled(store, item))
+        moved = await drain_async(directory, lambda item: _save_spooled(store, item), skip=_in_flight)
     except Exception as exc:  # any store fault: the next pass tries again
         logger.warning("Spooled answers stay in %s for now: the store still cannot take them (%s)", directory, exc)
         return 0
     if moved:
         logger.info("Moved %d spooled answer(s) from %s into the store", moved, directory)
     return moved
+
+
+def _in_flight(item: Spooled) -> bool:
+    """A spooled answer written ahead by a live process in the last `MIN_AGE` seconds: that job is still
+    committing it (and removes it once committed)."""
+    writer = item.meta.get("pid")
+    young = datetime.now(UTC) - item.received_at < timedelta(seconds=MIN_AGE)
+    return young and isinstance(writer, int) and _alive(writer)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists
+        return True
+    return True
 
 
 async def _save_spooled(store: AsyncStore, item: Spooled) -> None:

@@ -113,11 +113,16 @@ def drain(directory: Path, save: Callable[[Spooled], None]) -> int:
     return moved
 
 
-async def drain_async(directory: Path, save: Callable[[Spooled], Awaitable[None]]) -> int:
+async def drain_async(
+    directory: Path, save: Callable[[Spooled], Awaitable[None]], *, skip: Callable[[Spooled], bool] | None = None
+) -> int:
     """`drain` for an async `save` (the store's async face): the folder is read and files are removed in a worker
-    thread. Same contract: stops at the first `save` that raises, keeping that file and the later ones."""
+    thread. Same contract: stops at the first `save` that raises, keeping that file and the later ones. Items for
+    which `skip(item)` is true are left in place for a later pass."""
     moved = 0
     for item in await anyio.to_thread.run_sync(pending, directory):
+        if skip is not None and skip(item):
+            continue
         await save(item)
         await anyio.to_thread.run_sync(partial(item.path.unlink, missing_ok=True))
         moved += 1

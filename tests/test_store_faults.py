@@ -9,6 +9,7 @@ store's write raises "database or disk is full".
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,11 +23,13 @@ from mavi_mcp.recovery import drain_spool
 from mavi_mcp.runtime import Runtime, RuntimeHolder
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
-from mavi_mcp.spool import SPOOL, pending
+from mavi_mcp.spool import SPOOL, pending, spool
 from mavi_mcp.store import DB_NAME, Store
 from tests.helpers import AMI_ES2004A, error, ok
 
 pytestmark = pytest.mark.anyio
+
+DATA = Path(__file__).resolve().parent.parent / "mavi_mcp/sandbox/data"
 
 
 @asynccontextmanager
@@ -158,3 +161,34 @@ async def test_a_server_restarted_after_the_fault_moves_the_spooled_answer_in_at
         assert record.error is None
     finally:
         store.close()
+
+
+async def test_an_answer_written_ahead_by_a_server_killed_before_its_commit_is_stored_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """What a SIGKILL between MAVI's answer and the commit leaves: the job pending under a process that is gone,
+    and its raw answer written ahead to the spool. The next server stores it and completes the task."""
+    store_dir = tmp_path / "sandbox"
+    gone = subprocess.Popen(["true"])  # a pid that no longer runs
+    gone.wait()
+    store = Store.in_dir(store_dir)
+    try:
+        store.create_task("job_killed", mode="sync", endpoint="sync-generate-speaker", tool="identify_speakers",
+                          asset_id=AMI_ES2004A, params={})  # fmt: skip
+    finally:
+        store.close()
+    with sqlite3.connect(store_dir / DB_NAME) as db:
+        db.execute("UPDATE tasks SET owner_pid = ?", (gone.pid,))
+    body = (DATA / "sync-generate-speaker" / "ES2004a.json").read_bytes()
+    context = {"asset_id": AMI_ES2004A, "task_id": "job_killed", "sandbox": True, "model": "pyannote"}
+    spool(store_dir / SPOOL, endpoint="sync-generate-speaker", task_id="job_killed", body=body,
+          meta={"shape": "sync-generate-speaker", "context": context, "pid": gone.pid})  # fmt: skip
+    with anyio.fail_after(30):
+        async with sandbox_server(tmp_path) as (client, _):
+            while (done := ok(await client.call_tool("get_task", {"task_id": "job_killed"})))["status"] != (
+                "completed"
+            ):
+                await anyio.sleep(0.05)
+    assert done["asset_id"] == AMI_ES2004A
+    assert sorted(s["label"] for s in done["speakers"]) == [f"SPEAKER_0{i}" for i in range(4)]
+    assert pending(store_dir / SPOOL) == []
