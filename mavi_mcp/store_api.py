@@ -58,6 +58,16 @@ class StoreAPI(Protocol):
         error: str | None = None,
         asset_id: str | None = None,
     ) -> TaskRecord: ...
+    async def finish_spooled(
+        self,
+        task_id: str | None,
+        endpoint: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> TaskRecord | None: ...
     async def set_task_asset(self, task_id: str, asset_id: str) -> None: ...
     async def fail_stale_jobs(self, reason: str) -> int: ...
     async def record_delivery(

@@ -555,6 +555,28 @@ class PgStore:
             self._remember(transcript)
         return _task(row)
 
+    async def finish_spooled(
+        self,
+        task_id: str | None,
+        endpoint: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> TaskRecord | None:
+        """Move an answer kept in the spool into the store (see `Store.finish_spooled`): `finish_job` when its task
+        exists and has not completed, else the raw body kept in raw_results (no task) or nothing (completed).
+        Not one transaction here: a repeat after a crash in between stores the same transcript again (same id)."""
+        record = await self.get_task(task_id) if task_id is not None else None
+        if record is None:
+            if raw is not None:
+                await self.save_raw_result(endpoint, raw, task_id=task_id)
+            return None
+        if record.status == "completed":
+            return record
+        return await self.finish_job(record.task_id, transcript=transcript, raw=raw, result=result, error=error)
+
     async def set_task_asset(self, task_id: str, asset_id: str) -> None:
         """Record the asset a still-running task works on as soon as it is known."""
         await self._exec(

@@ -366,6 +366,27 @@ async def test_finishing_a_task_records_its_outcome_and_listing_filters_by_statu
     assert [t.task_id for t in pending] == ["job_a"]
 
 
+async def test_a_spooled_answer_completes_its_task_once_and_one_without_a_task_is_kept_raw(
+    backend: Backend,
+) -> None:
+    transcript, other = fresh(recordings()[1]), fresh(recordings()[1])
+    async with backend.open() as store:
+        await store.create_task("job_s", mode="sync", endpoint=WHISPER, tool="transcribe", asset_id="re_1")
+        await store.finish_task("job_s", "failed", error="the store was full; the answer is kept")
+        done = await store.finish_spooled("job_s", WHISPER, transcript=transcript, raw=b'{"first": 1}')
+        again = await store.finish_spooled("job_s", WHISPER, transcript=other, raw=b'{"second": 2}')
+        orphan = await store.finish_spooled(None, WHISPER, raw=b'{"orphan": 3}')
+        assert await store.get_transcript(other.id) is None
+    assert done is not None
+    assert (done.status, done.transcript_id, done.error) == ("completed", transcript.id, None)
+    assert again == done
+    assert orphan is None
+    assert backend.raw_results() == [
+        (transcript.source.endpoint, "job_s", transcript.id, b'{"first": 1}'),
+        (WHISPER, None, None, b'{"orphan": 3}'),
+    ]
+
+
 async def test_a_job_ends_with_its_transcript_raw_body_and_task_in_one_call(backend: Backend) -> None:
     if isinstance(backend, SqliteBackend) and not hasattr(Store, "finish_job"):
         pytest.skip("this SQLite store predates finish_job (issue 10's pipeline refactor adds it)")
