@@ -10,7 +10,7 @@ Rows younger than `MIN_AGE` seconds are left to the receiver that may still be a
 
 Each server's pass also moves the paid answers jobs spooled (`<data dir>/spool/`, `mavi_mcp.spool`: written
 ahead of every commit, kept when the store could not take them or the process was killed before its commit; an
-answer a live process wrote in the last `MIN_AGE` seconds is left to it) into the store: normalized again with
+answer a live process wrote in the last `IN_FLIGHT` seconds is left to it) into the store: normalized again with
 the shape they were read with (`shapes.normalize_body`) and stored with their task completed, in one transaction
 (`Store.finish_spooled`).
 """
@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 MIN_AGE = 5.0
 """SECONDS: a `received` row younger than this may still be being applied by a live receiver."""
+IN_FLIGHT = 60.0
+"""SECONDS a live process's write-ahead answer is left to it: longer than a commit can wait for the write lock
+(the store's busy timeout, 30 s)."""
 RECOVER_EVERY = 15.0
 """SECONDS between two recovery passes of a running receiver."""
 
@@ -91,10 +94,10 @@ async def drain_spool(store: AsyncStore, directory: Path) -> int:
 
 
 def _in_flight(item: Spooled) -> bool:
-    """A spooled answer written ahead by a live process in the last `MIN_AGE` seconds: that job is still
+    """A spooled answer written ahead by a live process in the last `IN_FLIGHT` seconds: that job is still
     committing it (and removes it once committed)."""
     writer = item.meta.get("pid")
-    young = datetime.now(UTC) - item.received_at < timedelta(seconds=MIN_AGE)
+    young = datetime.now(UTC) - item.received_at < timedelta(seconds=IN_FLIGHT)
     return young and isinstance(writer, int) and _alive(writer)
 
 
@@ -158,4 +161,12 @@ async def keep_recovering(
         await anyio.sleep(every)
 
 
-__all__ = ["MIN_AGE", "RECOVER_EVERY", "drain_spool", "keep_recovering", "received_deliveries", "recover_received"]
+__all__ = [
+    "IN_FLIGHT",
+    "MIN_AGE",
+    "RECOVER_EVERY",
+    "drain_spool",
+    "keep_recovering",
+    "received_deliveries",
+    "recover_received",
+]
