@@ -89,7 +89,9 @@ class Services:
     """The receiver and the server on fixed ports, restartable after a SIGKILL."""
 
     def __init__(self, data: Path, sandbox: SandboxServer, receiver_port: int) -> None:
-        self.env = server_env(data, sandbox.url, MAVI_MCP_RATE_LIMIT="0", MAVI_MCP_LOG_LEVEL="WARNING")
+        self.env = server_env(
+            data, sandbox.url, MAVI_MCP_RATE_LIMIT="0", MAVI_MCP_LOG_LEVEL="WARNING", MAVI_MCP_CONFIRM_ABOVE_USD="1000"
+        )  # no confirmation to ask (the MCP clients here cannot answer one)
         self.receiver_port = receiver_port
         self.server_port = free_port()
         self.receiver_url = f"http://127.0.0.1:{receiver_port}/webhooks/mavi/{WEBHOOK_SECRET}"
@@ -147,7 +149,8 @@ async def paid_call(url: str, mode: str, tally: Tally) -> None:
     try:
         with anyio.fail_after(60):
             async with Client(f"{url}/mcp") as client:
-                args = {"asset_id": ASSET, "mode": mode, **({"wait_seconds": 0} if mode == "async" else {})}
+                args = {"asset_id": ASSET, "mode": mode, "refresh": True}  # every call paid, never a reuse
+                args |= {"wait_seconds": 0} if mode == "async" else {}
                 result = await client.call_tool("identify_speakers", args)
     except Exception:  # the server was killed mid-call: nothing acknowledged
         return

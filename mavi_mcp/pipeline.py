@@ -6,8 +6,11 @@ A tool builds a `Transcription` (which shape, the request body, what to keep wit
 - a sync endpoint runs as a server-owned job (`jobs.Jobs`): the job's task id is known before anything is sent,
   so the transcript is normalized with it; the transcript and the raw body it came from are stored, and the task
   completed, in one transaction;
-- an async endpoint is started (`start_async`) and recorded as a pending task; the webhook receiver completes it
-  with the callback shape the registry names for that endpoint (`shapes.callback_for`).
+- an async endpoint is started (`start_async`) as a server-owned job too, so that a slow answer to the start
+  request never holds the tool past its wait: the job's task (the caller's claim id) points at MAVI's task once
+  MAVI names it (`result[STARTED_AS]`, which `get_task`, `list_tasks` and the waits follow); MAVI's task is recorded
+  as a pending task that the webhook receiver completes with the callback shape the registry names for that
+  endpoint (`shapes.callback_for`).
 
 Either way the caller gets a task id and waits for it (`tools/_answers.wait_for`). Media URLs in the request are sent
 in full but never stored or shown with their secrets (`media.shown_url`, `media.scrub_url_secrets`).
@@ -24,6 +27,7 @@ import anyio
 from mavi_mcp.client import may_have_been_processed, task_id_in_raw
 from mavi_mcp.errors import APIError, InputError, MaviError, ResultError
 from mavi_mcp.jobs import Outcome
+from mavi_mcp.ledger import rename_charge
 from mavi_mcp.media import scrub_url_secrets, scrub_url_secrets_in_raw
 from mavi_mcp.normalize import Context
 from mavi_mcp.runtime import Runtime
@@ -61,13 +65,34 @@ class Transcription:
 
 
 async def transcribe(rt: Runtime, request: Transcription, *, api_key: str | None, job_id: str | None = None) -> str:
-    """Run `request` on its shape's endpoint; returns the task id to wait for (a local job or MAVI's task).
-    `job_id`: the id a sync job runs under (`jobs.new_job_id()`, claimed in the ledger first); else a new one.
+    """Run `request` on its shape's endpoint; returns the task id to wait for: a local job's, at once.
+    `job_id`: the id the job runs under (claimed in the ledger first: `jobs.new_job_id()`, or for an async start
+    a provisional `billing.PROVISIONAL` id, whose ledger row moves to MAVI's task id once MAVI names it); else new.
 
-    Raises (async starts only; a sync job records its failures on its task): see `start_async`.
+    An async start runs as a job whose task completes with `{STARTED_AS: MAVI's task id}` as soon as MAVI answers
+    (or fails with `start_async`'s error).
+
+    Raises:
+        InputError: an async request while no webhook receiver runs (nothing is sent).
     """
     if request.shape.callback:
-        return await start_async(rt, request, api_key=api_key)
+        if not await receiver_available(rt):
+            raise InputError(NO_RECEIVER)
+
+        async def start(pointer: str) -> Outcome:
+            mavi_task = await start_async(rt, request, api_key=api_key)
+            if mavi_task != pointer:
+                await rt.store.in_transaction(lambda db: rename_charge(db, pointer, mavi_task))
+            return Outcome(result={STARTED_AS: mavi_task})
+
+        return await rt.jobs.start(
+            start,
+            tool=request.tool,
+            endpoint=request.shape.endpoint.name,
+            asset_id=request.asset_id,
+            params=request.params,
+            task_id=job_id,
+        )
 
     async def work(task_id: str) -> Outcome:
         shape = request.shape
@@ -88,7 +113,7 @@ async def transcribe(rt: Runtime, request: Transcription, *, api_key: str | None
             transcript = shape.normalize(reply.data, context)
         except ResultError as exc:
             raise ResultError(f"{exc} The raw answer was kept.", raw=raw) from None
-        return Outcome(transcript=transcript, raw=raw)
+        return Outcome(transcript=transcript, raw=raw, shape=shape.name)
 
     return await rt.jobs.start(
         work,
@@ -186,6 +211,9 @@ def _hide_url_secrets(exc: MaviError, urls: tuple[str, ...]) -> None:
         exc.raw = scrub_url_secrets_in_raw(exc.raw, *urls)
 
 
+STARTED_AS = "mavi_task_id"
+"""The key of an async start job's result that names MAVI's task (`transcribe`)."""
+
 NO_RECEIVER = (
     "No webhook receiver is running for this server, so the result of an async MAVI task would be lost (MAVI only "
     "delivers it by webhook; there is no way to fetch it later). Nothing was sent or billed. Ask the user to start "
@@ -214,4 +242,4 @@ UNANSWERED_START = (
 """The advice of an error after which an async start may have been processed (timeout, connection failure after
 sending, 5xx other than 503), in place of the error class's generic hint."""
 
-__all__ = ["Mode", "Transcription", "choose_mode", "receiver_available", "start_async", "transcribe"]
+__all__ = ["STARTED_AS", "Mode", "Transcription", "choose_mode", "receiver_available", "start_async", "transcribe"]

@@ -42,6 +42,7 @@ from mavi_mcp.partials import DOWNLOADS, remove_stale
 from mavi_mcp.recovery import keep_recovering
 from mavi_mcp.secrecy import make_private, without_secret
 from mavi_mcp.settings import Settings
+from mavi_mcp.spool import SPOOL
 from mavi_mcp.startup import StartupError, check_schema, explained
 from mavi_mcp.store import DB_NAME, AsyncStore, Store
 from mavi_mcp.store_api import StoreAPI
@@ -122,7 +123,7 @@ class RuntimeHolder:
             secret = load_or_create_secret(settings, data_dir)
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)
-            jobs = Jobs(store, task_group)
+            jobs = Jobs(store, task_group, spool_dir=data_dir / SPOOL)
             if pg is not None:  # replicas: leases, and completions made on other replicas heard at once
                 from mavi_mcp.store_pg import keep_leases
 
@@ -171,7 +172,7 @@ class RuntimeHolder:
             stack.push_async_callback(jobs.drain)
             if stale := remove_stale(data_dir / DOWNLOADS):
                 logger.info("Removed %d partial download(s) left by a process that stopped", stale)
-            task_group.start_soon(partial(keep_recovering, store, sandbox=settings.sandbox))  # deliveries `received`
+            task_group.start_soon(partial(keep_recovering, store, sandbox=settings.sandbox, spool_dir=data_dir / SPOOL))
             recovered = await jobs.recover()
             if recovered:
                 logger.info("Marked %d job(s) interrupted by an earlier stop as failed", recovered)

@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         validation_alias="MAVI_MCP_WAIT_SECONDS",
         description="How long a transcription tool waits for its job before answering with a task handle.",
     )
+    pending_horizon: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="MAVI_MCP_PENDING_HORIZON",
+        description="SECONDS an async MAVI task may stay pending before get_task says plainly that no result has "
+        "arrived and what to check (the webhook URL and the MAVI console's webhook setting).",
+    )
     webhook_port: int | None = Field(
         default=None,
         ge=0,

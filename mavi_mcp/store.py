@@ -339,6 +339,10 @@ class Store:
             for r in rows
         ]
 
+    def _forget(self, transcript_id: str) -> None:
+        with self._lock:
+            self._cache.pop(transcript_id, None)
+
     def _remember(self, transcript: Transcript) -> None:
         with self._lock:
             self._cache[transcript.id] = transcript
@@ -356,19 +360,24 @@ class Store:
     def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]:
         """Upsert label -> name (an empty name removes the rename); returns the names now in effect."""
         with self._tx() as db:
-            for label, name in mapping.items():
-                if name.strip():
-                    db.execute(
-                        "INSERT INTO speaker_names (transcript_id, label, name) VALUES (?, ?, ?)"
-                        " ON CONFLICT(transcript_id, label) DO UPDATE SET name = excluded.name",
-                        (transcript_id, label, name.strip()),
-                    )
-                else:
-                    db.execute(
-                        "DELETE FROM speaker_names WHERE transcript_id = ? AND label = ?", (transcript_id, label)
-                    )
-            si.reindex_names(db, transcript_id, _names(db, transcript_id))
+            _write_names(db, transcript_id, mapping)
         return self.speaker_names(transcript_id)
+
+    def rename_speakers(
+        self, transcript_id: str, mapping: Mapping[str, str], check: Callable[[dict[str, str]], None]
+    ) -> dict[str, str]:
+        """`set_speaker_names` with its conflict check in the SAME transaction: `check(after)` is called with the
+        label -> name map that would be in effect (stored names read inside the transaction, then `mapping`
+        applied; empty names dropped) and raises to refuse (nothing is written; e.g. `InputError` listing the
+        conflicts). Two concurrent renames are serialized by the write lock, so neither can give a name the other
+        just took. Returns the names now in effect.
+        """
+        with self._tx() as db:
+            current = _names(db, transcript_id)
+            after = {label: name.strip() for label, name in {**current, **mapping}.items() if name.strip()}
+            check(after)
+            _write_names(db, transcript_id, mapping)
+            return _names(db, transcript_id)
 
     # --- search -----------------------------------------------------------------------------------
 
@@ -422,6 +431,9 @@ class Store:
                 " WHERE task_id = ? AND origin = 'webhook'",
                 (mode, endpoint, tool, asset_id, json.dumps(dict(params or {})), task_id),
             )
+            joined = _fill_transcript_asset(db, task_id, asset_id)
+        if joined is not None:
+            self._forget(joined)
         record = self.get_task(task_id)
         assert record is not None
         return record
@@ -457,24 +469,47 @@ class Store:
         result that could not be read), and the task marked completed (with `transcript` or `result`) or failed
         (with `error`). Returns the task as it now is (`transcript` is cached, so the answer needs no reload)."""
         now = utcnow().isoformat()
-        status: TaskStatus = "failed" if error is not None else "completed"
-        endpoint = transcript.source.endpoint if transcript is not None else None
         with self._tx() as db:
-            if transcript is not None:
-                _insert_transcript(db, transcript, task_id=task_id)
-                _index(db, transcript)
-            if raw is not None:
-                db.execute(
-                    "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
-                    " VALUES (?, COALESCE(?, (SELECT endpoint FROM tasks WHERE task_id = ?), 'job'), ?, ?, ?)",
-                    (now, endpoint, task_id, task_id, transcript.id if transcript is not None else None, raw),
-                )
-            transcript_id = transcript.id if transcript is not None else None
-            _end_task(db, task_id, status, transcript_id, error, result, asset_id, now)
+            _finish_job(db, task_id, transcript, raw, result, error, asset_id, now)
             row = db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         if transcript is not None:
             self._remember(transcript)
         return _task(row)
+
+    def finish_spooled(
+        self,
+        task_id: str | None,
+        endpoint: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> TaskRecord | None:
+        """Move an answer kept in the spool (`mavi_mcp.spool`) into the store, in ONE transaction, once.
+
+        When its task exists and has not completed, this is `finish_job` (transcript and raw body stored, the task
+        completed, or failed with `error`). A task already completed is left as it is (the answer was stored after
+        all); without a task (none recorded, or `task_id` None) the raw body is kept in raw_results. Returns the
+        task as it now is, or None when there is none.
+        """
+        now = utcnow().isoformat()
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+            if row is None or task_id is None:
+                if raw is not None:
+                    db.execute(
+                        "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
+                        " VALUES (?, ?, ?, NULL, ?)",
+                        (now, endpoint, task_id, raw),
+                    )
+                return None
+            if row["status"] != "completed":
+                _finish_job(db, task_id, transcript, raw, result, error, None, now)
+            final = db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        if transcript is not None and final["transcript_id"] == transcript.id:
+            self._remember(transcript)
+        return _task(final)
 
     def set_task_asset(self, task_id: str, asset_id: str) -> None:
         """Record the asset a still-running task works on as soon as it is known (an upload whose POST returned
@@ -636,6 +671,20 @@ class Store:
         return [_task(r) for r in rows]
 
 
+def _write_names(db: sqlite3.Connection, transcript_id: str, mapping: Mapping[str, str]) -> None:
+    """Upsert label -> name (an empty name removes the rename) and reindex the names, in the caller's transaction."""
+    for label, name in mapping.items():
+        if name.strip():
+            db.execute(
+                "INSERT INTO speaker_names (transcript_id, label, name) VALUES (?, ?, ?)"
+                " ON CONFLICT(transcript_id, label) DO UPDATE SET name = excluded.name",
+                (transcript_id, label, name.strip()),
+            )
+        else:
+            db.execute("DELETE FROM speaker_names WHERE transcript_id = ? AND label = ?", (transcript_id, label))
+    si.reindex_names(db, transcript_id, _names(db, transcript_id))
+
+
 def _names(db: sqlite3.Connection, transcript_id: str) -> dict[str, str]:
     rows = db.execute("SELECT label, name FROM speaker_names WHERE transcript_id = ?", (transcript_id,))
     return {label: name for label, name in rows}
@@ -654,6 +703,51 @@ def _index(db: sqlite3.Connection, transcript: Transcript) -> None:
         db.execute("ROLLBACK TO search_index")
         logger.exception("Transcript %s was stored but could not be indexed for search", transcript.id)
     db.execute("RELEASE search_index")
+
+
+def _finish_job(
+    db: sqlite3.Connection,
+    task_id: str,
+    transcript: Transcript | None,
+    raw: bytes | None,
+    result: Mapping[str, Any] | None,
+    error: str | None,
+    asset_id: str | None,
+    now: str,
+) -> None:
+    """The writes of `Store.finish_job`, in the caller's transaction."""
+    status: TaskStatus = "failed" if error is not None else "completed"
+    endpoint = transcript.source.endpoint if transcript is not None else None
+    if transcript is not None:
+        _insert_transcript(db, transcript, task_id=task_id)
+        _index(db, transcript)
+    if raw is not None:
+        db.execute(
+            "INSERT INTO raw_results (received_at, endpoint, task_id, transcript_id, body)"
+            " VALUES (?, COALESCE(?, (SELECT endpoint FROM tasks WHERE task_id = ?), 'job'), ?, ?, ?)",
+            (now, endpoint, task_id, task_id, transcript.id if transcript is not None else None, raw),
+        )
+    transcript_id = transcript.id if transcript is not None else None
+    _end_task(db, task_id, status, transcript_id, error, result, asset_id, now)
+
+
+def _fill_transcript_asset(db: sqlite3.Connection, task_id: str, asset_id: str | None) -> str | None:
+    """A transcript stored from an early callback (before its task row was written) gets the task's asset, column
+    and JSON body (`source.asset_id`), in the caller's transaction; returns its id when one was filled."""
+    if asset_id is None:
+        return None
+    row = db.execute(
+        "SELECT tr.id FROM tasks t JOIN transcripts tr ON tr.id = t.transcript_id"
+        " WHERE t.task_id = ? AND tr.asset_id IS NULL",
+        (task_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    db.execute(
+        "UPDATE transcripts SET asset_id = ?, body = json_set(body, '$.source.asset_id', ?) WHERE id = ?",
+        (asset_id, asset_id, row[0]),
+    )
+    return str(row[0])
 
 
 def _end_task(
@@ -784,6 +878,11 @@ class AsyncStore:
     async def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]:
         return await self._run(self.sync.set_speaker_names, transcript_id, mapping)
 
+    async def rename_speakers(
+        self, transcript_id: str, mapping: Mapping[str, str], check: Callable[[dict[str, str]], None]
+    ) -> dict[str, str]:
+        return await self._run(self.sync.rename_speakers, transcript_id, mapping, check)
+
     async def search(
         self, request: SearchRequest, *, max_tokens: int = DEFAULT_TOKENS, cursor: str | None = None
     ) -> SearchPage:
@@ -850,6 +949,20 @@ class AsyncStore:
             result=result,
             error=error,
             asset_id=asset_id,
+        )
+
+    async def finish_spooled(
+        self,
+        task_id: str | None,
+        endpoint: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> TaskRecord | None:
+        return await self._run(
+            self.sync.finish_spooled, task_id, endpoint, transcript=transcript, raw=raw, result=result, error=error
         )
 
     async def set_task_asset(self, task_id: str, asset_id: str) -> None:

@@ -35,6 +35,9 @@ class StoreAPI(Protocol):
         """`fn(tx)` in one exclusive store transaction (the ledger's read-then-write); `fn` is synchronous."""
         ...
 
+    async def rename_speakers(
+        self, transcript_id: str, mapping: Mapping[str, str], check: Callable[[dict[str, str]], None]
+    ) -> dict[str, str]: ...
     async def create_task(
         self,
         task_id: str,
@@ -66,6 +69,16 @@ class StoreAPI(Protocol):
         error: str | None = None,
         asset_id: str | None = None,
     ) -> TaskRecord: ...
+    async def finish_spooled(
+        self,
+        task_id: str | None,
+        endpoint: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> TaskRecord | None: ...
     async def set_task_asset(self, task_id: str, asset_id: str) -> None: ...
     async def fail_stale_jobs(self, reason: str) -> int: ...
     async def record_delivery(

@@ -493,6 +493,35 @@ class PgStore:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
             return await anyio.to_thread.run_sync(fn, PgTx(conn))
 
+    async def rename_speakers(
+        self, transcript_id: str, mapping: Mapping[str, str], check: Callable[[dict[str, str]], None]
+    ) -> dict[str, str]:
+        """`set_speaker_names` with its conflict check in the same transaction (see `Store.rename_speakers`): a
+        transaction-scoped advisory lock on the transcript id serializes concurrent renames of one transcript."""
+        async with connection(self.pool, self._url) as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("rename:" + transcript_id,))
+            cursor = await conn.execute(
+                "SELECT label, name FROM speaker_names WHERE transcript_id = %s", (transcript_id,)
+            )
+            current: dict[str, str] = {r["label"]: r["name"] for r in await cursor.fetchall()}
+            after = {label: name.strip() for label, name in {**current, **mapping}.items() if name.strip()}
+            check(after)
+            for label, name in mapping.items():
+                if name.strip():
+                    await conn.execute(
+                        "INSERT INTO speaker_names (transcript_id, label, name) VALUES (%s, %s, %s)"
+                        " ON CONFLICT (transcript_id, label) DO UPDATE SET name = EXCLUDED.name",
+                        (transcript_id, label, name.strip()),
+                    )
+                else:
+                    await conn.execute(
+                        "DELETE FROM speaker_names WHERE transcript_id = %s AND label = %s", (transcript_id, label)
+                    )
+            cursor = await conn.execute(
+                "SELECT label, name FROM speaker_names WHERE transcript_id = %s", (transcript_id,)
+            )
+            return {r["label"]: r["name"] for r in await cursor.fetchall()}
+
     # --- tasks ------------------------------------------------------------------------------------
 
     async def create_task(
@@ -612,6 +641,28 @@ class PgStore:
         if transcript is not None:
             self._remember(transcript)
         return _task(row)
+
+    async def finish_spooled(
+        self,
+        task_id: str | None,
+        endpoint: str,
+        *,
+        transcript: Transcript | None = None,
+        raw: bytes | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> TaskRecord | None:
+        """Move an answer kept in the spool into the store (see `Store.finish_spooled`): `finish_job` when its task
+        exists and has not completed, else the raw body kept in raw_results (no task) or nothing (completed).
+        Not one transaction here: a repeat after a crash in between stores the same transcript again (same id)."""
+        record = await self.get_task(task_id) if task_id is not None else None
+        if record is None:
+            if raw is not None:
+                await self.save_raw_result(endpoint, raw, task_id=task_id)
+            return None
+        if record.status == "completed":
+            return record
+        return await self.finish_job(record.task_id, transcript=transcript, raw=raw, result=result, error=error)
 
     async def set_task_asset(self, task_id: str, asset_id: str) -> None:
         """Record the asset a still-running task works on as soon as it is known."""

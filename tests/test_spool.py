@@ -1,6 +1,6 @@
 """The spool (mavi_mcp/spool.py): paid answers kept as files while the store cannot take them, moved in later.
 
-Not wired into the job pipeline yet (see the module docstring); these tests drive it against the real store.
+These tests drive the spool alone against the real store; tests/test_store_faults.py drives it through the server.
 """
 
 from __future__ import annotations

@@ -222,6 +222,34 @@ async def test_speaker_renames_are_upserted_and_an_empty_name_removes_one(backen
         assert await store.speaker_names("tr_none") == {}
 
 
+async def test_two_renames_at_once_are_checked_and_written_one_after_the_other(backend: Backend) -> None:
+    """`rename_speakers` checks the names in effect and writes them in one transaction: of two stores (two
+    processes) giving two speakers one name at the same moment, exactly one is refused, every time."""
+
+    def unique(after: dict[str, str]) -> None:
+        if len(set(after.values())) < len(after):
+            raise ValueError(f"a name twice: {sorted(after.items())}")
+
+    async with backend.open() as first, backend.open() as second:
+        for attempt in range(20):
+            name = f"Ana {attempt}"
+            refused: list[str] = []
+
+            async def rename(store: Any, label: str, name: str = name, refused: list[str] = refused) -> None:
+                try:
+                    await store.rename_speakers("tr_a", {label: name}, unique)
+                except ValueError:
+                    refused.append(label)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(rename, first, "SPEAKER_00")
+                tg.start_soon(rename, second, "SPEAKER_01")
+            assert len(refused) == 1
+            names = await first.speaker_names("tr_a")
+            assert len(set(names.values())) == len(names)
+            assert name in names.values()
+
+
 # --- tasks ----------------------------------------------------------------------------------------------------
 
 
@@ -336,6 +364,27 @@ async def test_finishing_a_task_records_its_outcome_and_listing_filters_by_statu
     assert [t.task_id for t in newest_first] == ["job_c", "job_b", "job_a"]
     assert [t.task_id for t in only_failed] == ["job_c"]
     assert [t.task_id for t in pending] == ["job_a"]
+
+
+async def test_a_spooled_answer_completes_its_task_once_and_one_without_a_task_is_kept_raw(
+    backend: Backend,
+) -> None:
+    transcript, other = fresh(recordings()[1]), fresh(recordings()[1])
+    async with backend.open() as store:
+        await store.create_task("job_s", mode="sync", endpoint=WHISPER, tool="transcribe", asset_id="re_1")
+        await store.finish_task("job_s", "failed", error="the store was full; the answer is kept")
+        done = await store.finish_spooled("job_s", WHISPER, transcript=transcript, raw=b'{"first": 1}')
+        again = await store.finish_spooled("job_s", WHISPER, transcript=other, raw=b'{"second": 2}')
+        orphan = await store.finish_spooled(None, WHISPER, raw=b'{"orphan": 3}')
+        assert await store.get_transcript(other.id) is None
+    assert done is not None
+    assert (done.status, done.transcript_id, done.error) == ("completed", transcript.id, None)
+    assert again == done
+    assert orphan is None
+    assert backend.raw_results() == [
+        (transcript.source.endpoint, "job_s", transcript.id, b'{"first": 1}'),
+        (WHISPER, None, None, b'{"orphan": 3}'),
+    ]
 
 
 async def test_a_job_ends_with_its_transcript_raw_body_and_task_in_one_call(backend: Backend) -> None:

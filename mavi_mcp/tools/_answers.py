@@ -9,6 +9,7 @@ and `counts` are part of the tools' contract.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -21,15 +22,17 @@ from pydantic import BaseModel, Field
 from mavi_mcp.cost import price_list
 from mavi_mcp.errors import InputError
 from mavi_mcp.media import human_size
+from mavi_mcp.pipeline import STARTED_AS
 from mavi_mcp.render import insights
 from mavi_mcp.render.cursor import Position, decode_cursor
 from mavi_mcp.render.page import Page, display_names, render_page
 from mavi_mcp.render.tokens import estimate_tokens
 from mavi_mcp.render.view import View, resolve_speakers
 from mavi_mcp.runtime import Runtime
+from mavi_mcp.shapes import callback_for
 from mavi_mcp.store import TaskRecord
 from mavi_mcp.tools._params import MAX_PAGE_TOKENS, MIN_PAGE_TOKENS, PageOptions
-from mavi_mcp.transcript import Transcript
+from mavi_mcp.transcript import Transcript, utcnow
 
 # --- structured content ---------------------------------------------------------------------------
 
@@ -307,20 +310,28 @@ def transcript_result(
 
 
 def _elapsed(record: TaskRecord | None) -> float | None:
+    """SECONDS from the task's creation to its end, or to now while it is pending (real time, not the last update)."""
     if record is None:
         return None
-    end = record.completed_at or record.updated_at
+    end = record.completed_at or (utcnow() if record.status == "pending" else record.updated_at)
     return round((end - record.created_at).total_seconds(), 3)
 
 
-def pending_result(record: TaskRecord, *, waited: float) -> CallToolResult:
-    """A task handle: the job is still running; the agent should come back with get_task."""
+def pending_result(record: TaskRecord, *, waited: float, horizon: float | None = None) -> CallToolResult:
+    """A task handle: the job is still running; the agent should come back with get_task.
+
+    An async MAVI task pending for longer than `horizon` SECONDS (`Settings.pending_horizon`) is said to have no
+    result yet, with what to check (`NO_RESULT_YET`), instead of the promise that it will be stored."""
     what = record.tool or record.endpoint
-    text = (
-        f"Still running after {waited:.0f} s: {what} (task {record.task_id}). The job continues on the server and "
-        f'its result will be stored even if you do nothing now. Call get_task(task_id="{record.task_id}") in '
-        "about a minute (long recordings take longer); it returns the transcript's first page once done."
-    )
+    elapsed = _elapsed(record) or 0.0
+    if record.mode == "async" and horizon is not None and elapsed > horizon:
+        text = NO_RESULT_YET.format(what=what, task_id=record.task_id, hours=elapsed / 3600)
+    else:
+        text = (
+            f"Still running after {waited:.0f} s: {what} (task {record.task_id}). The job continues on the server "
+            f'and its result will be stored even if you do nothing now. Call get_task(task_id="{record.task_id}") '
+            "in about a minute (long recordings take longer); it returns the transcript's first page once done."
+        )
     result = TranscriptResult(
         status="pending",
         task_id=record.task_id,
@@ -356,6 +367,16 @@ def failed_result(record: TaskRecord) -> CallToolResult:
     )
 
 
+NO_RESULT_YET = (
+    "No result has arrived for {what} (MAVI task {task_id}) in {hours:.1f} h. MAVI delivers async results only by "
+    "webhook, so this usually means its callback cannot reach this server. Check: webhook_info (is a receiver "
+    "running, has any callback ever arrived?), and that the MAVI console's Webhooks Settings hold the URL "
+    "webhook_info shows (the user must paste it there). A result that arrives later is still stored; if none "
+    "comes, the task may have failed on MAVI's side (ask the user to look at the console)."
+)
+"""What get_task says about an async task pending longer than `Settings.pending_horizon`."""
+
+
 # --- waiting -------------------------------------------------------------------------------------
 
 
@@ -368,11 +389,47 @@ async def wait_for(
     rt: Runtime = ctx.request_context.lifespan_context
     bound = wait_seconds if wait_seconds is not None else default if default is not None else rt.settings.wait_seconds
 
-    async def progress(elapsed: float) -> None:
-        await ctx.report_progress(elapsed, None, f"{what}: waiting ({elapsed:.0f} s, task {task_id})")
+    started = time.monotonic()
+    waiting_for = task_id
 
-    record = await rt.jobs.wait(task_id, bound, on_tick=progress)
+    async def progress(elapsed: float) -> None:
+        elapsed = time.monotonic() - started
+        await ctx.report_progress(elapsed, None, f"{what}: waiting ({elapsed:.0f} s, task {waiting_for})")
+
+    first = bound
+    if bound < START_GRACE and (known := await rt.store.get_task(task_id)) is not None and is_start(known):
+        first = START_GRACE  # a start MAVI answers at once is answered with MAVI's task id, even with wait 0
+    record = await rt.jobs.wait(task_id, first, on_tick=progress)
+    if (mavi_task := started_as(record)) is not None:  # an async start MAVI has answered: wait for its task
+        waiting_for = mavi_task
+        remaining = max(bound - (time.monotonic() - started), 0.0)
+        record = await rt.jobs.wait(mavi_task, remaining, on_tick=progress)
     return record, bound
+
+
+START_GRACE = 0.9
+"""SECONDS a wait shorter than this still waits for an async start job, to answer with MAVI's task id when MAVI
+answers at once (within the +1 s every waiting tool is allowed past its wait_seconds)."""
+
+
+def is_start(record: TaskRecord) -> bool:
+    """`record` is the job of an async start (`pipeline.transcribe`): a local job on an async endpoint."""
+    return record.mode == "sync" and callback_for(record.endpoint) is not None
+
+
+def started_as(record: TaskRecord) -> str | None:
+    """MAVI's task id when `record` is an async start job that MAVI has answered (`pipeline.transcribe`), else None."""
+    value = (record.result or {}).get(STARTED_AS) if record.status == "completed" else None
+    return value if isinstance(value, str) else None
+
+
+async def follow(rt: Runtime, record: TaskRecord) -> TaskRecord:
+    """The task an async start job points at once MAVI has named it (else `record` itself): what get_task,
+    list_tasks and the tools show for the id they handed out while the start request was still running."""
+    mavi_task = started_as(record)
+    if mavi_task is None:
+        return record
+    return await rt.store.get_task(mavi_task) or record
 
 
 async def wait_and_answer(
@@ -391,11 +448,13 @@ async def wait_and_answer(
 async def answer_for_task(
     rt: Runtime, record: TaskRecord, page: PageOptions, *, waited: float, failure_is_error: bool
 ) -> CallToolResult:
-    """The tool answer for a task in any state: first page, handle, or failure (an upload: its asset)."""
+    """The tool answer for a task in any state: first page, handle, or failure (an upload: its asset). An async
+    start job is answered for the MAVI task it started (`follow`)."""
+    record = await follow(rt, record)
     if record.endpoint == "upload" and record.status != "failed":
         return _upload_task_answer(record)
     if record.status == "pending":
-        return pending_result(record, waited=waited)
+        return pending_result(record, waited=waited, horizon=rt.settings.pending_horizon)
     if record.status == "failed":
         if failure_is_error:
             raise ToolError(f"{record.tool or record.endpoint} failed (task {record.task_id}): {record.error}")

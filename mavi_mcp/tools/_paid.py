@@ -119,9 +119,7 @@ async def run_paid(
         answer = await wait_and_answer(ctx, claim.entry.task_id, page, wait_seconds, what=request.tool)
         return reused_answer(answer, claim.entry)
     try:
-        task_id = await transcribe(
-            rt, request, api_key=request_key(ctx), job_id=None if request.shape.callback else claim_id
-        )
+        task_id = await transcribe(rt, request, api_key=request_key(ctx), job_id=claim_id)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await rt.store.in_transaction(lambda db: fail_charge(db, claim_id))
@@ -129,6 +127,8 @@ async def run_paid(
     if task_id != claim_id:
         await rt.store.in_transaction(lambda db: rename_charge(db, claim_id, task_id))
     answer = await wait_and_answer(ctx, task_id, page, wait_seconds, what=request.tool)
+    answered: dict[str, Any] = answer.structured_content or {}
+    task_id = str(answered.get("task_id") or task_id)  # MAVI's task id, once an async start has it
     entry = await rt.store.in_transaction(lambda db: billing.entry_of(db, task_id))
     windowed = page.start is not None or page.end is not None
     return with_cost(answer, entry, note=WINDOW_NOTE if windowed else None)

@@ -18,7 +18,7 @@ from mavi_mcp.errors import InputError
 from mavi_mcp.ledger import MAYBE_BILLED, LedgerEntry
 from mavi_mcp.runtime import Runtime
 from mavi_mcp.store import TaskRecord
-from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, wait_for
+from mavi_mcp.tools._answers import TranscriptResult, answer_for_task, follow, started_as, wait_for
 from mavi_mcp.tools._boundary import agent_errors, runtime_of
 from mavi_mcp.tools._paid import with_cost
 from mavi_mcp.tools._params import (
@@ -52,6 +52,7 @@ async def get_task(
         raise InputError(
             f"No task {task_id!r} in this server's store. Use a task_id returned by a tool, or list_tasks."
         )
+    record = await follow(rt, record)  # an async start job: MAVI's task, once MAVI has named it
     waited = 0.0
     if record.status == "pending" and wait_seconds:
         record, waited = await wait_for(ctx, record.task_id, wait_seconds, what=f"task {record.task_id}")
@@ -111,8 +112,12 @@ async def list_tasks(
 ) -> Annotated[CallToolResult, TaskList]:
     """Recent tasks, newest first, with their cost and today's and this month's spend. Free."""
     rt = runtime_of(ctx)
+
+    async def shown(n: int) -> list[TaskRecord]:  # a start job MAVI has answered is listed as MAVI's task
+        return [r for r in await rt.store.list_tasks(status, n) if started_as(r) is None]
+
     listed = await list_page(
-        lambda n: rt.store.list_tasks(status, n),
+        shown,
         lambda r: r.task_id,
         limit=limit,
         cursor=cursor,

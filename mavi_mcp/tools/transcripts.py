@@ -115,15 +115,17 @@ async def rename_speakers(
             )
         keys[label] = key
         resolved[label] = name.strip()
-    after = {label: name for label, name in {**current, **resolved}.items() if name}
-    conflicts = naming_conflicts(transcript, after, {label for label, name in resolved.items() if name})
-    if conflicts:
-        raise InputError(
-            f"Nothing was renamed: each name must identify one speaker of {transcript.id}, or a later speakers= "
-            f"filter could not tell them apart. {'; '.join(conflicts)}. Choose distinct names (to swap two names, "
-            "give both in one call)."
-        )
-    stored = await rt.store.set_speaker_names(transcript.id, resolved)
+
+    def refuse_conflicts(after: dict[str, str]) -> None:  # run by the store in the transaction that writes
+        conflicts = naming_conflicts(transcript, after, {label for label, name in resolved.items() if name})
+        if conflicts:
+            raise InputError(
+                f"Nothing was renamed: each name must identify one speaker of {transcript.id}, or a later speakers= "
+                f"filter could not tell them apart. {'; '.join(conflicts)}. Choose distinct names (to swap two "
+                "names, give both in one call)."
+            )
+
+    stored = await rt.store.rename_speakers(transcript.id, resolved, refuse_conflicts)
     out = speakers_out(transcript, stored)
     lines = [f"{s.label} -> {s.name}" if s.name else f"{s.label} (no name)" for s in out]
     text = f"Speakers of {transcript.id} now read as: " + "; ".join(lines)
