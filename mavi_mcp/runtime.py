@@ -39,7 +39,7 @@ from mavi_mcp.jobs import INTERRUPTED, Jobs
 from mavi_mcp.media import only_http
 from mavi_mcp.pacing import SharedPacing, SqlitePacing
 from mavi_mcp.partials import DOWNLOADS, remove_stale
-from mavi_mcp.recovery import keep_recovering
+from mavi_mcp.recovery import keep_failing_stale_jobs, keep_recovering
 from mavi_mcp.secrecy import make_private, without_secret
 from mavi_mcp.settings import Settings
 from mavi_mcp.startup import StartupError, check_schema, explained
@@ -128,6 +128,8 @@ class RuntimeHolder:
 
                 task_group.start_soon(partial(keep_leases, pg, INTERRUPTED), name="job leases")
                 task_group.start_soon(partial(pg.watch_settled, jobs.notify), name="settled tasks")
+            else:  # replicas on one SQLite file: a killed one's sync jobs end while the others run
+                task_group.start_soon(partial(keep_failing_stale_jobs, store, INTERRUPTED), name="stale jobs")
             receiver = Receiver(
                 store,
                 secret=secret,
@@ -239,7 +241,7 @@ async def open_store(settings: Settings, stack: AsyncExitStack) -> tuple[StoreAP
 
         url = settings.database_url.get_secret_value()
         try:
-            pg = await stack.enter_async_context(PgStore.open(url))
+            pg = await stack.enter_async_context(PgStore.open(url, lease_seconds=settings.lease_seconds))
         except ConfigurationError as exc:  # one line on stderr and exit status 2, as a SQLite store that cannot open
             raise StartupError(str(exc)) from None
         logger.info("Store: PostgreSQL at %s (replica %s)", pg.display_url, pg.owner)
