@@ -28,7 +28,7 @@ Counted over all rounds (targets: 0 each):
 - tasks not ended within the horizon: tasks still `pending` `--horizon` seconds after their round's burst.
   A killed replica's sync jobs end when another replica fails them: on PostgreSQL once their lease
   (`--lease-seconds`, passed as MAVI_MCP_LEASE_SECONDS; default 10 s) has run out, checked every third of it; on
-  SQLite within `recovery.STALE_EVERY` (10 s). The horizon must exceed the kill's moment plus that.
+  SQLite within `replicas.STALE_EVERY` (10 s). The horizon must exceed the kill's moment plus that.
 Also printed: calls answered, calls cut by the kill (502 or a reset connection), tasks failed.
 """
 

@@ -71,30 +71,4 @@ async def keep_recovering(store: StoreAPI, *, sandbox: bool = False, every: floa
         await anyio.sleep(every)
 
 
-STALE_EVERY = 10.0
-"""SECONDS between two checks for the sync jobs of a process that died (SQLite store shared by replicas)."""
-
-
-async def keep_failing_stale_jobs(store: StoreAPI, reason: str, *, every: float = STALE_EVERY) -> None:
-    """Every `every` SECONDS until cancelled, mark the sync jobs whose owning process is gone as failed with
-    `reason` (`StoreAPI.fail_stale_jobs`): on one SQLite file shared by replicas, the jobs of a replica that was
-    killed end while the others run, not only when some process starts. (On PostgreSQL `store_pg.keep_leases`
-    does this by lease.) A store fault is logged and the next check tries again."""
-    while True:
-        await anyio.sleep(every)
-        try:
-            if failed := await store.fail_stale_jobs(reason):
-                logger.info("Marked %d job(s) of a stopped process as failed", failed)
-        except (sqlite3.Error, OSError, StoreUnavailableError) as exc:
-            logger.warning("Check for jobs of stopped processes failed: %s", exc)
-
-
-__all__ = [
-    "MIN_AGE",
-    "RECOVER_EVERY",
-    "STALE_EVERY",
-    "keep_failing_stale_jobs",
-    "keep_recovering",
-    "received_deliveries",
-    "recover_received",
-]
+__all__ = ["MIN_AGE", "RECOVER_EVERY", "keep_recovering", "received_deliveries", "recover_received"]

@@ -39,7 +39,7 @@ from mavi_mcp.jobs import INTERRUPTED, Jobs
 from mavi_mcp.media import only_http
 from mavi_mcp.pacing import SharedPacing, SqlitePacing
 from mavi_mcp.partials import DOWNLOADS, remove_stale
-from mavi_mcp.recovery import keep_failing_stale_jobs, keep_recovering
+from mavi_mcp.recovery import keep_recovering
 from mavi_mcp.secrecy import make_private, without_secret
 from mavi_mcp.settings import Settings
 from mavi_mcp.startup import StartupError, check_schema, explained
@@ -129,6 +129,8 @@ class RuntimeHolder:
                 task_group.start_soon(partial(keep_leases, pg, INTERRUPTED), name="job leases")
                 task_group.start_soon(partial(pg.watch_settled, jobs.notify), name="settled tasks")
             else:  # replicas on one SQLite file: a killed one's sync jobs end while the others run
+                from mavi_mcp.replicas import keep_failing_stale_jobs
+
                 task_group.start_soon(partial(keep_failing_stale_jobs, store, INTERRUPTED), name="stale jobs")
             receiver = Receiver(
                 store,

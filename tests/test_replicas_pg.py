@@ -5,7 +5,7 @@ On PostgreSQL (a real cluster from `tests/services.py`; skipped, saying why, whe
 what one replica stores is read and searched on another, an async task's webhook reaching any replica through
 nginx completes it for a client of another, and a replica SIGKILLed in the middle of a sync job has that job
 failed by another replica once its lease (`MAVI_MCP_LEASE_SECONDS`) runs out. On one shared SQLite file the
-same kill is noticed by the running replica (`recovery.keep_failing_stale_jobs`), without any restart.
+same kill is noticed by the running replica (`replicas.keep_failing_stale_jobs`), without any restart.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from mavi_mcp.recovery import STALE_EVERY
+from mavi_mcp.replicas import STALE_EVERY
 from tests.conftest import API_KEY, SandboxServer, start_sandbox
 from tests.helpers import AMI_ES2004A, COSTCO, MONRO, ok, text_of
 from tests.services import Deployment, Replica, deployment
