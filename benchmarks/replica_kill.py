@@ -26,6 +26,9 @@ Counted over all rounds (targets: 0 each):
 - rejections by the 1 request/second limit: the sandbox's "Request has exceeded the limit." answers (the bench
   sends only valid requests, so each one is the rate limit);
 - tasks not ended within the horizon: tasks still `pending` `--horizon` seconds after their round's burst.
+  A killed replica's sync jobs end when another replica fails them: on PostgreSQL once their lease
+  (`--lease-seconds`, passed as MAVI_MCP_LEASE_SECONDS; default 10 s) has run out, checked every third of it; on
+  SQLite within `replicas.STALE_EVERY` (10 s). The horizon must exceed the kill's moment plus that.
 Also printed: calls answered, calls cut by the kill (502 or a reset connection), tasks failed.
 """
 
@@ -289,6 +292,7 @@ async def run(args: argparse.Namespace) -> None:
             "MAVI_MCP_WAIT_SECONDS": str(args.wait_seconds),
             "MAVI_MCP_MAX_RETRY_WAIT": "2",
             "MAVI_MCP_LOG_LEVEL": "WARNING",
+            "MAVI_MCP_LEASE_SECONDS": str(args.lease_seconds),
         }
         if args.database_url:
             env["MAVI_MCP_DATABASE_URL"] = args.database_url
@@ -326,7 +330,8 @@ async def run(args: argparse.Namespace) -> None:
     lost_callbacks = [t for t in callbacks if t not in stored]
     twice = {key: count for key, count in ledger.billed.items() if count > 1}
     store_name = "PostgreSQL" if args.database_url else "shared SQLite"
-    print(f"\n{args.rounds} rounds of SIGKILL, 3 replicas behind nginx, {store_name}, {elapsed:.0f} s")
+    lease = f", job leases {args.lease_seconds:.0f} s" if args.database_url else ""
+    print(f"\n{args.rounds} rounds of SIGKILL, 3 replicas behind nginx, {store_name}{lease}, {elapsed:.0f} s")
     print(f"  paid calls: {totals.answered} answered, {totals.cut} cut by the kill, {totals.refused} refused")
     print(
         f"  acknowledged deliveries lost: {len(lost)} of {len(totals.acknowledged)} posted by the bench, "
@@ -357,6 +362,9 @@ def main() -> None:
         help="start the killed replica again only after the horizon (what the survivors alone do with its jobs)",
     )
     parser.add_argument("--horizon", type=float, default=30.0, help="seconds after a burst for every task to end")
+    parser.add_argument(
+        "--lease-seconds", type=float, default=10.0, help="MAVI_MCP_LEASE_SECONDS of the replicas (PostgreSQL)"
+    )
     parser.add_argument("--wait-seconds", type=float, default=3.0, help="MAVI_MCP_WAIT_SECONDS of the replicas")
     parser.add_argument("--database-url", help="PostgreSQL URL for the replicas' store (default: shared SQLite)")
     parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL (Debian's package)")

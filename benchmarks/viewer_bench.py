@@ -43,7 +43,7 @@ from mavi_mcp.app import APP_URI, asset, viewer_html
 from mavi_mcp.app.serve import ViewServer, loopback_socket, url_of, view_app
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
-from mavi_mcp.store import Store
+from mavi_mcp.store import AsyncStore, Store
 
 COSTCO = "re_700000000000000002"
 CHROMIUM = "/usr/bin/chromium"
@@ -151,7 +151,7 @@ async def view_server(settings: Settings, transcript_id: str) -> AsyncIterator[s
     import uvicorn
 
     store = Store.in_dir(settings.store_dir)
-    view = ViewServer(store, transcript_id)
+    view = ViewServer(AsyncStore(store), transcript_id)
     sock = loopback_socket()
     server = uvicorn.Server(uvicorn.Config(view_app(view), log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[sock]))

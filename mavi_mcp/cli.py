@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
 
             raise SystemExit(
                 run_view(
-                    settings.store_dir,
+                    settings,
                     args.transcript_id,
                     port=args.view_port,
                     open_browser=getattr(args, "open_browser", False),

@@ -14,14 +14,25 @@
   proxy routes on the prefix (examples/deploy/nginx.conf: a `map` of the header to one upstream per replica).
   Hashing the header alone (`hash $http_mcp_session_id`) does not work: `initialize` has no session id yet, so
   the replica that creates a session is not the one the hash later picks.
+- **Jobs of a replica that died**, on one SQLite file shared by the replicas of one machine: every running replica
+  fails them (`keep_failing_stale_jobs`, by process id), not only a replica that starts. On PostgreSQL job leases
+  do this (`store_pg.keep_leases`).
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
+import anyio
 from mcp.server.request_state import RequestStateSecurity
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mavi_mcp.errors import StoreUnavailableError
 from mavi_mcp.settings import Settings
+from mavi_mcp.store_api import StoreAPI
+
+logger = logging.getLogger(__name__)
 
 SESSION_HEADER = b"mcp-session-id"
 
@@ -64,3 +75,21 @@ class ReplicaSessionIds:
             await send(message)
 
         await self.app({**scope, "headers": headers}, receive, send_prefixed)
+
+
+STALE_EVERY = 10.0
+"""SECONDS between two checks for the sync jobs of a process that died (SQLite store shared by replicas)."""
+
+
+async def keep_failing_stale_jobs(store: StoreAPI, reason: str, *, every: float = STALE_EVERY) -> None:
+    """Every `every` SECONDS until cancelled, mark the sync jobs whose owning process is gone as failed with
+    `reason` (`StoreAPI.fail_stale_jobs`): on one SQLite file shared by replicas, the jobs of a replica that was
+    killed end while the others run, not only when some process starts. A store fault is logged and the next
+    check tries again."""
+    while True:
+        await anyio.sleep(every)
+        try:
+            if failed := await store.fail_stale_jobs(reason):
+                logger.info("Marked %d job(s) of a stopped process as failed", failed)
+        except (sqlite3.Error, OSError, StoreUnavailableError) as exc:
+            logger.warning("Check for jobs of stopped processes failed: %s", exc)

@@ -129,6 +129,10 @@ class RuntimeHolder:
 
                 task_group.start_soon(partial(keep_leases, pg, INTERRUPTED), name="job leases")
                 task_group.start_soon(partial(pg.watch_settled, jobs.notify), name="settled tasks")
+            else:  # replicas on one SQLite file: a killed one's sync jobs end while the others run
+                from mavi_mcp.replicas import keep_failing_stale_jobs
+
+                task_group.start_soon(partial(keep_failing_stale_jobs, store, INTERRUPTED), name="stale jobs")
             receiver = Receiver(
                 store,
                 secret=secret,
@@ -240,7 +244,7 @@ async def open_store(settings: Settings, stack: AsyncExitStack) -> tuple[StoreAP
 
         url = settings.database_url.get_secret_value()
         try:
-            pg = await stack.enter_async_context(PgStore.open(url))
+            pg = await stack.enter_async_context(PgStore.open(url, lease_seconds=settings.lease_seconds))
         except ConfigurationError as exc:  # one line on stderr and exit status 2, as a SQLite store that cannot open
             raise StartupError(str(exc)) from None
         logger.info("Store: PostgreSQL at %s (replica %s)", pg.display_url, pg.owner)

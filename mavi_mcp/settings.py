@@ -204,6 +204,14 @@ class Settings(BaseSettings):
         "and open MCP requestState, so a stateless request's next round may land on any replica. Unset: a key "
         "made at start-up, good for one process only.",
     )
+    lease_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        validation_alias="MAVI_MCP_LEASE_SECONDS",
+        description="PostgreSQL store: how long a running job's lease lasts (seconds, renewed every third of it); "
+        "another replica fails the jobs of a replica that stopped renewing once their lease ran out.",
+    )
     allow_unauthenticated: bool = Field(
         default=False,
         validation_alias="MAVI_MCP_ALLOW_UNAUTHENTICATED",

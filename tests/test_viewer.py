@@ -411,11 +411,37 @@ def test_mavi_mcp_view_of_an_unknown_transcript_says_where_it_looked(
 ) -> None:
     from mavi_mcp.app.serve import run_view
 
-    assert run_view(tmp_path, "tr_missing") == 2
+    assert run_view(Settings(data_dir=tmp_path), "tr_missing") == 2
     err = capsys.readouterr().err
     assert "tr_missing" in err
     assert str(tmp_path) in err
     assert "list_transcripts" in err
+
+
+async def test_mavi_mcp_view_reads_a_postgresql_store_and_names_it_without_the_password(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from urllib.parse import urlsplit
+
+    from mavi_mcp.app.serve import ViewServer, run_view
+    from mavi_mcp.store_pg import PgStore
+
+    crafted = crafted_transcript()
+    async with PgStore.open(pg_url) as store:
+        await store.save_transcript(crafted)
+        await store.set_speaker_names(crafted.id, {"A": "Ana Ruiz"})
+        view = ViewServer(store, crafted.id, store.display_url)
+        answer = await view.bridge(call(APP_TOOL, {"transcript_id": crafted.id}))
+        assert answer["result"]["structuredContent"] == viewer_payload(crafted, {"A": "Ana Ruiz"})
+    settings = Settings(data_dir=tmp_path, database_url=pg_url)  # pyright: ignore[reportArgumentType]
+    assert await anyio.to_thread.run_sync(run_view, settings, "tr_missing") == 2
+    err = capsys.readouterr().err
+    assert "tr_missing" in err
+    assert "postgresql://" in err
+    password = urlsplit(pg_url).password
+    assert password
+    assert password not in err
+    assert not (tmp_path / "mavi-mcp.sqlite3").exists()
 
 
 def test_the_wheel_carries_the_viewer_and_its_host_page() -> None:

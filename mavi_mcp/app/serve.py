@@ -12,7 +12,8 @@ The same `viewer.html` runs in a sandboxed iframe of `host.html`, a minimal Apps
 | `POST /<token>/bridge` | `{"method": "tools/call", "params"}` -> `{"result"}` or `{"error"}` (JSON-RPC shapes) |
 
 Only the transcript named on the command line is served; requests whose `Host` is not a loopback name are
-refused (DNS rebinding).
+refused (DNS rebinding). The store is the server's (`runtime.open_store`): the SQLite file of the data dir, or
+the PostgreSQL database of `MAVI_MCP_DATABASE_URL`.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ import json
 import secrets
 import socket
 import sys
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -35,7 +35,10 @@ from starlette.routing import Route
 
 from mavi_mcp.app import asset, viewer_html
 from mavi_mcp.app.data import viewer_payload
-from mavi_mcp.store import Store
+from mavi_mcp.store_api import StoreAPI
+
+if TYPE_CHECKING:
+    from mavi_mcp.settings import Settings
 
 APP_CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
@@ -51,10 +54,12 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
 
 @dataclass
 class ViewServer:
-    """What `view_app` serves: one transcript of `store`, under `token` (random by default)."""
+    """What `view_app` serves: one transcript of `store` (named `where` in messages), under `token` (random by
+    default)."""
 
-    store: Store
+    store: StoreAPI
     transcript_id: str
+    where: str = "this store"
     token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
     def tool_call(self) -> dict[str, Any]:
@@ -67,7 +72,7 @@ class ViewServer:
             },
         }
 
-    def bridge(self, message: object) -> dict[str, Any]:
+    async def bridge(self, message: object) -> dict[str, Any]:
         """Answer one forwarded JSON-RPC request (`{"method", "params"}`) with `{"result"}` or `{"error"}`."""
         msg: dict[str, Any] = message if isinstance(message, dict) else {}  # pyright: ignore[reportUnknownVariableType]
         params: object = msg.get("params")
@@ -78,10 +83,10 @@ class ViewServer:
             return {"error": {"code": -32601, "message": "Only tools/call viewer_data is served by mavi-mcp view."}}
         if args.get("transcript_id") != self.transcript_id:
             return _tool_error(f"This view serves {self.transcript_id} only.")
-        transcript = self.store.get_transcript(self.transcript_id)
+        transcript = await self.store.get_transcript(self.transcript_id)
         if transcript is None:
-            return _tool_error(f"No transcript {self.transcript_id!r} in the store {self.store.path}.")
-        payload = viewer_payload(transcript, self.store.speaker_names(transcript.id))
+            return _tool_error(f"No transcript {self.transcript_id!r} in the store {self.where}.")
+        payload = viewer_payload(transcript, await self.store.speaker_names(transcript.id))
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return {"result": {"content": [{"type": "text", "text": text}], "structuredContent": payload}}
 
@@ -109,7 +114,7 @@ def view_app(view: ViewServer) -> Starlette:
             message = json.loads(await request.body())
         except ValueError:
             return JSONResponse({"error": {"code": -32700, "message": "The body is not JSON."}}, status_code=400)
-        return JSONResponse(await run_in_threadpool(view.bridge, message))
+        return JSONResponse(await view.bridge(message))
 
     base = f"/{view.token}"
     return Starlette(
@@ -139,26 +144,39 @@ def url_of(view: ViewServer, sock: socket.socket) -> str:
 
 
 def run_view(
-    store_dir: Path, transcript_id: str, *, port: int = 0, open_browser: bool = False, log_level: str = "WARNING"
+    settings: Settings, transcript_id: str, *, port: int = 0, open_browser: bool = False, log_level: str = "WARNING"
 ) -> int:
-    """`mavi-mcp view`: serve `transcript_id` of the store in `store_dir` until interrupted; print the URL.
+    """`mavi-mcp view`: serve `transcript_id` of the server's store (`runtime.open_store`: the SQLite file of
+    `settings.store_dir`, or PostgreSQL) until interrupted; print the URL.
 
     Returns 2 (after saying why on stderr) when the transcript is not in that store, else 0 when stopped.
     The URL goes to stdout (this is not an MCP stdio mode) and to stderr with the stop hint.
+
+    Raises:
+        StartupError: the store cannot be opened (`runtime.open_store`; the CLI prints it and exits with 2).
     """
     import anyio
+
+    return anyio.run(_serve_view, settings, transcript_id, port, open_browser, log_level)
+
+
+async def _serve_view(settings: Settings, transcript_id: str, port: int, open_browser: bool, log_level: str) -> int:
     import uvicorn
 
-    store = Store.in_dir(store_dir)
-    try:
-        if store.get_transcript(transcript_id) is None:
+    from mavi_mcp.runtime import open_store
+    from mavi_mcp.store import DB_NAME
+
+    async with AsyncExitStack() as stack:
+        store, pg = await open_store(settings, stack)
+        where = pg.display_url if pg is not None else str(settings.store_dir / DB_NAME)
+        if await store.get_transcript(transcript_id) is None:
             print(
-                f"mavi-mcp view: no transcript {transcript_id!r} in the store {store.path}. Use a transcript_id a "
+                f"mavi-mcp view: no transcript {transcript_id!r} in the store {where}. Use a transcript_id a "
                 "transcription tool returned (list_transcripts shows them); add --sandbox for one made with --sandbox.",
                 file=sys.stderr,
             )
             return 2
-        view = ViewServer(store, transcript_id)
+        view = ViewServer(store, transcript_id, where)
         sock = loopback_socket(port)
         url = url_of(view, sock)
         print(url, flush=True)
@@ -168,7 +186,5 @@ def run_view(
 
             webbrowser.open(url)
         server = uvicorn.Server(uvicorn.Config(view_app(view), log_level=log_level.lower(), lifespan="off"))
-        anyio.run(lambda: server.serve(sockets=[sock]))
+        await server.serve(sockets=[sock])
         return 0
-    finally:
-        store.close()
