@@ -82,7 +82,7 @@ def reconcile(db: SqlTx) -> None:
     rows = db.execute(
         "SELECT l.task_id, l.tool, t.status, t.endpoint, t.params, t.asset_id, t.transcript_id, tr.duration, t.error"
         " FROM ledger l JOIN tasks t ON t.task_id = l.task_id LEFT JOIN transcripts tr ON tr.id = t.transcript_id"
-        " WHERE l.status = 'pending' AND t.status != 'pending'"
+        " WHERE l.status = 'pending' AND t.status != 'pending' ORDER BY l.task_id"  # one order: no deadlock
     ).fetchall()
     for task_id, tool, status, endpoint, params, asset_id, transcript_id, end, error in rows:
         if status != "completed":

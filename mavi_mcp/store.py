@@ -856,7 +856,10 @@ class AsyncStore:
 
         return await anyio.to_thread.run_sync(lambda: received_deliveries(self.path, min_age=min_age))
 
-    async def in_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+    async def in_transaction(self, fn: Callable[[sqlite3.Connection], R], *, exclusive: bool = True) -> R:
+        """`Store.in_transaction`; every SQLite write transaction is exclusive (IMMEDIATE), so `exclusive` changes
+        nothing here (see `StoreAPI.in_transaction`)."""
+        del exclusive
         return await self._run(self.sync.in_transaction, fn)
 
     # transcripts

@@ -31,8 +31,10 @@ class StoreAPI(Protocol):
     async def search(
         self, request: SearchRequest, *, max_tokens: int = ..., cursor: str | None = None
     ) -> SearchPage: ...
-    async def in_transaction(self, fn: Callable[[SqlTx], R]) -> R:
-        """`fn(tx)` in one exclusive store transaction (the ledger's read-then-write); `fn` is synchronous."""
+    async def in_transaction(self, fn: Callable[[SqlTx], R], *, exclusive: bool = True) -> R:
+        """`fn(tx)` in one store transaction; `fn` is synchronous. `exclusive` (the ledger's read-then-write: a claim,
+        a failure, a rename) also excludes every other exclusive one; reads and idempotent settling pass False so
+        replicas do not queue behind each other."""
         ...
 
     async def rename_speakers(

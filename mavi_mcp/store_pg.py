@@ -483,14 +483,17 @@ class PgStore:
 
     # --- the cost ledger ----------------------------------------------------------------------------
 
-    async def in_transaction(self, fn: Callable[[SqlTx], R]) -> R:
-        """`fn(tx)` inside one transaction, exclusive with every other `in_transaction` on the database (an
-        advisory lock): how the ledger's functions (`mavi_mcp.ledger`, `mavi_mcp.billing`) read and write the
-        store atomically, as on SQLite. `fn` is synchronous; it runs in a worker thread and each of its
+    async def in_transaction(self, fn: Callable[[SqlTx], R], *, exclusive: bool = True) -> R:
+        """`fn(tx)` inside one transaction: how the ledger's functions (`mavi_mcp.ledger`, `mavi_mcp.billing`)
+        read and write the store atomically, as on SQLite. With `exclusive` (claims, failures, renames of charges)
+        it is also exclusive with every other exclusive one on the database (an advisory lock); without it (reads,
+        and settling ended tasks, which every replica computes the same way) it takes no lock, so replicas do not
+        queue behind one another for a read. `fn` is synchronous; it runs in a worker thread and each of its
         statements is sent on this transaction's connection (`PgTx`). An exception from `fn` rolls back.
         """
         async with connection(self.pool, self._url) as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+            if exclusive:
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
             return await anyio.to_thread.run_sync(fn, PgTx(conn))
 
     async def rename_speakers(

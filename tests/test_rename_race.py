@@ -46,7 +46,7 @@ async def test_two_servers_renaming_two_speakers_to_one_name_at_once_never_both_
                 async def rename(
                     client: Client, label: str, key: str, name: str = name, results: dict[str, Any] = results
                 ) -> None:
-                    args = {"transcript_id": transcript_id, "mapping": {label: name}}
+                    args = {"transcript_id": transcript_id, "names": [{"speaker": label, "name": name}]}
                     results[key] = await client.call_tool("rename_speakers", args)
 
                 async with anyio.create_task_group() as tg:

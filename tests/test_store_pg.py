@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import httpx2
 import psycopg
 import pytest
 
+from mavi_mcp.billing import spend_now
 from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
 from mavi_mcp.pacing import PacingUnavailable
 from mavi_mcp.store_pg import MIGRATIONS, PgPacer, PgStore, keep_leases
@@ -405,3 +408,42 @@ async def test_two_replicas_pacing_each_on_its_own_are_rate_limited_by_mavi() ->
     # the control for the test above: the same burst with each client's in-process pacer
     errors = await _burst_against_the_sandbox(None, calls_each=2)
     assert "AmbiguousLimitError" in errors
+
+
+async def test_ledger_reads_on_one_replica_do_not_wait_for_another_replicas_exclusive_transaction(pg_url: str) -> None:
+    """Replicas read the ledger (reuse checks, a paid answer's cost line, list_tasks) without the ledger's lock;
+    only claims and other read-then-writes exclude each other."""
+    held = anyio.Event()
+    release = threading.Event()
+    claimed = anyio.Event()
+    spent = None
+    waited = False
+
+    def hold(tx: Any) -> int:  # an exclusive transaction that stays open until released (runs in a worker thread)
+        anyio.from_thread.run_sync(held.set)
+        release.wait(20)
+        return int(tx.execute("SELECT 1").fetchone()[0])
+
+    async def claim_like(store: PgStore) -> None:  # an exclusive one waits until the first ends
+        await store.in_transaction(lambda tx: tx.execute("SELECT 1").fetchone())
+        claimed.set()
+
+    async with (
+        PgStore.open(pg_url, owner="replica-a") as a,
+        PgStore.open(pg_url, owner="replica-b") as b,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(lambda: a.in_transaction(hold))
+        with anyio.fail_after(10):
+            await held.wait()
+        with anyio.fail_after(5):
+            spent = await b.in_transaction(spend_now, exclusive=False)
+        tg.start_soon(claim_like, b)
+        await anyio.sleep(0.5)
+        waited = not claimed.is_set()
+        release.set()
+        with anyio.fail_after(10):
+            await claimed.wait()
+    assert spent is not None
+    assert spent.today_usd == 0
+    assert waited

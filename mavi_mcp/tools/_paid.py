@@ -68,10 +68,14 @@ def paid_gate(tool: str, names: Sequence[str], build: Build) -> Resolve:
         except (MaviError, ValidationError, ValueError):
             return CostCheck(tool, None)
         key = billing.key_of(request, account=account_of(ctx))
-        if not args.get("refresh") and await rt.store.in_transaction(lambda db: billing.reusable(db, key)):
+        # reads (the claim re-checks under the exclusive lock): replicas need not queue behind each other for them
+        reused = not args.get("refresh") and await rt.store.in_transaction(
+            lambda db: billing.reusable(db, key), exclusive=False
+        )
+        if reused:
             return CostCheck(tool, None)  # served from the store, free
-        seconds = await rt.store.in_transaction(lambda db: billing.media_seconds(db, request))
-        spent = await rt.store.in_transaction(billing.spend_now)
+        seconds = await rt.store.in_transaction(lambda db: billing.media_seconds(db, request), exclusive=False)
+        spent = await rt.store.in_transaction(billing.spend_now, exclusive=False)
         return check_call(
             ctx,
             rt.settings,
@@ -129,7 +133,7 @@ async def run_paid(
     answer = await wait_and_answer(ctx, task_id, page, wait_seconds, what=request.tool)
     answered: dict[str, Any] = answer.structured_content or {}
     task_id = str(answered.get("task_id") or task_id)  # MAVI's task id, once an async start has it
-    entry = await rt.store.in_transaction(lambda db: billing.entry_of(db, task_id))
+    entry = await rt.store.in_transaction(lambda db: billing.entry_of(db, task_id), exclusive=False)
     windowed = page.start is not None or page.end is not None
     return with_cost(answer, entry, note=WINDOW_NOTE if windowed else None)
 

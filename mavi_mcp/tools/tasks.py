@@ -60,7 +60,7 @@ async def get_task(
     if page == DEFAULT_PAGE and isinstance(asked, dict):
         page = build_bundle(PageOptions, cast(dict[str, Any], asked))
     answer = await answer_for_task(rt, record, page, waited=waited, failure_is_error=False)
-    return with_cost(answer, await rt.store.in_transaction(lambda db: entry_of(db, record.task_id)))
+    return with_cost(answer, await rt.store.in_transaction(lambda db: entry_of(db, record.task_id), exclusive=False))
 
 
 class TaskItem(BaseModel):
@@ -124,8 +124,8 @@ async def list_tasks(
         scope=f"tasks:{status or 'all'}",
     )
     records = listed.items
-    charges = await rt.store.in_transaction(lambda db: entries_of(db, [r.task_id for r in records]))
-    spent = await rt.store.in_transaction(spend_now)
+    charges = await rt.store.in_transaction(lambda db: entries_of(db, [r.task_id for r in records]), exclusive=False)
+    spent = await rt.store.in_transaction(spend_now, exclusive=False)
     items = [task_item(r, charges.get(r.task_id)) for r in records]
     if items:
         text = "\n".join(
