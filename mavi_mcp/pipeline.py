@@ -82,7 +82,7 @@ async def transcribe(rt: Runtime, request: Transcription, *, api_key: str | None
         async def start(pointer: str) -> Outcome:
             mavi_task = await start_async(rt, request, api_key=api_key)
             if mavi_task != pointer:
-                await rt.store.in_transaction(lambda db: rename_charge(db, pointer, mavi_task))
+                await rt.store.in_transaction(lambda db: rename_charge(db, pointer, mavi_task), exclusive=False)
             return Outcome(result={STARTED_AS: mavi_task})
 
         return await rt.jobs.start(

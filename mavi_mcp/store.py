@@ -856,7 +856,7 @@ class AsyncStore:
 
         return await anyio.to_thread.run_sync(lambda: received_deliveries(self.path, min_age=min_age))
 
-    async def in_transaction(self, fn: Callable[[sqlite3.Connection], R], *, exclusive: bool = True) -> R:
+    async def in_transaction(self, fn: Callable[[sqlite3.Connection], R], *, exclusive: bool | str = True) -> R:
         """`Store.in_transaction`; every SQLite write transaction is exclusive (IMMEDIATE), so `exclusive` changes
         nothing here (see `StoreAPI.in_transaction`)."""
         del exclusive

@@ -31,10 +31,11 @@ class StoreAPI(Protocol):
     async def search(
         self, request: SearchRequest, *, max_tokens: int = ..., cursor: str | None = None
     ) -> SearchPage: ...
-    async def in_transaction(self, fn: Callable[[SqlTx], R], *, exclusive: bool = True) -> R:
-        """`fn(tx)` in one store transaction; `fn` is synchronous. `exclusive` (the ledger's read-then-write: a claim,
-        a failure, a rename) also excludes every other exclusive one; reads and idempotent settling pass False so
-        replicas do not queue behind each other."""
+    async def in_transaction(self, fn: Callable[[SqlTx], R], *, exclusive: bool | str = True) -> R:
+        """`fn(tx)` in one store transaction; `fn` is synchronous. `exclusive=True` also excludes every other
+        exclusive one (a read-then-write over the whole ledger); a string excludes only the transactions given the
+        same string (a claim of one request key); False takes no lock (reads, one-row writes, idempotent settling),
+        so replicas do not queue behind each other."""
         ...
 
     async def rename_speakers(

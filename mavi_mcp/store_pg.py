@@ -483,17 +483,20 @@ class PgStore:
 
     # --- the cost ledger ----------------------------------------------------------------------------
 
-    async def in_transaction(self, fn: Callable[[SqlTx], R], *, exclusive: bool = True) -> R:
+    async def in_transaction(self, fn: Callable[[SqlTx], R], *, exclusive: bool | str = True) -> R:
         """`fn(tx)` inside one transaction: how the ledger's functions (`mavi_mcp.ledger`, `mavi_mcp.billing`)
-        read and write the store atomically, as on SQLite. With `exclusive` (claims, failures, renames of charges)
-        it is also exclusive with every other exclusive one on the database (an advisory lock); without it (reads,
-        and settling ended tasks, which every replica computes the same way) it takes no lock, so replicas do not
-        queue behind one another for a read. `fn` is synchronous; it runs in a worker thread and each of its
+        read and write the store atomically, as on SQLite. `exclusive=True` makes it exclusive with every other
+        exclusive one on the database (one transaction-scoped advisory lock); a string, only with those given the
+        same string (a lock on its hash: two claims of one request key); False takes no lock (reads, one-row
+        writes, and settling ended tasks, which every replica computes the same way), so replicas do not queue
+        behind one another. `fn` is synchronous; it runs in a worker thread and each of its
         statements is sent on this transaction's connection (`PgTx`). An exception from `fn` rolls back.
         """
         async with connection(self.pool, self._url) as conn, conn.transaction():
-            if exclusive:
+            if exclusive is True:
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+            elif exclusive:
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("ledger:" + exclusive,))
             return await anyio.to_thread.run_sync(fn, PgTx(conn))
 
     async def rename_speakers(

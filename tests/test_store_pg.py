@@ -447,3 +447,36 @@ async def test_ledger_reads_on_one_replica_do_not_wait_for_another_replicas_excl
     assert spent is not None
     assert spent.today_usd == 0
     assert waited
+
+
+async def test_claims_of_different_request_keys_do_not_wait_for_each_other_but_identical_ones_do(pg_url: str) -> None:
+    held = anyio.Event()
+    release = threading.Event()
+    done: list[str] = []
+    waiting: list[str] = []
+
+    def hold(tx: Any) -> None:  # a claim of key "k1" that stays open until released (runs in a worker thread)
+        anyio.from_thread.run_sync(held.set)
+        release.wait(20)
+        tx.execute("SELECT 1")
+
+    async def claim(store: PgStore, key: str) -> None:
+        await store.in_transaction(lambda tx: tx.execute("SELECT 1").fetchone(), exclusive=f"claim:{key}")
+        done.append(key)
+
+    async with (
+        PgStore.open(pg_url, owner="replica-a") as a,
+        PgStore.open(pg_url, owner="replica-b") as b,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(lambda: a.in_transaction(hold, exclusive="claim:k1"))
+        with anyio.fail_after(10):
+            await held.wait()
+        with anyio.fail_after(5):
+            await claim(b, "k2")  # another request key: not blocked
+        tg.start_soon(claim, b, "k1")
+        await anyio.sleep(0.5)
+        waiting.extend(done)
+        release.set()
+    assert waiting == ["k2"]  # the identical request waited for the first claim
+    assert done == ["k2", "k1"]

@@ -114,7 +114,8 @@ async def run_paid(
         claim = await rt.store.in_transaction(
             lambda db: billing.claim_request(
                 db, task_id=claim_id, tool=price, key=key, estimated_usd=estimated, refresh=refresh
-            )
+            ),
+            exclusive=f"claim:{key}",  # identical requests exclude each other; others need not wait
         )
         if claim.new or not claim.entry.task_id.startswith(billing.PROVISIONAL) or time.monotonic() > deadline:
             break
@@ -126,10 +127,10 @@ async def run_paid(
         task_id = await transcribe(rt, request, api_key=request_key(ctx), job_id=claim_id)
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await rt.store.in_transaction(lambda db: fail_charge(db, claim_id))
+            await rt.store.in_transaction(lambda db: fail_charge(db, claim_id), exclusive=False)
         raise
     if task_id != claim_id:
-        await rt.store.in_transaction(lambda db: rename_charge(db, claim_id, task_id))
+        await rt.store.in_transaction(lambda db: rename_charge(db, claim_id, task_id), exclusive=False)
     answer = await wait_and_answer(ctx, task_id, page, wait_seconds, what=request.tool)
     answered: dict[str, Any] = answer.structured_content or {}
     task_id = str(answered.get("task_id") or task_id)  # MAVI's task id, once an async start has it
