@@ -192,3 +192,22 @@ async def test_an_answer_written_ahead_by_a_server_killed_before_its_commit_is_s
     assert done["asset_id"] == AMI_ES2004A
     assert sorted(s["label"] for s in done["speakers"]) == [f"SPEAKER_0{i}" for i in range(4)]
     assert pending(store_dir / SPOOL) == []
+
+
+async def test_a_tool_whose_store_read_hits_a_held_write_lock_says_so_instead_of_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with anyio.fail_after(60):
+        async with sandbox_server(tmp_path) as (client, rt):
+
+            def locked(*args: Any, **kwargs: Any) -> Any:
+                raise sqlite3.OperationalError("database is locked")
+
+            monkeypatch.setattr(rt.store.sync, "list_tasks", locked)
+            message = error(await client.call_tool("list_tasks", {}))
+            monkeypatch.undo()
+            listed = ok(await client.call_tool("list_tasks", {}))
+    assert "database is locked" in message
+    assert "write lock" in message
+    assert "internal error" not in message
+    assert listed["tasks"] == []

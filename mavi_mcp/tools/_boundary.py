@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -42,6 +43,13 @@ def agent_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise
         except MaviError as exc:
             raise ToolError(redact(str(exc))) from None
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout (another process), disk full, ...
+            logger.warning("Tool %s: the store could not be used: %s", fn.__name__, exc)
+            raise ToolError(
+                f"The local store could not be used ({exc}): another mavi-mcp process may hold its write lock, or "
+                "the disk may be full. Try again in a minute; a paid answer that arrived is kept in the spool and "
+                "stored then."
+            ) from None
         except pydantic.ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5]
