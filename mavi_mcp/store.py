@@ -594,9 +594,10 @@ class Store:
         """
         now = utcnow().isoformat()
         with self._tx() as db:
-            row = db.execute("SELECT status FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+            row = db.execute("SELECT status, origin FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
             if row is not None and row["status"] != "pending":
                 return False
+            early = row is None or row["origin"] == "webhook"  # `create_task` will still add the task's asset
             if row is None:
                 db.execute(
                     "INSERT INTO tasks (task_id, mode, endpoint, tool, asset_id, params, status, created_at,"
@@ -618,7 +619,7 @@ class Store:
                     task_id,
                 ),
             )
-        if transcript is not None:
+        if transcript is not None and not early:  # an early one changes when its task joins: read it then
             self._remember(transcript)
         return True
 

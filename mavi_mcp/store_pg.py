@@ -544,7 +544,8 @@ class PgStore:
         """Record a new pending task (idempotent: an existing row is kept and returned).
 
         A task first recorded by its callback (origin "webhook": the POST's answer lost the race) takes the
-        local facts (mode, endpoint, tool, asset, params) and becomes origin "local", keeping its status.
+        local facts (mode, endpoint, tool, asset, params) and becomes origin "local", keeping its status; the
+        transcript that callback stored gets the asset too (column and `source.asset_id`), in the same transaction.
         A "sync" job gets this replica as owner and a lease of `lease_seconds`.
         """
         values = {
@@ -559,7 +560,7 @@ class PgStore:
             "pid": os.getpid(),
             "lease": self.lease_seconds,
         }
-        async with connection(self.pool, self._url) as conn:
+        async with connection(self.pool, self._url) as conn, conn.transaction():
             cursor = await conn.execute(
                 "INSERT INTO tasks (task_id, mode, endpoint, tool, asset_id, params, status, origin, owner,"
                 " owner_pid, lease_expires_at) VALUES (%(task_id)s, %(mode)s, %(endpoint)s, %(tool)s,"
@@ -575,6 +576,15 @@ class PgStore:
             if row is None:  # it existed and was not a callback's: kept as it is
                 cursor = await conn.execute("SELECT * FROM tasks WHERE task_id = %s", (task_id,))
                 row = await cursor.fetchone()
+            elif asset_id is not None and row["transcript_id"] is not None:  # an early callback's transcript
+                cursor = await conn.execute(
+                    "UPDATE transcripts SET asset_id = %s,"
+                    " body = jsonb_set(body::jsonb, '{source,asset_id}', to_jsonb(%s::text))::text"
+                    " WHERE id = %s AND asset_id IS NULL RETURNING id",
+                    (asset_id, asset_id, row["transcript_id"]),
+                )
+                if await cursor.fetchone() is not None:
+                    self._cache.pop(row["transcript_id"], None)
         assert row is not None
         return _task(row)
 
@@ -791,7 +801,7 @@ class PgStore:
             cursor = await conn.execute(
                 "UPDATE tasks SET status = %s, transcript_id = %s, error = %s, updated_at = now(),"
                 " completed_at = now(), lease_expires_at = NULL WHERE task_id = %s AND status = 'pending'"
-                " RETURNING task_id",
+                " RETURNING origin",
                 (
                     "completed" if transcript is not None else "failed",
                     transcript.id if transcript is not None else None,
@@ -799,13 +809,14 @@ class PgStore:
                     task_id,
                 ),
             )
-            if await cursor.fetchone() is None:
+            updated = await cursor.fetchone()
+            if updated is None:
                 return False
             if transcript is not None:
                 await _insert_transcript(conn, transcript, task_id=task_id)
                 await _index(conn, transcript)
             await conn.execute("SELECT pg_notify(%s, %s)", (SETTLED, task_id))
-        if transcript is not None:
+        if transcript is not None and updated["origin"] != "webhook":  # an early one changes when its task joins
             self._remember(transcript)
         return True
 

@@ -274,15 +274,26 @@ async def test_creating_a_task_twice_keeps_the_first_record(backend: Backend) ->
 
 
 async def test_a_callback_that_comes_before_create_task_is_joined_by_it(backend: Backend) -> None:
-    transcript = recordings()[2]
+    given = recordings()[2]
+    transcript = given.model_copy(update={"source": given.source.model_copy(update={"asset_id": None})})
     async with backend.open() as receiver, backend.open() as server:
         assert await receiver.complete_from_callback("t" * 32, WHISPER_CALLBACK, transcript, None)
         early = await server.get_task("t" * 32)
         assert early is not None
         assert (early.origin, early.status, early.tool) == ("webhook", "completed", None)
+        before = await server.get_transcript(transcript.id)  # read (and cached) before the join
+        assert before is not None
+        assert before.source.asset_id is None
         joined = await server.create_task(
             "t" * 32, mode="async", endpoint=WHISPER_CALLBACK, tool="transcribe", asset_id="re_9", params={"x": "y"}
         )
+        after = await server.get_transcript(transcript.id)
+        elsewhere = await receiver.get_transcript(transcript.id)
+    assert after is not None
+    assert after.source.asset_id == "re_9"  # the transcript gets the task's asset too
+    assert elsewhere is not None
+    assert elsewhere.source.asset_id == "re_9"
+    assert [s.text for s in after.segments] == [s.text for s in transcript.segments]
     assert (joined.origin, joined.status, joined.transcript_id) == ("local", "completed", transcript.id)
     assert (joined.tool, joined.asset_id, joined.params, joined.endpoint) == (
         "transcribe",
