@@ -39,6 +39,11 @@ from mavi_mcp.cost import Estimate, format_usd
 from mavi_mcp.cost import estimate as estimate_cost
 from mavi_mcp.settings import Settings
 
+ACCEPTED_ANY = AcceptedElicitation[Any]
+"""Kept alive on purpose: the SDK wraps every resolver's value in `AcceptedElicitation[Any]` on every call of a paid
+tool (`mcp.server.mcpserver.resolve._accepted`), and pydantic caches a parametrized generic class only weakly, so
+without a reference the class was built again on each call (0.49 ms against 3.5 us per call, measured)."""
+
 MaxCostUsd = Annotated[
     float | None,
     Field(

@@ -5,16 +5,20 @@ tiny `MCPServer` whose one paid tool uses `cost_gate`. "Nothing sent" is the too
 No `from __future__ import annotations`: the tool is defined inside `paid_server`, and its `cost` annotation
 names the local resolver, which the SDK can only see in an annotation evaluated at definition time."""
 
+import gc
+import weakref
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
 import pytest
 from mcp import Client
+from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ElicitRequestFormParams, ElicitResult
 
 from mavi_mcp.confirm import (
+    ACCEPTED_ANY,
     Approved,
     CostCheck,
     MaxCostUsd,
@@ -286,3 +290,13 @@ async def test_the_daily_budget_refuses_before_asking_and_sends_nothing(mode: st
     assert "taking today's spend from $4.90 to $12.43, past MAVI_MCP_DAILY_BUDGET_USD=$5.00" in text
     assert (sent, asked) == ([], [])
     assert await call(server, mode, callback, {"seconds": 30}) == (False, "sent: $0.06 for 0:30")
+
+
+def test_the_sdks_accepted_outcome_class_stays_built_between_paid_calls() -> None:
+    """The SDK parametrizes `AcceptedElicitation[Any]` on every paid call; pydantic keeps that class only weakly, so
+    mavi_mcp.confirm holds it (else it is rebuilt each call)."""
+    assert ACCEPTED_ANY is AcceptedElicitation[Any]
+    built = weakref.ref(AcceptedElicitation[Any])
+    gc.collect()
+    assert built() is not None
+    assert built() is AcceptedElicitation[Any]
