@@ -13,6 +13,7 @@ Every backend (SQLite FTS5 now, PostgreSQL later) indexes these passages and ret
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,13 @@ MARK_OPEN = "\ue000"
 MARK_CLOSE = "\ue001"
 """Match markers (Unicode private-use characters) put around matched words by the index. They are removed
 from everything indexed, so a marker in a hit's text is always one the index put there."""
+
+
+def display_name(label: str | None, names: Mapping[str, str], provider: Mapping[str, str]) -> str:
+    """The name a passage is indexed under: the user's rename of `label`, else the provider's name, else ""."""
+    if label is None:
+        return ""
+    return names.get(label) or provider.get(label) or ""
 
 
 def strip_marks(text: str) -> str:

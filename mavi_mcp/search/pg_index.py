@@ -33,7 +33,7 @@ from typing import Any, Final, cast
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
-from mavi_mcp.search.passages import MARK_CLOSE, MARK_OPEN, Doc, Hit, passages
+from mavi_mcp.search.passages import MARK_CLOSE, MARK_OPEN, Doc, Hit, display_name, passages
 from mavi_mcp.transcript import Transcript
 
 NAME_WEIGHT: Final = 0.5
@@ -94,12 +94,6 @@ def terms(text: str) -> str:
     return " ".join(_TOKEN.findall(text))
 
 
-def _display(label: str | None, names: Mapping[str, str], provider: Mapping[str, str]) -> str:
-    if label is None:
-        return ""
-    return names.get(label) or provider.get(label) or ""
-
-
 async def index_transcript(
     conn: AsyncConnection[Any], transcript: Transcript, names: Mapping[str, str] | None = None
 ) -> int:
@@ -130,7 +124,7 @@ async def index_transcript(
         return 0
     columns: list[list[Any]] = [[] for _ in range(9)]
     for p in found:
-        name = _display(p.speaker, names, provider)
+        name = display_name(p.speaker, names, provider)
         row = (p.segment, p.word, p.speaker, p.start, p.end, name, terms(name), p.text, terms(p.text))
         for column, value in zip(columns, row, strict=True):
             column.append(value)
@@ -167,7 +161,7 @@ async def reindex_names(conn: AsyncConnection[Any], transcript_id: str, names: M
     labels = [str(r[0]) for r in await cursor.fetchall()]
     changed = 0
     for label in labels:
-        name = _display(label, names, provider)
+        name = display_name(label, names, provider)
         await cursor.execute(
             "UPDATE search_passages SET name = %s, name_terms = %s WHERE transcript_id = %s AND speaker = %s"
             " AND name != %s",

@@ -21,8 +21,8 @@ from mavi_mcp.render.search import (
     render_search,
 )
 from mavi_mcp.search import sqlite_index
-from mavi_mcp.search.passages import Hit
-from mavi_mcp.search.query import parse, relaxed, to_fts5, to_tsquery
+from mavi_mcp.search.passages import Doc, Hit
+from mavi_mcp.search.query import Query, parse, relaxed, to_fts5, to_tsquery
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -31,6 +31,38 @@ RELAXED_NOTE = "No passage holds every word; these hold some of them."
 
 FETCH = 40
 """Hits fetched per page: more than a page of `DEFAULT_TOKENS` holds (about 15)."""
+
+
+def _plan(request: SearchRequest, cursor: str | None, max_tokens: int) -> tuple[Query, int, int]:
+    """The parsed query, the offset the cursor points at, and how many hits to fetch for one page (both backends).
+
+    Raises:
+        InputError: an unusable query or a cursor of another search.
+    """
+    query = parse(request.query)
+    offset = decode_search_cursor(cursor, request) if cursor else 0
+    return query, offset, max(FETCH, max_tokens // 50)
+
+
+def _page(
+    hits: list[Hit],
+    docs: dict[str, Doc],
+    request: SearchRequest,
+    offset: int,
+    fetch: int,
+    max_tokens: int,
+    note: str | None,
+) -> SearchPage:
+    """The rendered page of the first `fetch` hits (one more was fetched to know whether a next page exists)."""
+    return render_search(
+        hits[:fetch],
+        docs,
+        request=request,
+        offset=offset,
+        has_more=len(hits) > fetch,
+        max_tokens=max_tokens,
+        note=note,
+    )
 
 
 def search_page(
@@ -48,9 +80,7 @@ def search_page(
     Raises:
         InputError: an unusable query (`query.parse`) or a cursor of another search.
     """
-    query = parse(request.query)
-    offset = decode_search_cursor(cursor, request) if cursor else 0
-    fetch = max(FETCH, max_tokens // 50)
+    query, offset, fetch = _plan(request, cursor, max_tokens)
 
     def run(compiled: str, limit: int, at: int) -> list[Hit]:
         return sqlite_index.search(
@@ -71,15 +101,7 @@ def search_page(
         hits = run(to_fts5(loose), fetch + 1, offset)
         note = RELAXED_NOTE
     docs = sqlite_index.docs(db, (h.transcript_id for h in hits[:fetch]))
-    return render_search(
-        hits[:fetch],
-        docs,
-        request=request,
-        offset=offset,
-        has_more=len(hits) > fetch,
-        max_tokens=max_tokens,
-        note=note,
-    )
+    return _page(hits, docs, request, offset, fetch, max_tokens, note)
 
 
 async def search_page_pg(
@@ -92,9 +114,7 @@ async def search_page_pg(
     """`search_page` on the PostgreSQL store's connection (`pg_index`): same arguments, same page, same errors."""
     from mavi_mcp.search import pg_index
 
-    query = parse(request.query)
-    offset = decode_search_cursor(cursor, request) if cursor else 0
-    fetch = max(FETCH, max_tokens // 50)
+    query, offset, fetch = _plan(request, cursor, max_tokens)
 
     async def run(compiled: str, limit: int, at: int) -> list[Hit]:
         return await pg_index.search(
@@ -115,12 +135,4 @@ async def search_page_pg(
         hits = await run(to_tsquery(loose), fetch + 1, offset)
         note = RELAXED_NOTE
     docs = await pg_index.docs(conn, (h.transcript_id for h in hits[:fetch]))
-    return render_search(
-        hits[:fetch],
-        docs,
-        request=request,
-        offset=offset,
-        has_more=len(hits) > fetch,
-        max_tokens=max_tokens,
-        note=note,
-    )
+    return _page(hits, docs, request, offset, fetch, max_tokens, note)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from mavi_mcp.search.passages import MARK_CLOSE, MARK_OPEN, Doc, Hit, passages
+from mavi_mcp.search.passages import MARK_CLOSE, MARK_OPEN, Doc, Hit, display_name, passages
 from mavi_mcp.transcript import Transcript
 
 SCHEMA_VERSION = 1
@@ -73,12 +73,6 @@ def create_schema(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('rank', ?)", (f"bm25({NAME_WEIGHT}, 1.0)",))
 
 
-def _display(label: str | None, names: Mapping[str, str], provider: Mapping[str, str]) -> str:
-    if label is None:
-        return ""
-    return names.get(label) or provider.get(label) or ""
-
-
 def index_transcript(db: sqlite3.Connection, transcript: Transcript, names: Mapping[str, str] | None = None) -> int:
     """Index `transcript` (replacing an earlier index of the same id); `names` are the user's renames
     (label -> name). Returns the number of passages indexed (0 for a diarization: no words).
@@ -103,7 +97,7 @@ def index_transcript(db: sqlite3.Connection, transcript: Transcript, names: Mapp
         ),
     )
     rows = [
-        (transcript.id, p.segment, p.word, p.speaker, p.start, p.end, _display(p.speaker, names, provider), p.text)
+        (transcript.id, p.segment, p.word, p.speaker, p.start, p.end, display_name(p.speaker, names, provider), p.text)
         for p in passages(transcript)
     ]
     db.executemany(
@@ -147,7 +141,7 @@ def reindex_names(db: sqlite3.Connection, transcript_id: str, names: Mapping[str
     ]
     changed = 0
     for label in labels:
-        name = _display(label, names, provider)
+        name = display_name(label, names, provider)
         where = "FROM search_passages WHERE transcript_id = ? AND speaker = ? AND name != ?"
         args = (transcript_id, label, name)
         delete = f"INSERT INTO search_fts (search_fts, rowid, name, text) SELECT 'delete', id, name, text {where}"
