@@ -14,6 +14,8 @@ import os
 import re
 from pathlib import Path
 
+from mavi_mcp.processes import process_alive
+
 logger = logging.getLogger(__name__)
 
 DOWNLOADS = "downloads"
@@ -25,19 +27,6 @@ _NAME = re.compile(r"^download-(?:(\d+)-)?")
 def partial_prefix() -> str:
     """The file name prefix of a download by this process: `download-<pid>-`."""
     return f"download-{os.getpid()}-"
-
-
-def _alive(pid: int) -> bool:
-    """Whether process `pid` exists (signal 0 checks without sending anything)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def remove_stale(directory: Path) -> int:
@@ -59,7 +48,7 @@ def remove_stale(directory: Path) -> int:
         if match is None or not entry.is_file():
             continue
         pid = match.group(1)
-        if pid is not None and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid is not None and int(pid) != os.getpid() and process_alive(int(pid)):
             continue
         try:
             entry.unlink()

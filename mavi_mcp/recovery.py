@@ -19,7 +19,6 @@ the shape they were read with (`shapes.normalize_body`) and stored with their ta
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ import anyio
 
 from mavi_mcp.errors import ResultError, StoreUnavailableError
 from mavi_mcp.normalize import Context
+from mavi_mcp.processes import process_alive
 from mavi_mcp.shapes import SHAPES, normalize_body
 from mavi_mcp.spool import Spooled, drain_async
 from mavi_mcp.store_api import StoreAPI
@@ -98,17 +98,7 @@ def _in_flight(item: Spooled) -> bool:
     committing it (and removes it once committed)."""
     writer = item.meta.get("pid")
     young = datetime.now(UTC) - item.received_at < timedelta(seconds=IN_FLIGHT)
-    return young and isinstance(writer, int) and _alive(writer)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists
-        return True
-    return True
+    return young and isinstance(writer, int) and process_alive(writer)
 
 
 async def _save_spooled(store: StoreAPI, item: Spooled) -> None:

@@ -37,6 +37,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import anyio.to_thread
 
 from mavi_mcp.ledger import LEDGER_SCHEMA
+from mavi_mcp.processes import process_alive
 from mavi_mcp.render.search import DEFAULT_TOKENS, SearchPage, SearchRequest
 from mavi_mcp.search import sqlite_index as si
 from mavi_mcp.search.service import search_page
@@ -527,7 +528,7 @@ class Store:
         no longer exists (checked with signal 0 on its pid).
         """
         rows = self._query("SELECT task_id, owner_pid FROM tasks WHERE status = 'pending' AND mode = 'sync'")
-        stale = [r["task_id"] for r in rows if not _process_alive(r["owner_pid"])]
+        stale = [r["task_id"] for r in rows if not process_alive(r["owner_pid"])]
         now = utcnow().isoformat()
         with self._tx() as db:
             for task_id in stale:
@@ -646,7 +647,7 @@ class Store:
         alive: list[ReceiverRecord] = []
         for row in rows:
             seen = datetime.fromisoformat(row["last_seen"])
-            if (now - seen).total_seconds() <= within_seconds and _process_alive(row["pid"]):
+            if (now - seen).total_seconds() <= within_seconds and process_alive(row["pid"]):
                 alive.append(
                     ReceiverRecord(
                         receiver_id=row["receiver_id"],
@@ -785,22 +786,6 @@ def _insert_transcript(db: sqlite3.Connection, transcript: Transcript, *, task_i
             transcript.model_dump_json(exclude_none=True),
         ),
     )
-
-
-def _process_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def _task(row: sqlite3.Row) -> TaskRecord:

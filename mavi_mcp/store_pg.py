@@ -69,6 +69,7 @@ from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
 from mavi_mcp.ledger import SqlTx
 from mavi_mcp.migrations import PG_MIGRATION_LOCK, Migration, migrate_postgres, statements
 from mavi_mcp.pacing import PacingUnavailable
+from mavi_mcp.processes import process_alive
 from mavi_mcp.render.search import DEFAULT_TOKENS, SearchPage, SearchRequest
 from mavi_mcp.search import pg_index
 from mavi_mcp.search.service import search_page_pg
@@ -850,7 +851,7 @@ class PgStore:
                 last_seen=r["last_seen"],
             )
             for r in rows
-            if r["host"] != self._host or _pid_exists(r["pid"])
+            if r["host"] != self._host or process_alive(r["pid"])
         ]
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
@@ -1119,19 +1120,6 @@ class PgPacing:
 
     async def aclose(self) -> None:
         """Nothing to release: the pool belongs to the store."""
-
-
-def _pid_exists(pid: int) -> bool:
-    """Whether process `pid` exists on this host (signal 0; a process of another user counts as existing)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 async def _insert_transcript(
