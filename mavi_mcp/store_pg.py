@@ -25,9 +25,8 @@ What changes with several processes on several machines:
 - **Notifications.** Every write that settles a task sends `NOTIFY mavi_task_settled, '<task id>'` in its
   transaction; `watch_settled` calls back on every replica, so a waiter hears of a callback that another
   replica received at once instead of at its next poll.
-- **Pacing.** `PgPacing` (the client's `pacing.SharedPacing`, what the runtime uses) and `PgPacer` keep the
-  account's request slots in the database (`pacing` table), so N replicas together send at most `rate`
-  requests per second per API key.
+- **Pacing.** `PgPacing` (the client's `pacing.SharedPacing`) keeps the account's request slots in the database
+  (`pacing` table), so N replicas together send at most `rate` requests per second per API key.
 - **Search.** The full-text index (`mavi_mcp.search.pg_index`) is written in the transaction that stores a
   transcript or a rename; `search` gives the SQLite store's pages (`search.service.search_page_pg`).
 - **The ledger.** `in_transaction(fn)` runs the ledger's synchronous functions (`mavi_mcp.ledger`,
@@ -43,7 +42,6 @@ Schema: `MIGRATIONS` below, applied by `mavi_mcp.migrations.migrate_postgres` wh
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -916,10 +914,6 @@ class PgStore:
         """The client's `pacing.SharedPacing` on this store's database (`MaviClient(shared_pacing=...)`)."""
         return PgPacing(self.pool, url=self._url)
 
-    def pacer(self, rate: float) -> PgPacer:
-        """A `PgPacer` on this store's database: `rate` requests per second per API key, across replicas."""
-        return PgPacer(self.pool, rate, url=self._url)
-
     async def close(self) -> None:
         """Close the pool (also done when the `open()` block exits)."""
         await self.pool.close()
@@ -942,46 +936,6 @@ async def keep_leases(store: PgStore, reason: str, *, every: float | None = None
         except (psycopg.Error, StoreUnavailableError) as exc:  # the database is down or restarting
             logger.warning("Could not renew job leases (will retry in %.0fs): %s", period, store.scrub(str(exc)))
         await anyio.sleep(period)
-
-
-class PgPacer:
-    """At most `rate` request starts per second per API key across every replica on the database.
-
-    Each `acquire` reserves the key's next free slot in one statement (the `pacing` row, keyed by the
-    key's SHA-256, holds the time after which the next request may start) and sleeps until that slot, so
-    the database is held for one round trip, not for the wait. Slots are `1.1 / rate` seconds apart (10%
-    margin for network jitter, like the in-process `mavi_mcp.client.Pacer`). A caller cancelled while it
-    waits leaves its slot unused: the account is then paced slower, never faster.
-    """
-
-    def __init__(self, pool: Pool, rate: float, *, url: str = "") -> None:
-        """`url` (the pool's) only names the database in a `StoreUnavailableError`, password masked."""
-        self.pool = pool
-        self.rate = rate
-        self._url = url
-
-    def extensions(self, key: str) -> dict[str, Any]:
-        """No httpx request extensions: the slot is reserved in the database, with its own clock (`client.Pacer`)."""
-        return {}
-
-    async def acquire(self, key: str) -> None:
-        """Wait until a request with API key `key` may start (at once when `rate` is 0)."""
-        if self.rate <= 0:
-            return
-        spacing = 1.1 / self.rate
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        async with connection(self.pool, self._url) as conn:
-            cursor = await conn.execute(
-                "INSERT INTO pacing AS p (key_hash, next_at) VALUES (%(k)s, clock_timestamp()"
-                " + make_interval(secs => %(s)s)) ON CONFLICT (key_hash) DO UPDATE SET next_at ="
-                " GREATEST(p.next_at, clock_timestamp()) + make_interval(secs => %(s)s)"
-                " RETURNING EXTRACT(EPOCH FROM p.next_at - clock_timestamp())::float8 - %(s)s AS wait",
-                {"k": digest, "s": spacing},
-            )
-            row = await cursor.fetchone()
-        wait = float(row["wait"]) if row is not None else 0.0
-        if wait > 0:
-            await anyio.sleep(wait)
 
 
 class PgRows:

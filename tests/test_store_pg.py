@@ -21,9 +21,10 @@ import psycopg
 import pytest
 
 from mavi_mcp.billing import spend_now
+from mavi_mcp.client import Pacer
 from mavi_mcp.errors import ConfigurationError, StoreUnavailableError
 from mavi_mcp.pacing import PacingUnavailable
-from mavi_mcp.store_pg import MIGRATIONS, PgPacer, PgStore, keep_leases
+from mavi_mcp.store_pg import MIGRATIONS, PgStore, keep_leases
 from mavi_mcp.webhook import Receiver, receiver_app
 from tests.services import PostgresCluster, free_port, self_signed_certificate
 
@@ -117,8 +118,6 @@ async def test_a_database_that_goes_away_gives_an_actionable_error_a_503_to_webh
         try:
             with pytest.raises(StoreUnavailableError) as info:
                 await store.get_task("job_kept")
-            with pytest.raises(StoreUnavailableError):
-                await store.pacer(1.0).acquire("sk-key")
             with pytest.raises(PacingUnavailable):  # the client then paces on its own (`pacing.wait_turn`)
                 await store.shared_pacing().reserve("ab" * 32, 1.1)
             receiver = Receiver(store, secret="s" * 32, max_bytes=1 << 20)
@@ -328,10 +327,10 @@ async def test_replicas_on_one_database_start_requests_of_one_key_no_faster_than
     returned: list[float] = []
     other_key: list[float] = []
     async with PgStore.open(pg_url) as one, PgStore.open(pg_url) as two:
-        pacers = [PgPacer(one.pool, rate), PgPacer(two.pool, rate)]
+        pacers = [Pacer(rate, one.shared_pacing()), Pacer(rate, two.shared_pacing())]  # as the runtime does
         await pacers[0].acquire("sk-warm-up")  # connections open before the clock starts
 
-        async def call(pacer: PgPacer, key: str, into: list[float]) -> None:
+        async def call(pacer: Pacer, key: str, into: list[float]) -> None:
             await pacer.acquire(key)
             into.append(time.monotonic())
 
@@ -350,7 +349,7 @@ async def test_replicas_on_one_database_start_requests_of_one_key_no_faster_than
 
 async def test_a_rate_of_zero_does_not_pace(pg_url: str) -> None:
     async with PgStore.open(pg_url) as store:
-        pacer = PgPacer(store.pool, 0)
+        pacer = Pacer(0, store.shared_pacing())
         start = time.monotonic()
         for _ in range(20):
             await pacer.acquire("sk-key")
@@ -360,7 +359,7 @@ async def test_a_rate_of_zero_does_not_pace(pg_url: str) -> None:
     assert rows == {"n": 0}
 
 
-async def _burst_against_the_sandbox(pacers: list[Any] | None, calls_each: int) -> list[str]:
+async def _burst_against_the_sandbox(pacings: list[Any] | None, calls_each: int) -> list[str]:
     """Two clients (two replicas) of one account send `calls_each` requests each, at once, to one sandbox with
     MAVI's 1 request/second limit; returns the errors (no retries: a rejection shows)."""
     from pydantic import SecretStr
@@ -375,10 +374,11 @@ async def _burst_against_the_sandbox(pacers: list[Any] | None, calls_each: int) 
         transport = httpx2.ASGITransport(app=sandbox.app)
         http_clients = [httpx2.AsyncClient(base_url="http://mavi.test", transport=transport) for _ in range(2)]
         key = SecretStr("sk-one-account-0123456789")
-        clients = [MaviClient(h, key, policy=RetryPolicy(max_attempts=1)) for h in http_clients]
-        if pacers is not None:
-            for client, pacer in zip(clients, pacers, strict=True):
-                client.pacer = pacer  # what the runtime does on PostgreSQL
+        shared = pacings or [None, None]  # with the database's pacing: what the runtime does on PostgreSQL
+        clients = [
+            MaviClient(h, key, policy=RetryPolicy(max_attempts=1), shared_pacing=p)
+            for h, p in zip(http_clients, shared, strict=True)
+        ]
 
         async def call(client: MaviClient) -> None:
             try:
@@ -401,7 +401,7 @@ async def _burst_against_the_sandbox(pacers: list[Any] | None, calls_each: int) 
 
 async def test_two_replicas_pacing_through_the_database_are_never_rate_limited_by_mavi(pg_url: str) -> None:
     async with PgStore.open(pg_url) as one, PgStore.open(pg_url) as two:
-        assert await _burst_against_the_sandbox([one.pacer(1.0), two.pacer(1.0)], calls_each=3) == []
+        assert await _burst_against_the_sandbox([one.shared_pacing(), two.shared_pacing()], calls_each=3) == []
 
 
 async def test_two_replicas_pacing_each_on_its_own_are_rate_limited_by_mavi() -> None:
