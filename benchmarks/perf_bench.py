@@ -500,13 +500,14 @@ async def main_async(args: argparse.Namespace) -> None:
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="mavi-perf-"))
     try:
-        starts = cold_start(args.runs, work, breakdown=args.breakdown)
-        calls = await per_call(args.calls, work)
-        many = await concurrent(args.runs, args.concurrency, args.latency, work)
+        parts = set(args.only or ("start", "calls", "burst"))
+        starts = cold_start(args.runs, work, breakdown=args.breakdown) if "start" in parts else {}
+        calls = await per_call(args.calls, work) if "calls" in parts else {}
+        many = await concurrent(args.runs, args.concurrency, args.latency, work) if "burst" in parts else {}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    base, base_cpu, _ = starts["one-tool MCPServer"]
+    base, base_cpu, _ = starts.get("one-tool MCPServer", (1.0, 1.0, 0))
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()}; "
         f"mavi-mcp: {' '.join(mavi_mcp_command())}; "
@@ -567,6 +568,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100, help="calls at once over streamable HTTP")
     parser.add_argument("--latency", type=float, default=0.2, help="sandbox latency (s) in the concurrency test")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
+    parser.add_argument(
+        "--only", action="append", choices=("start", "calls", "burst"), help="run only this part (repeatable)"
+    )
     parser.add_argument(
         "--breakdown", action="store_true", help="also start two patched variants that show where start-up goes"
     )
