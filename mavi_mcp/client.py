@@ -32,12 +32,11 @@ from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import anyio
 import httpx2
-import pydantic
 from aiolimiter import AsyncLimiter
 from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
-from mavi_mcp import __version__
+from mavi_mcp import __version__, wire
 from mavi_mcp.endpoints import METADATA, UPLOAD, Endpoint
 from mavi_mcp.errors import (
     AmbiguousLimitError,
@@ -55,14 +54,14 @@ from mavi_mcp.errors import (
 from mavi_mcp.localfile import OpenedMedia
 from mavi_mcp.media import content_type
 from mavi_mcp.pacing import SharedPacing, sent_tracer, wait_turn
-from mavi_mcp.wire import AssetResource, Envelope, MetadataData, TaskData, UploadData, envelope
+from mavi_mcp.wire import AssetResource, Envelope, MetadataData, TaskData, UploadData
 
 if TYPE_CHECKING:
     from mavi_mcp.shapes import Shape
 
 logger = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=pydantic.BaseModel)
+M = TypeVar("M")
 
 NO_KEY_MESSAGE = (
     "No MAVI API key is configured. Set MAVI_API_KEY to your key from the memories.ai console "
@@ -343,8 +342,8 @@ class MaviClient:
         raw = _without(response.content, key)  # an answer that echoes the key is never stored with it
         if response.status_code < 400:
             try:  # the common case, in one pass over the bytes: a success envelope holding `model`
-                envelope_ = envelope(model).model_validate_json(raw)
-            except ValueError:
+                envelope_ = wire.decode_envelope(model, raw)
+            except wire.WireError:
                 pass
             else:
                 if envelope_.ok and envelope_.data is not None:
@@ -384,26 +383,22 @@ class MaviClient:
                 raw=raw,
             )
         try:
-            outer = Envelope[Any].model_validate(body)
-        except pydantic.ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
+            outer = wire.validate(Envelope[Any], cast("object", body))
+        except wire.WireError as exc:
             raise ResultError(
-                f"MAVI answered {endpoint.name} with an envelope this server does not recognise "
-                f"({first['msg']} at {where}); the raw answer was kept.",
+                f"MAVI answered {endpoint.name} with an envelope this server does not recognise ({exc}); "
+                "the raw answer was kept.",
                 raw=raw,
             ) from None
         if not outer.ok:
             status = _status_from_code(outer.code)
             raise error_for_response(status, body, request_id=request_id, endpoint=endpoint.name, secrets=(key,))
         try:
-            data = model.model_validate(outer.data)
-        except pydantic.ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "data"
+            data = wire.validate(model, outer.data, where="data")
+        except wire.WireError as exc:
             raise ResultError(
-                f"MAVI answered {endpoint.name} with a body this server does not recognise "
-                f"({first['msg']} at data.{where}); the raw answer was kept.",
+                f"MAVI answered {endpoint.name} with a body this server does not recognise ({exc}); "
+                "the raw answer was kept.",
                 raw=raw,
             ) from None
         return Reply(data=data, raw=raw, request_id=request_id)

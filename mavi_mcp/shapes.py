@@ -26,8 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-import pydantic
-
 from mavi_mcp import wire
 from mavi_mcp.cost import PRICES
 from mavi_mcp.endpoints import (
@@ -76,7 +74,7 @@ class Shape:
     endpoint: Endpoint
     provider: Provider
     kind: Kind
-    wire: type[pydantic.BaseModel]
+    wire: type[Any]
     normalize: Callable[[Any, Context], Transcript]
     default_model: str | None
     usd_per_second: float
@@ -91,15 +89,13 @@ class Shape:
         """
         try:
             if self.callback:
-                envelope = wire.CallbackEnvelope.model_validate_json(body)
+                envelope = wire.decode(wire.CallbackEnvelope, body)
                 if envelope.data is None or envelope.data.data is None:
                     raise ResultError("The callback carries no result (data.data).")
-                return self.wire.model_validate(envelope.data.data)
-            data = wire.envelope(self.wire).model_validate_json(body).data
-        except pydantic.ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise ResultError(f"The body is not a {self.name} body: {first['msg']} at {where}.") from None
+                return wire.validate(self.wire, envelope.data.data, where="data.data")
+            data = wire.decode_envelope(self.wire, body).data
+        except wire.WireError as exc:
+            raise ResultError(f"The body is not a {self.name} body: {exc}.") from None
         if data is None:
             raise ResultError("The body has no data.")
         return data
@@ -237,8 +233,8 @@ def detect_callback(inner: dict[str, Any]) -> Shape | None:
     first (its `audio_transcription` is unmistakable), then Whisper, then speaker turns. None when none fits."""
     for shape in (MULTI_SPEAKER_CALLBACK, WHISPER_CALLBACK, SPEAKER_CALLBACK):
         try:
-            shape.wire.model_validate(inner)
-        except pydantic.ValidationError:
+            wire.validate(shape.wire, inner)
+        except wire.WireError:
             continue
         return shape
     return None

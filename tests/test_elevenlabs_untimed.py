@@ -26,7 +26,7 @@ def untimed(name: str, **fields: Any) -> tuple[dict[str, Any], Transcript]:
         item.pop("start", None)
         item.pop("end", None)
     body.update(fields)
-    transcript = normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), Context(model="scribe_v2"))
+    transcript = normalize_elevenlabs(wire.validate(wire.ElevenLabsTranscript, body), Context(model="scribe_v2"))
     return body, transcript
 
 
@@ -56,7 +56,7 @@ def test_times_present_on_some_items_are_kept() -> None:
     for item in body["words"][2:]:
         item.pop("start", None)
         item.pop("end", None)
-    transcript = normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), Context())
+    transcript = normalize_elevenlabs(wire.validate(wire.ElevenLabsTranscript, body), Context())
     (segment,) = transcript.segments
     assert (segment.start, segment.end) == (0.2, 0.48)
 
@@ -67,7 +67,7 @@ def test_audio_events_are_listed_in_extras_with_their_times_in_seconds() -> None
         {"text": "(laughter)", "start": 0.73, "end": 0.75, "type": "audio_event", "speaker_id": "speaker_0"},
         {"text": " ", "start": 0.75, "end": 0.76, "type": "spacing", "speaker_id": "speaker_0"},
     ]
-    transcript = normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), Context())
+    transcript = normalize_elevenlabs(wire.validate(wire.ElevenLabsTranscript, body), Context())
     assert transcript.extras.audio_events == [
         {"text": "(laughter)", "start": 0.73, "end": 0.75, "speaker": "speaker_0"}
     ]

@@ -33,7 +33,6 @@ from typing import Any
 
 import anyio
 import httpx2
-import pydantic
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, event, given, settings
@@ -42,7 +41,7 @@ from hypothesis.control import currently_in_test_context
 from mcp import Client
 from mcp_types import CallToolResult
 
-from mavi_mcp import shapes
+from mavi_mcp import shapes, wire
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize import Context
 from mavi_mcp.normalize._assemble import RawSegment, RawWord, assemble
@@ -782,12 +781,12 @@ def check_transcript(transcript: Transcript) -> None:
 
 
 def normalize_or_reject(shape: str, payload: Any) -> Transcript | None:
-    """The normalizer's answer: a transcript, or None for a clear rejection (pydantic or `ResultError`)."""
+    """The normalizer's answer: a transcript, or None for a clear rejection (`wire.WireError` or `ResultError`)."""
     entry = shapes.SHAPES[shape]
     try:
-        transcript = entry.normalize(entry.wire.model_validate(payload), Context(model=entry.default_model))
-    except pydantic.ValidationError as exc:
-        problems = exc.errors()
+        transcript = entry.normalize(wire.validate(entry.wire, payload), Context(model=entry.default_model))
+    except wire.WireError as exc:
+        problems = str(exc)
     except ResultError as exc:
         problems = str(exc).strip()
     else:

@@ -44,7 +44,7 @@ def _callback_result(body: bytes) -> dict[str, Any]:
     return envelope.data.data
 
 
-def _data(envelope: wire.Envelope[T]) -> T:
+def _data(envelope: wire.Envelope[T] | wire.StructEnvelope[T]) -> T:
     assert envelope.ok, f"the recording's envelope does not report success: {envelope.code!r}"
     assert envelope.data is not None
     return envelope.data
@@ -409,7 +409,7 @@ def test_assemblyai_utterances_without_nested_words_take_theirs_from_the_flat_li
     nested = [[w["text"] for w in u["words"]] for u in body["data"]["utterances"]]
     for utterance in body["data"]["utterances"]:
         del utterance["words"]
-    parsed = wire.Envelope[wire.AssemblyAITranscript].model_validate(body)
+    parsed = wire.decode_envelope(wire.AssemblyAITranscript, json.dumps(body).encode())
     transcript = normalize_assemblyai(_data(parsed), CONTEXT)
     # each utterance gets exactly the words AssemblyAI nested in it, even the zero-length words placed
     # exactly on an utterance boundary
@@ -432,7 +432,7 @@ def test_assemblyai_flat_words_at_and_after_the_last_utterance_are_not_lost() ->
             {"text": "Fine. Thanks.", "start": 2980, "end": 5200, "speaker": "B"},
         ],
     }
-    transcript = normalize_assemblyai(wire.AssemblyAITranscript.model_validate(body), CONTEXT)
+    transcript = normalize_assemblyai(wire.validate(wire.AssemblyAITranscript, body), CONTEXT)
     assert [(s.speaker, s.text, [w[0] for w in s.words or []]) for s in transcript.segments] == [
         ("SPEAKER_A", "Hello, how", ["Hello,", "how"]),
         ("SPEAKER_B", "Fine. Thanks.", ["Fine.", "Thanks."]),
@@ -444,10 +444,10 @@ def test_assemblyai_flat_words_at_and_after_the_last_utterance_are_not_lost() ->
 def test_assemblyai_error_status_raises_result_error_with_the_reason() -> None:
     body = {"id": "x", "status": "error", "error": "Download error, unable to download https://a.test/x.mp3"}
     with pytest.raises(ResultError) as caught:
-        normalize_assemblyai(wire.AssemblyAITranscript.model_validate(body), CONTEXT)
+        normalize_assemblyai(wire.validate(wire.AssemblyAITranscript, body), CONTEXT)
     assert "Download error, unable to download" in str(caught.value)
     with pytest.raises(ResultError, match="no reason given"):
-        normalize_assemblyai(wire.AssemblyAITranscript.model_validate({"status": "error"}), CONTEXT)
+        normalize_assemblyai(wire.validate(wire.AssemblyAITranscript, {"status": "error"}), CONTEXT)
 
 
 def test_assemblyai_extras_are_kept() -> None:
@@ -464,7 +464,7 @@ def test_assemblyai_extras_are_kept() -> None:
         "auto_highlights_result": {"status": "success", "results": []},
         "speech_model_used": "universal",
     }
-    transcript = normalize_assemblyai(wire.AssemblyAITranscript.model_validate(body), CONTEXT)
+    transcript = normalize_assemblyai(wire.validate(wire.AssemblyAITranscript, body), CONTEXT)
     extras = transcript.extras
     assert extras.summary == "- A greeting."
     assert extras.chapters == [{"start": 0, "end": 520, "headline": "Hello"}]  # provider's ms, as documented
@@ -479,7 +479,7 @@ def test_assemblyai_extras_are_kept() -> None:
 
 def test_assemblyai_text_without_words_becomes_one_segment() -> None:
     body = {"status": "completed", "audio_duration": 12, "text": "Hello there.", "words": []}
-    transcript = normalize_assemblyai(wire.AssemblyAITranscript.model_validate(body), CONTEXT)
+    transcript = normalize_assemblyai(wire.validate(wire.AssemblyAITranscript, body), CONTEXT)
     assert [(s.start, s.end, s.text) for s in transcript.segments] == [(0.0, 12.0, "Hello there.")]
 
 
@@ -520,7 +520,7 @@ def test_elevenlabs_real_response_with_logprob_gives_confidence() -> None:
 
 def _elevenlabs(words: list[dict[str, Any]], **fields: Any) -> Transcript:
     body = {"language_code": "eng", "words": words, **fields}
-    return normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), CONTEXT.with_model("scribe_v1"))
+    return normalize_elevenlabs(wire.validate(wire.ElevenLabsTranscript, body), CONTEXT.with_model("scribe_v1"))
 
 
 def test_elevenlabs_audio_events_stay_in_text_and_words() -> None:
@@ -622,7 +622,7 @@ def test_negative_and_reversed_word_times_in_assemblyai_are_repaired() -> None:
             {"text": "two.", "start": 900, "end": 600},
         ],
     }
-    transcript = normalize_assemblyai(wire.AssemblyAITranscript.model_validate(body), CONTEXT)
+    transcript = normalize_assemblyai(wire.validate(wire.AssemblyAITranscript, body), CONTEXT)
     words = transcript.segments[0].words
     assert words is not None
     assert [(w[1], w[2]) for w in words] == [(0.0, 0.3), (0.6, 0.9)]
@@ -644,7 +644,7 @@ def test_time_that_is_not_a_finite_number_is_refused(bad: str) -> None:
 def test_nan_word_time_from_assemblyai_is_refused() -> None:
     body = json.loads('{"status": "completed", "words": [{"text": "x", "start": NaN, "end": 10}]}')
     with pytest.raises(ResultError, match="not a finite number"):
-        normalize_assemblyai(wire.AssemblyAITranscript.model_validate(body), CONTEXT)
+        normalize_assemblyai(wire.validate(wire.AssemblyAITranscript, body), CONTEXT)
 
 
 def test_duration_is_never_shorter_than_the_last_segment() -> None:
@@ -654,7 +654,7 @@ def test_duration_is_never_shorter_than_the_last_segment() -> None:
 
 def test_unusable_provider_duration_is_replaced_with_a_warning() -> None:
     body = {"language_code": "eng", "text": "Hi", "audio_duration_secs": -3.0, "words": []}
-    transcript = normalize_elevenlabs(wire.ElevenLabsTranscript.model_validate(body), CONTEXT)
+    transcript = normalize_elevenlabs(wire.validate(wire.ElevenLabsTranscript, body), CONTEXT)
     assert transcript.duration == 0.0
     assert any("duration" in w for w in transcript.warnings)
 
@@ -697,7 +697,7 @@ def test_segments_arriving_out_of_order_are_sorted_by_start() -> None:
         ),
         (
             lambda: normalize_assemblyai(
-                wire.AssemblyAITranscript.model_validate({"status": "completed", "words": [], "utterances": []}),
+                wire.validate(wire.AssemblyAITranscript, {"status": "completed", "words": [], "utterances": []}),
                 CONTEXT,
             ),
             "transcript",

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mavi_mcp import wire
 from mavi_mcp.normalize._assemble import Context
 from mavi_mcp.normalize.assemblyai import normalize_assemblyai
 from mavi_mcp.normalize.elevenlabs import normalize_elevenlabs
@@ -166,7 +167,7 @@ async def test_assemblyai_words_are_real_in_milliseconds_or_a_labelled_placehold
     item = BY_ID[asset_id]
     body = {"provider": "assemblyai", "asset_id": asset_id, "speaker_labels": item.speaker_labels}
     raw = await post("speech-to-text", body)
-    data = AssemblyAITranscript.model_validate(raw)
+    data = wire.validate(AssemblyAITranscript, raw)
     assert data.status == "completed"
     assert data.words
     assert data.text
@@ -174,17 +175,17 @@ async def test_assemblyai_words_are_real_in_milliseconds_or_a_labelled_placehold
     if item.recording in STT_FIRST_WORDS:
         assert data.text.startswith(STT_FIRST_WORDS[item.recording])
         assert all(isinstance(w["start"], int) and isinstance(w["end"], int) for w in raw["words"])
-        assert data.words[-1]["end"] > 1000  # milliseconds
+        assert data.words[-1].end > 1000  # milliseconds
         if item.speaker_labels:
             assert data.utterances
-            speakers = {w.get("speaker") for w in data.words}
+            speakers = {w.speaker for w in data.words}
             assert len(speakers) == STT_SPEAKERS.get(item.recording, 1)
-            assert data.words[0].get("speaker") == "A"
+            assert data.words[0].speaker == "A"
         else:
             assert data.utterances is None
     else:
         assert data.text == ONLY_TURNS
-        assert data.words[-1]["end"] == round(item.duration * 1000)
+        assert data.words[-1].end == round(item.duration * 1000)
         assert data.utterances is not None
         assert [u.speaker for u in data.utterances] == ["A"]
 
@@ -193,22 +194,23 @@ async def test_assemblyai_words_are_real_in_milliseconds_or_a_labelled_placehold
 async def test_elevenlabs_words_are_real_in_seconds_or_a_labelled_placeholder(asset_id: str) -> None:
     item = BY_ID[asset_id]
     body = {"provider": "elevenlabs", "asset_id": asset_id, "diarize": item.speaker_labels}
-    data = ElevenLabsTranscript.model_validate(await post("speech-to-text", body))
-    words = [w for w in data.words if w.get("type") == "word"]
+    raw = await post("speech-to-text", body)
+    data = wire.validate(ElevenLabsTranscript, raw)
+    words = [w for w in data.words if w.type == "word"]
     assert data.text
-    assert {w.get("type") for w in data.words} <= {"word", "spacing"}
+    assert {w.type for w in data.words} <= {"word", "spacing"}
     if item.recording in STT_FIRST_WORDS:
         assert data.text.startswith(STT_FIRST_WORDS[item.recording])
-        assert [w["text"] for w in words[:2]] == STT_FIRST_WORDS[item.recording].split()[:2]
+        assert [w.text for w in words[:2]] == STT_FIRST_WORDS[item.recording].split()[:2]
         if item.speaker_labels:
-            assert words[0].get("speaker_id") == "speaker_0"
-            assert len({w.get("speaker_id") for w in words}) == STT_SPEAKERS.get(item.recording, 1)
+            assert words[0].speaker_id == "speaker_0"
+            assert len({w.speaker_id for w in words}) == STT_SPEAKERS.get(item.recording, 1)
         else:
-            assert all("speaker_id" not in w for w in data.words)
-        assert (words[-1].get("end") or 0) <= item.duration + 0.5
+            assert all("speaker_id" not in w for w in raw["words"])
+        assert (words[-1].end or 0) <= item.duration + 0.5
     else:
         assert data.text == ONLY_TURNS
-        assert words[-1].get("end") == pytest.approx(item.duration, abs=0.001)
+        assert words[-1].end == pytest.approx(item.duration, abs=0.001)
 
 
 # --- options honoured on real data ---------------------------------------------------------------
@@ -396,10 +398,10 @@ def test_the_derived_shapes_read_through_the_projects_normalizers_with_their_spe
     eleven = catalog.elevenlabs_result(BY_ID["re_700000000000000004"])
     assert aai is not None
     assert eleven is not None
-    transcript = normalize_assemblyai(AssemblyAITranscript.model_validate(aai), Context())
+    transcript = normalize_assemblyai(wire.validate(AssemblyAITranscript, aai), Context())
     assert len(transcript.speakers) == 7
     assert transcript.segments[0].text.startswith("Good morning, ladies and gentlemen.")
-    wildfires = normalize_elevenlabs(ElevenLabsTranscript.model_validate(eleven), Context())
+    wildfires = normalize_elevenlabs(wire.validate(ElevenLabsTranscript, eleven), Context())
     assert wildfires.speakers == []
     assert wildfires.segments[0].text.startswith("Smoke from hundreds of wildfires")
 

@@ -7,7 +7,9 @@ least `MIN_SENTENCE_WORDS` words or `MIN_SENTENCE_SECONDS`, at a pause of `PAUSE
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+
+from mavi_mcp.normalize._assemble import RawWord
 
 PAUSE_SECONDS = 1.5
 MIN_SENTENCE_WORDS = 8
@@ -17,39 +19,34 @@ MAX_SECONDS = 30.0
 _SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"', ".'", "?'", "!'", ".)", "。", "？", "！")
 
 
-Token = tuple[str, float, float, str | None, bool, float | None]
-"""One unit of text with its time span: `(text, start, end, speaker, is_word, confidence)`, SECONDS; `text` is joined
-verbatim (ElevenLabs keeps its own spacing). A plain tuple: tens of thousands are made per transcript."""
+def segment_spans(words: Sequence[RawWord], speakers: Sequence[str | None]) -> list[tuple[int, int]]:
+    """The segments of `words` (in time order; `speakers[i]` is word i's speaker) by the rules in the module
+    docstring, as `(first, stop)` index pairs: segment k is `words[first:stop]`; `[]` for no words.
 
-
-def group_tokens(tokens: Iterable[Token]) -> list[list[Token]]:
-    """Split `tokens` (in time order) into groups by the rules in the module docstring."""
-    groups: list[list[Token]] = []
-    current: list[Token] = []
-    words = 0
-    last_word: Token | None = None
-    for token in tokens:
-        text, t_start, t_end, speaker, is_word, _ = token
-        if current and is_word:
-            start = current[0][1]
-            pause = t_start - last_word[2] if last_word is not None else 0.0
-            spoken = last_word[2] - start if last_word is not None else 0.0
-            long_enough = words >= MIN_SENTENCE_WORDS or spoken >= MIN_SENTENCE_SECONDS
-            if (
-                speaker != current[0][3]
-                or pause >= PAUSE_SECONDS
-                or (last_word is not None and long_enough and last_word[0].rstrip().endswith(_SENTENCE_END))
-                or words >= MAX_WORDS
-                or t_end - start > MAX_SECONDS
-            ):
-                groups.append(current)
-                current, words, last_word = [], 0, None
-        if not current and not is_word and not text.strip():
-            continue  # never start a segment with spacing
-        current.append(token)
-        if is_word:
-            words += 1
-            last_word = token
-    if current:
-        groups.append(current)
-    return groups
+    Indexes rather than lists of groups: a 66-minute answer has 12,000 words, and the callers slice what they
+    need (the words, their texts) in C.
+    """
+    if not words:
+        return []
+    starts = [0]
+    first_start = words[0][1]
+    speaker = speakers[0]
+    count = 0
+    last_text = ""
+    last_end = first_start
+    for index, (text, start, end, _) in enumerate(words):
+        if count and (
+            speakers[index] != speaker
+            or start - last_end >= PAUSE_SECONDS
+            or (
+                (count >= MIN_SENTENCE_WORDS or last_end - first_start >= MIN_SENTENCE_SECONDS)
+                and last_text.rstrip().endswith(_SENTENCE_END)
+            )
+            or count >= MAX_WORDS
+            or end - first_start > MAX_SECONDS
+        ):
+            starts.append(index)
+            first_start, speaker, count = start, speakers[index], 0
+        count += 1
+        last_text, last_end = text, end
+    return list(zip(starts, [*starts[1:], len(words)], strict=True))

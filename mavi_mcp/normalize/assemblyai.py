@@ -7,17 +7,20 @@ words); without, `words[]` are grouped into sentence-sized segments (`_grouping`
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
-from mavi_mcp.normalize._grouping import Token, group_tokens
+from mavi_mcp.normalize._grouping import segment_spans
 from mavi_mcp.transcript import Extras, Transcript
 from mavi_mcp.wire import AssemblyAITranscript, AssemblyAIUtterance, AssemblyAIWord
 
 MS = 1000.0
+_TEXT, _END = itemgetter(0), itemgetter(2)
 
 
 def _word(w: AssemblyAIWord) -> RawWord:
-    return (w["text"], w["start"] / MS, w["end"] / MS, w.get("confidence"))
+    return (w.text, w.start / MS, w.end / MS, w.confidence)
 
 
 def _label(speaker: str | None) -> str | None:
@@ -31,9 +34,9 @@ def _belongs(word: AssemblyAIWord, utterance: AssemblyAIUtterance) -> bool:
     A word inside the utterance's span belongs to it; a word starting exactly at its end (AssemblyAI gives
     zero-length words there) belongs to it only if it has the utterance's speaker, else to the next one.
     """
-    if word["start"] < utterance.end:
+    if word.start < utterance.end:
         return True
-    return word["start"] == utterance.end and word.get("speaker") == utterance.speaker
+    return word.start == utterance.end and word.speaker == utterance.speaker
 
 
 def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transcript:
@@ -72,28 +75,28 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
             leftover = [pending, *remaining]
             raw.append(
                 RawSegment(
-                    start=leftover[0]["start"] / MS,
-                    end=max(w["end"] for w in leftover) / MS,
-                    speaker=_label(leftover[0].get("speaker")),
-                    text=" ".join(w["text"] for w in leftover),
+                    start=leftover[0].start / MS,
+                    end=max(w.end for w in leftover) / MS,
+                    speaker=_label(leftover[0].speaker),
+                    text=" ".join(w.text for w in leftover),
                     words=[_word(w) for w in leftover],
                 )
             )
     else:
-        tokens: list[Token] = [
-            (w["text"], w["start"] / MS, w["end"] / MS, _label(w.get("speaker")), True, w.get("confidence"))
-            for w in words
-        ]
-        raw = [
-            RawSegment(
-                start=group[0][1],
-                end=max(t[2] for t in group),
-                speaker=group[0][3],
-                text=" ".join(t[0] for t in group),
-                words=[(t[0], t[1], t[2], t[5]) for t in group],
+        flat: list[RawWord] = [(w.text, w.start / MS, w.end / MS, w.confidence) for w in words]
+        speakers = [_label(w.speaker) for w in words]
+        raw = []
+        for first, stop in segment_spans(flat, speakers):
+            group = flat[first:stop]
+            raw.append(
+                RawSegment(
+                    start=group[0][1],
+                    end=max(map(_END, group)),
+                    speaker=speakers[first],
+                    text=" ".join(map(_TEXT, group)),
+                    words=group,
+                )
             )
-            for group in group_tokens(tokens)
-        ]
         if not raw and data.text and data.text.strip():
             raw = [RawSegment(start=0.0, end=data.audio_duration or 0.0, speaker=None, text=data.text)]
     return assemble(

@@ -9,12 +9,15 @@ kept. Audio events ("(laughter)") stay in the text and in the words. `confidence
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 from typing import Any
 
 from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
-from mavi_mcp.normalize._grouping import Token, group_tokens
+from mavi_mcp.normalize._grouping import segment_spans
 from mavi_mcp.transcript import Extras, Transcript
 from mavi_mcp.wire import ElevenLabsTranscript, ElevenLabsWord
+
+_END = itemgetter(2)
 
 
 def _untimed_turns(data: ElevenLabsTranscript) -> tuple[list[RawSegment], list[str]]:
@@ -29,20 +32,19 @@ def _untimed_turns(data: ElevenLabsTranscript) -> tuple[list[RawSegment], list[s
 
     def flush() -> None:
         nonlocal known
-        text = "".join(item["text"] for item in current).strip()
-        times = [(i.get("start"), i.get("end")) for i in current]
-        starts = [a for a, _ in times if a is not None]
-        ends = [b for _, b in times if b is not None]
+        text = "".join(item.text for item in current).strip()
+        starts = [i.start for i in current if i.start is not None]
+        ends = [i.end for i in current if i.end is not None]
         start = min(starts, default=known)
         end = max(ends, default=start)
         known = max(known, end)
-        speaker = next((i.get("speaker_id") for i in current if i.get("speaker_id")), None)
+        speaker = next((i.speaker_id for i in current if i.speaker_id), None)
         if text:
             raw.append(RawSegment(start=start, end=max(start, end), speaker=speaker, text=text))
 
     for item in data.words:
-        is_word = item.get("type", "word") != "spacing"
-        if current and is_word and item.get("speaker_id") not in (None, current[0].get("speaker_id")):
+        is_word = item.type != "spacing"
+        if current and is_word and item.speaker_id not in (None, current[0].speaker_id):
             flush()
             current = []
         if current or is_word:
@@ -58,8 +60,8 @@ def _untimed_turns(data: ElevenLabsTranscript) -> tuple[list[RawSegment], list[s
 
 def _event(item: ElevenLabsWord) -> dict[str, Any]:
     """An audio event as `extras.audio_events` lists it: `{text, start, end, speaker}` (SECONDS), unknowns left out."""
-    fields = (("text", item["text"]), ("start", item.get("start")), ("end", item.get("end")))
-    return {key: value for key, value in (*fields, ("speaker", item.get("speaker_id"))) if value is not None}
+    fields = (("text", item.text), ("start", item.start), ("end", item.end), ("speaker", item.speaker_id))
+    return {key: value for key, value in fields if value is not None}
 
 
 def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transcript:
@@ -70,47 +72,56 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
     (`{text, start, end, speaker}`, SECONDS). An answer without word times but with speaker ids keeps one
     segment per speaker turn (see `_untimed_turns`); without speaker ids its text is one segment.
     """
-    tokens: list[Token] = []
+    items = data.words
+    words: list[RawWord] = []
+    speakers: list[str | None] = []
+    positions: list[int] = []  # where each word is in `items`
     events: list[dict[str, Any]] = []
     untimed = False
-    previous_end = 0.0
-    for item in data.words:
-        start, end, logprob, kind = item.get("start"), item.get("end"), item.get("logprob"), item.get("type", "word")
-        is_word = kind != "spacing"
+    exp = math.exp
+    for position, item in enumerate(items):
+        kind = item.type
+        if kind == "spacing":
+            continue  # its text is joined below; its time carries nothing
+        start, end, logprob = item.start, item.end, item.logprob
+        if start is None or end is None:
+            untimed = True
+            break
         if kind == "audio_event":
             events.append(_event(item))
-        if start is None or end is None:
-            if is_word:
-                untimed = True
-                break
-            start = end = previous_end  # an untimed space: its time carries nothing, its text is kept
-        previous_end = end
-        confidence = math.exp(logprob) if logprob is not None and logprob <= 0 else None
-        tokens.append((item["text"], start, end, item.get("speaker_id"), is_word, confidence))
+        words.append((item.text, start, end, exp(logprob) if logprob is not None and logprob <= 0 else None))
+        speakers.append(item.speaker_id)
+        positions.append(position)
     if untimed:  # the loop stopped early: list every event
-        events = [_event(item) for item in data.words if item.get("type") == "audio_event"]
+        events = [_event(item) for item in items if item.type == "audio_event"]
     raw: list[RawSegment]
     notes: list[str] = []
-    if untimed and any(item.get("speaker_id") for item in data.words):
+    if untimed and any(item.speaker_id for item in items):
         raw, notes = _untimed_turns(data)
-    elif untimed or (not tokens and data.text):
+    elif untimed or (not words and data.text):
         # timestamps_granularity "none": the text is all there is (or the items' texts, when no text is given)
-        text = data.text or "".join(item["text"] for item in data.words)
+        text = data.text or "".join(item.text for item in items)
         raw = [RawSegment(start=0.0, end=data.audio_duration_secs or 0.0, speaker=None, text=text)]
         raw = [r for r in raw if r.text.strip()]
     else:
+        # a segment's text is every item from its first word to the next segment's first word (the spacing after
+        # its last word included); leading blank spacing is dropped, other leading items kept
+        texts = [item.text for item in items]
+        spans = segment_spans(words, speakers)
+        bounds = [positions[first] for first, _ in spans]
+        if bounds:
+            bounds[0] = next((i for i in range(bounds[0]) if texts[i].strip()), bounds[0])
+        bounds.append(len(texts))
         raw = []
-        for group in group_tokens(tokens):
-            words: list[RawWord] = [(t[0], t[1], t[2], t[5]) for t in group if t[4]]
-            if not words:
-                continue
+        for k, (first, stop) in enumerate(spans):
+            group = words[first:stop]
             raw.append(
                 RawSegment(
-                    start=words[0][1],
-                    end=max(w[2] for w in words),
-                    speaker=group[0][3],
-                    text="".join(t[0] for t in group),
-                    words=words,
+                    start=group[0][1],
+                    end=max(map(_END, group)),
+                    speaker=speakers[first],
+                    text="".join(texts[bounds[k] : bounds[k + 1]]),
+                    words=group,
                 )
             )
     transcript = assemble(

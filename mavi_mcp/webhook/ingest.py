@@ -17,8 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import pydantic
-
+from mavi_mcp import wire
 from mavi_mcp.callback_body import CallbackBody, read_body
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize import Context
@@ -84,9 +83,9 @@ async def _apply(store: StoreAPI, delivery: int, payload: Any, task_id: str | No
         await store.mark_delivery(delivery, "duplicate", f"task already {existing.status}")
         return Ingested(task_id, "duplicate")
     try:
-        envelope = CallbackEnvelope.model_validate(payload)
-    except pydantic.ValidationError as exc:
-        return await malformed(f"not a MAVI callback ({exc.errors()[0]['msg']})")
+        envelope = wire.validate(CallbackEnvelope, payload)
+    except wire.WireError as exc:
+        return await malformed(f"not a MAVI callback ({exc.reason})")
     data = envelope.data
     message = envelope.message or envelope.msg or ""
     failed = envelope.code not in SUCCESS_CODES or (data is not None and data.success is False)
@@ -106,12 +105,13 @@ async def _apply(store: StoreAPI, delivery: int, payload: Any, task_id: str | No
         model=shape.default_model,
     )
     try:
-        transcript = shape.normalize(shape.wire.model_validate(data.data), context)
-    except (pydantic.ValidationError, ResultError) as exc:
-        reason = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else str(exc)
-        if known and isinstance(exc, pydantic.ValidationError):
-            return await malformed(f"the result is not the shape {endpoint} sends ({reason})")
-        return await malformed(f"the result could not be normalized ({reason})")
+        transcript = shape.normalize(wire.validate(shape.wire, data.data), context)
+    except wire.WireError as exc:
+        if known:
+            return await malformed(f"the result is not the shape {endpoint} sends ({exc.reason})")
+        return await malformed(f"the result could not be normalized ({exc.reason})")
+    except ResultError as exc:
+        return await malformed(f"the result could not be normalized ({exc})")
     applied = await store.complete_from_callback(task_id, endpoint or shape.endpoint.name, transcript, None)
     if not applied:  # a concurrent delivery settled it first
         await store.mark_delivery(delivery, "duplicate", "task settled by a concurrent delivery")
