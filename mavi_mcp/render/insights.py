@@ -359,7 +359,7 @@ def render_insights(
             skip = start.word if k == start.segment else 0
             yield _unit(k, " ".join(lines[k].split(" ")[skip:]), skip)
 
-    cut = cut_page(units(), body_budget, size=lambda s: len(s.encode()), separator="\n")
+    cut = cut_page(units(), body_budget, separator="\n")
     next_cursor = encode_cursor(Cursor(transcript.id, cut.next, VIEW, page + 1)) if cut.next is not None else None
     footer = (
         f'Page {page}; more follows: get_transcript(transcript_id="{transcript.id}", cursor="{next_cursor}")'

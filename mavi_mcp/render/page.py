@@ -161,7 +161,6 @@ def render_page(
     cut = cut_page(
         _units(transcript, spans, view, start, display),
         body_budget,
-        size=lambda s: len(s.encode()),
         separator="\n",
         fill=view.format == "text",  # a subtitle cue or JSON segment cut in two would repeat its number
     )

@@ -10,7 +10,7 @@ unused rather than start a turn with a few words.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -32,29 +32,29 @@ class Unit:
     """A renderable unit starting at `start`.
 
     By default its text is its pieces joined, and a cut after `n` pieces is the first `n` pieces joined.
-    A unit may instead give `rendered` (its whole text) and build its pieces only when the pager must cut it
-    (`make_pieces`), which keeps whole-turn rendering free of per-word objects. Formats whose cut text is not
-    a prefix (JSON, subtitle cues) also give `split` (the text of the unit cut after `n` pieces).
+    A unit may instead give `rendered` (its whole text) and make its pieces only when the pager must cut it
+    (`make_pieces`, an iterable the pager reads only as far as the page has room), which keeps whole-turn rendering
+    free of per-word objects and a long turn's cut proportional to the page, not to the turn. Formats whose cut text
+    is not a prefix (JSON, subtitle cues) also give `split` (the text of the unit cut after `n` pieces).
     """
 
     start: Position
     given_pieces: list[Piece] | None = None
     rendered: str | None = None
     split: Callable[[int], str] | None = None
-    make_pieces: Callable[[], list[Piece]] | None = None
+    make_pieces: Callable[[], Iterable[Piece]] | None = None
+    fit: Callable[[int, bool], tuple[str, Position] | None] | None = None
+    """Instead of pieces: `fit(room, at_least_one)` answers what `_fill` would from the pieces (a turn of words
+    computes it from their byte lengths in C rather than one object per word)."""
 
-    @property
-    def pieces(self) -> list[Piece]:
-        if self.given_pieces is None:
-            self.given_pieces = self.make_pieces() if self.make_pieces is not None else []
-        return self.given_pieces
+    def iter_pieces(self) -> Iterator[Piece]:
+        if self.given_pieces is not None:
+            return iter(self.given_pieces)
+        return iter(self.make_pieces() if self.make_pieces is not None else ())
 
     @property
     def text(self) -> str:
-        return self.rendered if self.rendered is not None else "".join(p.text for p in self.pieces)
-
-    def cut(self, n: int) -> str:
-        return self.split(n) if self.split is not None else "".join(p.text for p in self.pieces[:n])
+        return self.rendered if self.rendered is not None else "".join(p.text for p in self.iter_pieces())
 
 
 @dataclass
@@ -65,10 +65,13 @@ class Cut:
     next: Position | None
 
 
-def cut_page(
-    units: Iterable[Unit], budget: int, *, size: Callable[[str], int], separator: str = "\n", fill: bool = True
-) -> Cut:
-    """Fill a page of at most `budget` (in `size` units, `separator` between parts) from `units`; with `fill`, a unit
+def size(text: str) -> int:
+    """What a text costs on a page: its UTF-8 bytes (`render.budget.token_bytes` turns tokens into bytes)."""
+    return len(text.encode())
+
+
+def cut_page(units: Iterable[Unit], budget: int, *, separator: str = "\n", fill: bool = True) -> Cut:
+    """Fill a page of at most `budget` UTF-8 bytes (`separator` between parts) from `units`; with `fill`, a unit
     that does not fit in what is left is cut to fill it (see the module docstring).
 
     The only page allowed over budget holds a single piece larger than the budget on its own (a very long
@@ -90,13 +93,13 @@ def cut_page(
         if parts:
             left = budget - used - sep
             if fill and left >= budget * MIN_FILL:
-                filled = _fill(unit, left, size, at_least_one=False)
+                filled = _fill(unit, left, at_least_one=False)
                 if filled is not None:
                     body, after = filled
                     return Cut([*parts, body], after)
             return Cut(parts, unit.start)
         # the page is empty and this unit alone does not fit: cut it between pieces, at least one piece
-        filled = _fill(unit, budget, size, at_least_one=True)
+        filled = _fill(unit, budget, at_least_one=True)
         if filled is not None:
             body, after = filled
             return Cut([body], after)
@@ -105,23 +108,32 @@ def cut_page(
     return Cut(parts, None)
 
 
-def _fill(unit: Unit, room: int, size: Callable[[str], int], *, at_least_one: bool) -> tuple[str, Position] | None:
-    """The first pieces of `unit` that fit in `room` (at least one if `at_least_one`), and the position after them;
-    None when none fit, or when all of them do (the unit needs no cut)."""
-    taken = 0
+def _fill(unit: Unit, room: int, *, at_least_one: bool) -> tuple[str, Position] | None:
+    """The first pieces of `unit` that fit in `room` bytes (at least one if `at_least_one`), and the position after
+    them; None when none fit, or when all of them do (the unit needs no cut)."""
+    if unit.fit is not None:
+        return unit.fit(room, at_least_one)
+    taken: list[Piece] = []
     running = 0
-    for piece in unit.pieces:
+    every_piece_fits = True
+    for piece in unit.iter_pieces():
         piece_cost = size(piece.text)
         if running + piece_cost > room and (taken or not at_least_one):
+            every_piece_fits = False
             break
         running += piece_cost
-        taken += 1
-    if taken == 0 or taken >= len(unit.pieces):
+        taken.append(piece)
+    if not taken or every_piece_fits:
         return None
-    body = unit.cut(taken)
-    while size(body) > room and taken > 1:  # piece sizes were an estimate: back off word by word
-        taken -= 1
-        body = unit.cut(taken)
+
+    def cut(n: int) -> str:
+        return unit.split(n) if unit.split is not None else "".join(p.text for p in taken[:n])
+
+    count = len(taken)
+    body = cut(count)
+    while size(body) > room and count > 1:  # piece sizes were an estimate: back off word by word
+        count -= 1
+        body = cut(count)
     if size(body) > room and not at_least_one:
         return None
-    return body, unit.pieces[taken - 1].after
+    return body, taken[count - 1].after

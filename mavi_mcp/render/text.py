@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterator
+from itertools import accumulate, islice
 
 from mavi_mcp.render.cursor import Position
 from mavi_mcp.render.pager import Piece, Unit
@@ -74,47 +76,70 @@ def _turn(group: list[Span], first: int, *, display: dict[str, str], timestamps:
     # and the words joined by single spaces. Cut points are built only if the pager has to cut this turn.
     words: list[str] = []
     last_anchor = math.floor(started)  # the time printed; the 30 s bound counts from it
+    every_segment = timestamps == "segments"
     for n, span in enumerate(group):
-        start_k = first if n == 0 else span.first
-        tokens = span.tokens
-        times = span.times
-        if not stamp or (times is None and n == 0):  # no anchor can go inside a segment without word times
-            words.extend(tokens[start_k : span.last])
+        k = first if n == 0 else span.first
+        tokens, times, last = span.tokens, span.times, span.last
+        if k >= last:
             continue
-        for k in range(start_k, span.last):
+        if not stamp or (times is None and n == 0):  # no anchor can go inside a segment without word times
+            words.extend(tokens[k:last])
+            continue
+        if times is None:  # an anchor can go only at this segment's start
             word = tokens[k]
-            if n == 0 and k == start_k:
-                words.append(word)
-                continue
-            if times is not None:
-                _, t_start, t_end, _ = times[k]
-                due = t_end - last_anchor > ANCHOR_SECONDS or (k == span.first and timestamps == "segments")
-            elif k == span.first:
-                t_start = span.segment.start
-                due = timestamps == "segments" or span.segment.end - last_anchor > ANCHOR_SECONDS
-            else:
-                words.extend(tokens[k : span.last])
-                break
-            if due:
-                word = f"[{clock(t_start)}] {word}"
-                last_anchor = math.floor(t_start)
+            if every_segment or span.segment.end - last_anchor > ANCHOR_SECONDS:
+                word = f"[{clock(span.segment.start)}] {word}"
+                last_anchor = math.floor(span.segment.start)
             words.append(word)
+            words.extend(tokens[k + 1 : last])
+            continue
+        if n == 0:  # the turn's first word: the heading carries its time
+            words.append(tokens[k])
+            k += 1
+        elif every_segment:
+            words.append(f"[{clock(times[k][1])}] {tokens[k]}")
+            last_anchor = math.floor(times[k][1])
+            k += 1
+        while k < last:  # words up to the next one ending more than ANCHOR_SECONDS after the last anchor
+            limit = last_anchor + ANCHOR_SECONDS
+            due = k
+            while due < last and times[due][2] <= limit:
+                due += 1
+            words.extend(tokens[k:due])
+            if due == last:
+                break
+            t_start = times[due][1]
+            words.append(f"[{clock(t_start)}] {tokens[due]}")
+            last_anchor = math.floor(t_start)
+            k = due + 1
     prefix = " ".join(heading)
     if not words:
         return Unit(start=Position(head.index, first), rendered="")
     rendered = f"{prefix} {' '.join(words)}" if prefix else " ".join(words)
 
-    def make_pieces() -> list[Piece]:
-        afters = [
-            Position(span.index, k + 1)
-            for n, span in enumerate(group)
-            for k in range(first if n == 0 else span.first, span.last)
-        ]
-        pieces = [Piece(f"{prefix} {words[0]}" if prefix else words[0], afters[0])]
-        pieces.extend(Piece(" " + w, after) for w, after in zip(words[1:], afters[1:], strict=True))
-        return pieces
+    def fit(room: int, at_least_one: bool) -> tuple[str, Position] | None:
+        # the line cut after n words costs (prefix + " " if prefix) + the n words' bytes + (n - 1) spaces; no word is
+        # under 1 byte, so none past room // 2 + 1 can fit
+        lead = len(prefix.encode()) + 1 if prefix else 0
+        sizes = list(accumulate(map(len, map(str.encode, islice(words, room // 2 + 1)))))
+        n = bisect_right(range(len(sizes)), room + 1 - lead, key=lambda i: sizes[i] + i + 1)
+        if n >= len(words):
+            return None  # every word fits: no cut needed
+        if n == 0:
+            if not at_least_one:
+                return None
+            n = 1
+        body = " ".join(words[:n])
+        body = f"{prefix} {body}" if prefix else body
+        skip = n  # the n-th word is in the span where the words counted so far run out
+        for index, span in enumerate(group):
+            start_k = first if index == 0 else span.first
+            if skip <= span.last - start_k:
+                return body, Position(span.index, start_k + skip)
+            skip -= span.last - start_k
+        return body, Position(group[-1].index, group[-1].last)  # not reached: words come from these spans
 
-    return Unit(start=Position(head.index, first), rendered=rendered, make_pieces=make_pieces)
+    return Unit(start=Position(head.index, first), rendered=rendered, fit=fit)
 
 
 def diarization_units(spans: list[Span], position: Position, *, display: dict[str, str]) -> Iterator[Unit]:
