@@ -10,7 +10,8 @@ default text rendering of the WHOLE transcript (every page at the default budget
 - vs raw: characters of the raw MAVI JSON (compact, as the API sends it) / characters of the rendering.
 - max gap: the longest stretch of audio between two consecutive timestamps in the rendering (seconds), from
   the words' (or segments') times, which the goal bounds at 30 s.
-- time: parse + normalize + render all pages, vs `json.loads` of the same body, medians of the same run.
+- time: parse + normalize + render all pages, vs `json.loads` of the same body: CPU time of the process, the two
+  alternating, medians of the same run; the ratio is the median of the per-pair ratios.
 - peak memory of parse + normalize + render for the largest body (tracemalloc).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import re
 import statistics
 import time
@@ -94,19 +96,24 @@ def words_floor(transcript: Transcript) -> int:
     return len(" ".join(" ".join(s.text.split()) for s in transcript.segments if s.text.strip()))
 
 
-def median_time(fn: Callable[[], Any], repeat: int) -> float:
-    times: list[float] = []
+def paired_times(base: Callable[[], Any], ours: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
+    """`base` and `ours` run alternately `repeat` times each (CPU time of this process, so the machine's other load
+    counts less): their medians (s) and the median of the per-pair ratios ours / base."""
+    base_times: list[float] = []
+    our_times: list[float] = []
     for _ in range(repeat):
-        gc.collect()
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for fn, times in ((base, base_times), (ours, our_times)):
+            gc.collect()
+            started = time.process_time()
+            fn()
+            times.append(time.process_time() - started)
+    ratios = [o / b for o, b in zip(our_times, base_times, strict=True) if b > 0]
+    return statistics.median(base_times), statistics.median(our_times), statistics.median(ratios or [math.inf])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
 
@@ -119,8 +126,11 @@ def main() -> None:
             pages = render_all(transcript)
             rendered = sum(len(p) for p in pages)
             floor = words_floor(transcript)
-            t_json = median_time(lambda raw=raw: json.loads(raw), args.repeat)
-            t_ours = median_time(lambda raw=raw, folder=folder: render_all(parse(folder, raw)), args.repeat)
+            t_json, t_ours, ratio = paired_times(
+                lambda raw=raw: json.loads(raw),
+                lambda raw=raw, folder=folder: render_all(parse(folder, raw)),
+                args.repeat,
+            )
             gap = max_gap(transcript, pages)
             rows.append(
                 {
@@ -133,7 +143,7 @@ def main() -> None:
                     "max_gap_s": gap,
                     "json_loads_ms": t_json * 1000,
                     "ours_ms": t_ours * 1000,
-                    "time_ratio": t_ours / t_json,
+                    "time_ratio": ratio,
                 }
             )
             if largest is None or len(raw) > largest[0]:

@@ -113,11 +113,16 @@ def defuse_markers(text: str) -> str:
 _BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 _SPACES = re.compile(r"\s+")
+_UNUSUAL = re.compile(_BREAKS.pattern[:-1] + _INVISIBLE.pattern[1:])
+"""A character `_BREAKS` or `_INVISIBLE` would replace; text without one needs only its whitespace collapsed
+(`str.split` and `\\s` agree on what whitespace is)."""
 
 
 def clean_text(text: str) -> str:
     """`text` on one line: control characters and line/paragraph separators as spaces, bidi and invisible
     format characters removed, space runs collapsed, markers defused (`defuse_markers`). No length bound."""
+    if _UNUSUAL.search(text) is None:  # the common case: one scan, then whitespace runs collapsed in C
+        return defuse_markers(" ".join(text.split()))
     one_line = _SPACES.sub(" ", _INVISIBLE.sub("", _BREAKS.sub(" ", text))).strip()
     return defuse_markers(one_line)
 

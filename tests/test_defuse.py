@@ -4,6 +4,7 @@ defused, names stay on one line and are bounded, in every format and in the page
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,9 +13,11 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client
 
-from mavi_mcp.defuse import NAME_LIMIT, clean_name, defuse_markers
+from mavi_mcp.defuse import NAME_LIMIT, clean_name, clean_text, defuse_markers
 from mavi_mcp.render.page import NOTICE
 from mavi_mcp.runtime import RuntimeHolder
 from mavi_mcp.server import create_server
@@ -68,6 +71,35 @@ def test_every_spelling_of_a_marker_is_defused(marker: str) -> None:
 )
 def test_text_without_a_marker_is_unchanged(text: str) -> None:
     assert defuse_markers(text) == text
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            [
+                *"ab <>/transcript.",
+                "\t",
+                "\n",
+                "\x00",
+                "\x85",
+                "\xa0",
+                "\u2028",
+                "\u200b",
+                "\u202e",
+                "\ufeff",
+                "\u3000",
+                "\u0430",
+            ]
+        ),
+        max_size=40,
+    )
+)
+def test_clean_text_is_the_same_on_its_fast_path_and_its_full_path(text: str) -> None:
+    breaks = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", text)  # controls and line separators: spaces
+    visible = re.sub(r"[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]", "", breaks)
+    full = defuse_markers(re.sub(r"\s+", " ", visible).strip())
+    assert clean_text(text) == full
 
 
 def test_a_name_is_one_line_without_invisible_characters_and_cut_and_marked() -> None:

@@ -88,6 +88,18 @@ def _repair_span(start: float, end: float, what: str, warnings: list[str]) -> tu
     return start, end
 
 
+def _segment(raw: RawSegment, start: float, end: float, words: list[RawWord] | None, labels: dict[str, str]) -> Segment:
+    speaker = raw.speaker
+    if speaker is not None:
+        label = labels.get(speaker)
+        if label is None:
+            label = labels[speaker] = clean_name(speaker)
+        speaker = label
+    return Segment.model_construct(
+        start=float(start), end=float(end), speaker=speaker, text=raw.text.strip(), words=words
+    )
+
+
 def assemble(
     raw_segments: list[RawSegment],
     *,
@@ -108,6 +120,7 @@ def assemble(
     """
     warnings: list[str] = []
     segments: list[Segment] = []
+    labels: dict[str, str] = {}  # speaker label -> cleaned, once per speaker
     for index, raw in enumerate(raw_segments):
         start, end = raw.start, raw.end
         if not 0.0 <= start <= end < MAX_SECONDS:  # NaN fails every comparison and lands here too
@@ -131,15 +144,7 @@ def assemble(
                 if words is raw.words:
                     words = list(raw.words)
                 words[w_index] = (text, float(w_start), float(w_end), None if confidence is None else float(confidence))
-        segments.append(
-            Segment.model_construct(
-                start=float(start),
-                end=float(end),
-                speaker=clean_name(raw.speaker) if raw.speaker is not None else None,
-                text=raw.text.strip(),
-                words=words,
-            )
-        )
+        segments.append(_segment(raw, start, end, words, labels))
     segments.sort(key=lambda s: s.start)
 
     last_end = max((s.end for s in segments), default=0.0)
