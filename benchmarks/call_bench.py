@@ -14,7 +14,9 @@ and the process's RSS after all calls (24 by default, as the issue asks).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import pstats
 import resource
 import statistics
 import sys
@@ -64,7 +66,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run(calls: int, warm: int) -> None:
+async def run(calls: int, warm: int, profile: int) -> None:
     from mavi_mcp.server import create_server
 
     sandbox = start_sandbox("--no-rate-limit")
@@ -88,6 +90,9 @@ async def run(calls: int, warm: int) -> None:
                     )
                 cpu: list[float] = []
                 gc_spent: list[float] = []
+                profiler = cProfile.Profile() if profile else None
+                if profiler is not None:
+                    profiler.enable()
                 for _ in range(calls):
                     clock.reset()
                     started = time.process_time()
@@ -97,6 +102,9 @@ async def run(calls: int, warm: int) -> None:
                     cpu.append(time.process_time() - started)
                     gc_spent.append(clock.spent)
                     assert not result.is_error, result
+                if profiler is not None:
+                    profiler.disable()
+                    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(profile)
                 rss = rss_mb()
     finally:
         sandbox.process.stop()
@@ -116,8 +124,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=16, help="timed calls")
     parser.add_argument("--warm", type=int, default=8, help="calls before timing (fill the transcript cache)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions (stderr)")
     args = parser.parse_args()
-    anyio.run(run, args.calls, args.warm)
+    anyio.run(run, args.calls, args.warm, args.profile)
 
 
 if __name__ == "__main__":

@@ -601,7 +601,7 @@ async def test_the_real_client_uploads_sees_the_upload_finish_and_transcribes_it
     assert "It received 'standup.wav' (4.0 s)." in whisper.data.items[0].text
     assert aai.data.text is not None
     assert aai.data.text.startswith("[MAVI sandbox]")
-    assert {w.get("speaker_id") for w in eleven.data.words} == {"speaker_0"}
+    assert {w.speaker_id for w in eleven.data.words} == {"speaker_0"}
 
 
 async def test_the_real_client_parses_preloaded_results_with_real_words_and_speakers() -> None:
@@ -614,7 +614,7 @@ async def test_the_real_client_parses_preloaded_results_with_real_words_and_spea
     assert (turns.data.model, len(turns.data.items), turns.data.items[0].speaker) == ("pyannote", 260, "SPEAKER_03")
     assert whisper.data.items[0].text.startswith(" Good day and thank you for standing by")
     assert aai.data.words is not None
-    assert [w["text"] for w in aai.data.words[:3]] == ["Smoke", "from", "hundreds"]
+    assert [w.text for w in aai.data.words[:3]] == ["Smoke", "from", "hundreds"]
     assert eleven.data.text == "Hello from the Versal AI SDK"
     assert (resource.original_filename, resource.upload_status) == ("voxconverse-bidnq.wav", "SUCCESS")
 
