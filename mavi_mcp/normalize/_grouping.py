@@ -38,12 +38,15 @@ def segment_spans(words: Sequence[RawWord], speakers: Sequence[str | None]) -> l
         if count and (
             speakers[index] != speaker
             or start - last_end >= PAUSE_SECONDS
-            or (
-                (count >= MIN_SENTENCE_WORDS or last_end - first_start >= MIN_SENTENCE_SECONDS)
-                and last_text.rstrip().endswith(_SENTENCE_END)
-            )
             or count >= MAX_WORDS
             or end - first_start > MAX_SECONDS
+            or (
+                (count >= MIN_SENTENCE_WORDS or last_end - first_start >= MIN_SENTENCE_SECONDS)
+                and (
+                    last_text.endswith(_SENTENCE_END)
+                    or (last_text[-1:].isspace() and last_text.rstrip().endswith(_SENTENCE_END))
+                )
+            )
         ):
             starts.append(index)
             first_start, speaker, count = start, speakers[index], 0
