@@ -728,3 +728,35 @@ def test_context_fills_source_and_identity() -> None:
     assert transcript.source.audio_url == "https://a.test/x.mp3"
     assert transcript.source.sandbox is True
     assert transcript.source.model == "whisper-1"  # the registry's default when the body names none
+
+
+def test_word_level_answers_read_numbers_sent_as_text_and_skip_unknown_keys_like_the_other_wire_models() -> None:
+    body = {"code": 200, "data": {"words": [{"text": "a", "start": "1.5", "end": 2, "new_field": {"x": 1}}]}}
+    envelope = wire.decode_envelope(wire.ElevenLabsTranscript, json.dumps(body).encode())
+    assert envelope.ok
+    assert envelope.data is not None
+    (word,) = envelope.data.words
+    assert (word.text, word.start, word.end, word.type) == ("a", 1.5, 2.0, "word")
+    turns = wire.validate(wire.SpeakerData, {"items": [{"start": "1.5", "end": 2, "speaker": "A"}], "new_field": 1})
+    assert (turns.items[0].start, turns.items[0].end) == (1.5, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "where"),
+    [
+        (wire.ElevenLabsTranscript, {"words": [{"text": "a"}, {"text": "b", "start": "soon"}]}, "data.words.1.start"),
+        (wire.AssemblyAITranscript, {"words": [{"text": "a", "start": 1}]}, "data.words.0"),
+        (wire.SpeakerData, {"items": [{"start": 0, "end": "later", "speaker": "A"}]}, "data.items.0.end"),
+    ],
+)
+def test_a_body_that_is_not_its_wire_model_says_where_it_differs_whichever_library_reads_it(
+    model: type[Any], body: dict[str, Any], where: str
+) -> None:
+    raw = json.dumps({"code": 200, "data": body}).encode()
+    with pytest.raises(wire.WireError) as caught:
+        wire.decode_envelope(model, raw)
+    assert caught.value.where == where
+    assert caught.value.reason
+    with pytest.raises(wire.WireError) as again:
+        wire.validate(model, body, where="data")
+    assert again.value.where == where
