@@ -29,7 +29,7 @@ from mavi_mcp.normalize import (
     normalize_whisper,
     normalize_whisper_callback,
 )
-from mavi_mcp.transcript import Transcript
+from mavi_mcp.transcript import Segment, Transcript
 from tests import data
 
 T = TypeVar("T")
@@ -760,3 +760,20 @@ def test_a_body_that_is_not_its_wire_model_says_where_it_differs_whichever_libra
     with pytest.raises(wire.WireError) as again:
         wire.validate(model, body, where="data")
     assert again.value.where == where
+
+
+@pytest.mark.parametrize(
+    ("speaker", "text", "words"),
+    [("SPEAKER_00", "two words", [("two", 0.5, 0.9, 0.8), ("words", 1.0, 1.5, None)]), (None, "", None)],
+)
+def test_a_checked_segment_is_the_segment_pydantic_builds_from_the_same_values(
+    speaker: str | None, text: str, words: list[tuple[str, float, float, float | None]] | None
+) -> None:
+    fields = {"start": 0.5, "end": 1.5, "speaker": speaker, "text": text, "words": words}
+    checked = Segment.checked(0.5, 1.5, speaker, text, words)
+    for other in (Segment.model_construct(**fields), Segment.model_validate(fields)):
+        assert checked == other
+        assert checked.model_dump_json() == other.model_dump_json()
+        assert checked.model_fields_set == other.model_fields_set
+    assert checked.model_copy(update={"text": "changed"}).text == "changed"
+    assert Segment.model_validate_json(checked.model_dump_json()) == checked

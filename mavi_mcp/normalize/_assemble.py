@@ -95,9 +95,7 @@ def _segment(raw: RawSegment, start: float, end: float, words: list[RawWord] | N
         if label is None:
             label = labels[speaker] = clean_name(speaker)
         speaker = label
-    return Segment.model_construct(
-        start=float(start), end=float(end), speaker=speaker, text=raw.text.strip(), words=words
-    )
+    return Segment.checked(float(start), float(end), speaker, raw.text.strip(), words)
 
 
 def assemble(
