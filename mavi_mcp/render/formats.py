@@ -114,21 +114,24 @@ def units(
         start_k = first if n == 0 else span.first
         if fmt == "rttm":
             line = _rttm_line(span, file_id, display)
-            yield Unit(Position(span.index, 0), [Piece(line, Position(span.index + 1, 0))])
+            yield Unit(Position(span.index, 0), [Piece(line, Position(span.index + 1, 0))], rendered=line)
             continue
         render = _RENDERERS[fmt]
         whole = render(span, start_k, span.last, display)
-        words = span.tokens[start_k : span.last]
-        overhead = max(len(whole) - sum(len(w) + 1 for w in words), 0)
-        pieces = [
-            Piece(("#" * overhead if k == 0 else "") + word + " ", Position(span.index, start_k + k + 1))
-            for k, word in enumerate(words)
-        ] or [Piece(whole, Position(span.index + 1, 0))]
+
+        def pieces(span: Span = span, start_k: int = start_k, whole: str = whole) -> list[Piece]:
+            # made only when the pager must cut this cue (it alone is larger than a page)
+            words = span.tokens[start_k : span.last]
+            overhead = max(len(whole) - sum(len(w) + 1 for w in words), 0)
+            return [
+                Piece(("#" * overhead if k == 0 else "") + word + " ", Position(span.index, start_k + k + 1))
+                for k, word in enumerate(words)
+            ] or [Piece(whole, Position(span.index + 1, 0))]
 
         def split(taken: int, span: Span = span, start_k: int = start_k, render: _Render = render) -> str:
             return render(span, start_k, start_k + taken, display)
 
-        yield Unit(Position(span.index, start_k), pieces, rendered=whole, split=split)
+        yield Unit(Position(span.index, start_k), rendered=whole, split=split, make_pieces=pieces)
 
 
 _Render = Callable[[Span, int, int, dict[str, str]], str]

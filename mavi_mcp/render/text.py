@@ -150,4 +150,4 @@ def diarization_units(spans: list[Span], position: Position, *, display: dict[st
         speaker = display.get(segment.speaker, segment.speaker) if segment.speaker is not None else "?"
         length = segment.end - segment.start
         line = f"{clock_tenths(segment.start)}+{length:.1f} {speaker}"
-        yield Unit(start=Position(span.index, 0), given_pieces=[Piece(line, Position(span.index + 1, 0))])
+        yield Unit(Position(span.index, 0), [Piece(line, Position(span.index + 1, 0))], rendered=line)

@@ -151,7 +151,7 @@ def _select(transcript: Transcript, view: View) -> list[Span]:
             continue
         if segment.end == start and segment.start < start:
             continue
-        tokens = neutralize(segment.text).split()
+        tokens = neutralize(segment.text).split() if segment.text else []  # a diarization turn has no text
         times = _aligned_times(segment, tokens)
         first, last = 0, len(tokens)
         if times is not None and (view.start is not None or view.end is not None):
