@@ -230,8 +230,11 @@ def _problem(error: Any) -> str:
     return message if where == "request" else f"{where}: {message}"
 
 
-def _flat_parameters(bundle: type[Bundle]) -> list[inspect.Parameter]:
-    """The bundle's fields as keyword parameters: the type with its constraints and description, and the default."""
+@functools.cache
+def _flat_parameters(bundle: type[Bundle]) -> tuple[inspect.Parameter, ...]:
+    """The bundle's fields as keyword parameters: the type with its constraints and description, and the default.
+
+    Built once per bundle (`PageOptions` is expanded into seven tools at import)."""
     out: list[inspect.Parameter] = []
     for name, info in bundle.model_fields.items():
         annotation = info.annotation
@@ -248,7 +251,7 @@ def _flat_parameters(bundle: type[Bundle]) -> list[inspect.Parameter]:
                 annotation=Annotated[(typed, *info.metadata, meta)],  # pyright: ignore[reportInvalidTypeArguments]
             )
         )
-    return out
+    return tuple(out)
 
 
 def _allows_none(annotation: Any) -> bool:
