@@ -1,15 +1,21 @@
 """Start-up work that `mavi-mcp` skips or defers to answer `tools/list` sooner (benchmarks/perf_bench.py measures it):
-the collector paused while the server is built (`cli.collector_paused`, `cli.started`)."""
+the collector paused while the server is built (`cli.collector_paused`, `cli.started`), bundle fields' None check
+read from the type (`tools._params._allows_none`). The published tools staying the same is tested in
+tests/test_schemas.py."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
 
+import pydantic
 import pytest
 
 from mavi_mcp.cli import collector_paused, main, started
+from mavi_mcp.options import Bundle
+from mavi_mcp.tools._params import _allows_none  # pyright: ignore[reportPrivateUsage]
 
 
 @pytest.fixture
@@ -55,3 +61,30 @@ def test_a_server_that_cannot_start_leaves_collection_on(tmp_path: Path, frozen_
     assert stopped.value.code == 2
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def pydantic_accepts_none(annotation: Any) -> bool:
+    try:
+        pydantic.TypeAdapter(annotation).validate_python(None)
+    except pydantic.ValidationError:
+        return False
+    return True
+
+
+def every_bundle() -> list[type[Bundle]]:
+    found: list[type[Bundle]] = []
+    todo = [Bundle]
+    while todo:
+        bundle = todo.pop()
+        found.append(bundle)
+        todo.extend(bundle.__subclasses__())
+    return found
+
+
+def test_a_bundle_fields_none_check_agrees_with_pydantic_for_every_field_and_the_corner_cases() -> None:
+    fields = [info.annotation for bundle in every_bundle() for info in bundle.model_fields.values()]
+    assert len(fields) > 20  # the page options and both providers' options
+    corner: list[Any] = [int, int | None, Optional[str], Any, None, type(None), Literal["a", None], Literal["a"]]  # noqa: UP045
+    corner += [list[int] | None, Annotated[int, pydantic.Field(ge=0)] | None, dict[str, int], str | int]
+    for annotation in fields + corner:
+        assert _allows_none(annotation) == pydantic_accepts_none(annotation), annotation
