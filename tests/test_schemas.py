@@ -268,6 +268,13 @@ async def test_the_published_tools_are_exactly_what_the_sdks_own_registration_th
 
     assert [t.name for t in published] == [fn.__name__ for fn, _, _ in _TOOLS]  # viewer_data: app-only, unlisted
     assert wire(published) == wire(expected)
+    for fn, _, _ in _TOOLS:  # structured content is validated against the same model, unwrapped, as before
+        ours = server._tool_manager.get_tool(fn.__name__)  # pyright: ignore[reportPrivateUsage]
+        theirs = reference._tool_manager.get_tool(fn.__name__)  # pyright: ignore[reportPrivateUsage]
+        assert ours is not None
+        assert theirs is not None
+        assert ours.fn_metadata.output_model is theirs.fn_metadata.output_model is not None
+        assert ours.fn_metadata.wrap_output is theirs.fn_metadata.wrap_output is False
     transcript_outputs = [t.output_schema for t in published if t.name in _TRANSCRIPT_TOOLS]
     assert len(transcript_outputs) == 7
     assert all(o is not None and list(o["properties"]) == list(TRANSCRIPT_FIELDS) for o in transcript_outputs)
