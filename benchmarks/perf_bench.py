@@ -40,7 +40,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,11 +204,24 @@ def rpc(method: str, id_: int | None = None, params: dict[str, Any] | None = Non
     return json.dumps(message).encode() + b"\n"
 
 
+def cpu_seconds_now(pid: int) -> float:
+    """CPU time a running process has used so far, to the nanosecond: the sum over its threads of
+    /proc/<pid>/task/<tid>/schedstat (Linux with schedstats); `cpu_seconds` (10 ms ticks) where that is missing."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with suppress(OSError):  # a thread that ended meanwhile
+                total += int((task / "schedstat").read_text().split()[0])
+    except OSError:
+        return cpu_seconds(pid)
+    return total / 1e9 if total else cpu_seconds(pid)
+
+
 def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> tuple[float, float, float, int]:
     """Spawn a stdio server, `initialize` (the handshake clients such as Claude Desktop use), `tools/list`.
 
     Returns (wall seconds from spawn to the tools/list answer, CPU seconds of the server process until that answer
-    (/proc, 10 ms ticks; 0 off Linux), CPU seconds over its whole life including its exit on stdin EOF, number of
+    (`cpu_seconds_now`; 0 off Linux), CPU seconds over its whole life including its exit on stdin EOF, number of
     tools). Raw JSON-RPC lines, so no client library's start-up or scheduling is counted.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -238,7 +251,7 @@ def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> tuple[float,
         child.stdin.flush()
         tools = len(answer(2)["tools"])
         elapsed = time.perf_counter() - started
-        answered_cpu = cpu_seconds(child.pid)
+        answered_cpu = cpu_seconds_now(child.pid)
         child.stdin.close()
         child.wait(timeout=30)
     finally:
