@@ -6,8 +6,9 @@ Prints figures; it asserts nothing (timings are not unit tests). Every figure is
 1. Cold start: spawn -> `initialize` -> `tools/list` answered (raw JSON-RPC lines on the pipes, the handshake
    Claude Desktop uses), for the installed `mavi-mcp` console script (real-API mode with a key set and an existing
    store: what a client spawns) and `mavi-mcp --sandbox`, against a one-tool `MCPServer` script on the same SDK
-   and interpreter. Runs alternate, after one warm-up each. Wall time to the answer, and the CPU time of the
-   process (start to exit on stdin EOF), which the machine's other load disturbs less. Goal: at most 1.10x.
+   and interpreter (`--baseline DIR`: also another version's source tree, for an A/B of a change). Runs alternate,
+   after one warm-up each. Wall time to the answer, and the CPU time of the process until that answer (/proc) and
+   until its exit on stdin EOF, which the machine's other load disturbs less. Goal: at most 1.10x.
 2. Per-call overhead over stdio, for each of `CASES` (a 260-turn diarization, a 6-word transcript): the tool
    call through mavi-mcp (validate, job, API call, normalize, store, render the first page) vs the same request
    POSTed straight to the same sandbox with `response.json()`; interleaved, the vendor rate limit off on both
@@ -39,7 +40,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,12 +204,25 @@ def rpc(method: str, id_: int | None = None, params: dict[str, Any] | None = Non
     return json.dumps(message).encode() + b"\n"
 
 
-def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+def cpu_seconds_now(pid: int) -> float:
+    """CPU time a running process has used so far, to the nanosecond: the sum over its threads of
+    /proc/<pid>/task/<tid>/schedstat (Linux with schedstats); `cpu_seconds` (10 ms ticks) where that is missing."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with suppress(OSError):  # a thread that ended meanwhile
+                total += int((task / "schedstat").read_text().split()[0])
+    except OSError:
+        return cpu_seconds(pid)
+    return total / 1e9 if total else cpu_seconds(pid)
+
+
+def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> tuple[float, float, float, int]:
     """Spawn a stdio server, `initialize` (the handshake clients such as Claude Desktop use), `tools/list`.
 
-    Returns (wall seconds from spawn to the tools/list answer, CPU seconds of the server process over its whole
-    life including its exit on stdin EOF, number of tools). Raw JSON-RPC lines, so no client library's start-up
-    or scheduling is counted.
+    Returns (wall seconds from spawn to the tools/list answer, CPU seconds of the server process until that answer
+    (`cpu_seconds_now`; 0 off Linux), CPU seconds over its whole life including its exit on stdin EOF, number of
+    tools). Raw JSON-RPC lines, so no client library's start-up or scheduling is counted.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -237,6 +251,7 @@ def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> tuple[float,
         child.stdin.flush()
         tools = len(answer(2)["tools"])
         elapsed = time.perf_counter() - started
+        answered_cpu = cpu_seconds_now(child.pid)
         child.stdin.close()
         child.wait(timeout=30)
     finally:
@@ -246,7 +261,7 @@ def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> tuple[float,
             child.wait()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu, tools
+    return elapsed, answered_cpu, cpu, tools
 
 
 # `--breakdown`: where mavi-mcp's start-up goes, by elimination (benchmark-only patches, nothing shipped).
@@ -271,27 +286,24 @@ REGISTRATION = textwrap.dedent(
     """\
     import json, time
     from mcp.server.mcpserver import MCPServer
-    from mavi_mcp.tools import assets, tasks, transcribe, transcripts, webhook_info
+    from mavi_mcp.schemas import add_lean_tool
+    from mavi_mcp.server import _TOOLS, _TRANSCRIPT_TOOLS, TRANSCRIPT_FIELDS
 
-    tools = [
-        assets.upload_media, transcribe.identify_speakers, transcribe.transcribe_whisper,
-        transcribe.transcribe_assemblyai, transcribe.transcribe_elevenlabs, transcribe.multi_speaker_async,
-        transcripts.get_transcript, transcripts.rename_speakers, transcripts.list_transcripts, tasks.get_task,
-        tasks.list_tasks, webhook_info.webhook_info,
-    ]
     server = MCPServer("timing")
     spent = {}
-    for tool in tools:
+    for fn, title, hints in _TOOLS:  # as create_server registers them
+        fields = TRANSCRIPT_FIELDS if fn.__name__ in _TRANSCRIPT_TOOLS else None
         started = time.perf_counter()
-        server.add_tool(tool)
-        spent[tool.__name__] = time.perf_counter() - started
+        add_lean_tool(server, fn, title=title, annotations=hints, output_fields=fields)
+        spent[fn.__name__] = time.perf_counter() - started
     print(json.dumps(spent))
     """
 )
 
 
 def registration(runs: int) -> dict[str, float]:
-    """Median seconds the SDK takes to register each mavi-mcp tool in a fresh interpreter (schemas built)."""
+    """Median seconds `create_server` takes to register each mavi-mcp tool in a fresh interpreter (argument model,
+    lean schemas; an output model's schema is built for the first tool that returns it)."""
     samples: dict[str, list[float]] = {}
     for _ in range(runs):
         done = subprocess.run([sys.executable, "-c", REGISTRATION], capture_output=True, text=True, timeout=60)
@@ -300,31 +312,49 @@ def registration(runs: int) -> dict[str, float]:
     return {name: median(values) for name, values in samples.items()}
 
 
-def cold_start(runs: int, work: Path, *, breakdown: bool) -> dict[str, tuple[float, float, int]]:
-    """Per server: (median wall seconds spawn -> tools/list, median CPU seconds of the process, tool count)."""
+def cold_start(
+    runs: int, work: Path, *, breakdown: bool, baseline: Path | None = None
+) -> dict[str, tuple[float, float, float, int]]:
+    """Per server: median wall seconds spawn -> tools/list, median CPU seconds of the process until that answer and
+    over its whole life, tool count.
+
+    `baseline`: a source tree of another mavi-mcp version (e.g. `git archive <commit> | tar -x -C DIR`), started
+    with DIR first on PYTHONPATH in the same alternated rounds, so a change is measured A/B in one run.
+    """
     script = work / "one_tool_server.py"
     script.write_text(ONE_TOOL_SERVER)
     command = mavi_mcp_command()
     env = {**os.environ, **server_env(work / "cold-data")}
-    contenders = {
-        "one-tool MCPServer": [sys.executable, str(script)],
-        "mavi-mcp": command,
-        "mavi-mcp --sandbox": [*command, "--sandbox"],
+    contenders: dict[str, tuple[list[str], dict[str, str]]] = {
+        "one-tool MCPServer": ([sys.executable, str(script)], env),
+        "mavi-mcp": (command, env),
+        "mavi-mcp --sandbox": ([*command, "--sandbox"], env),
     }
+    if baseline is not None:
+        old = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(baseline), env.get("PYTHONPATH")]))}
+        contenders["mavi-mcp, baseline tree"] = (command, old)  # the same script imports the baseline's code
+        contenders["mavi-mcp --sandbox, baseline tree"] = ([*command, "--sandbox"], old)
     if breakdown:
-        contenders["one-tool MCPServer after importing mavi-mcp's modules"] = [sys.executable, "-c", WITH_MAVI_IMPORTS]
-        contenders["mavi-mcp with the runtime not opened (patched)"] = [sys.executable, "-c", WITHOUT_RUNTIME]
+        contenders["one-tool MCPServer after importing mavi-mcp's modules"] = (
+            [sys.executable, "-c", WITH_MAVI_IMPORTS],
+            env,
+        )
+        contenders["mavi-mcp with the runtime not opened (patched)"] = ([sys.executable, "-c", WITHOUT_RUNTIME], env)
     walls: dict[str, list[float]] = {name: [] for name in contenders}
+    answered: dict[str, list[float]] = {name: [] for name in contenders}
     cpus: dict[str, list[float]] = {name: [] for name in contenders}
     counts: dict[str, int] = {}
-    for argv in contenders.values():  # warm-up: page cache, .pyc files, the store's first creation
-        spawn_to_tools_list(argv, env)
+    for argv, argv_env in contenders.values():  # warm-up: page cache, .pyc files, the store's first creation
+        spawn_to_tools_list(argv, argv_env)
     for _ in range(runs):
-        for name, argv in contenders.items():
-            wall, cpu, counts[name] = spawn_to_tools_list(argv, env)
+        for name, (argv, argv_env) in contenders.items():
+            wall, to_answer, cpu, counts[name] = spawn_to_tools_list(argv, argv_env)
             walls[name].append(wall)
+            answered[name].append(to_answer)
             cpus[name].append(cpu)
-    return {name: (median(walls[name]), median(cpus[name]), counts[name]) for name in contenders}
+    return {
+        name: (median(walls[name]), median(answered[name]), median(cpus[name]), counts[name]) for name in contenders
+    }
 
 
 # --- 2. per-call overhead over stdio ----------------------------------------------------------------------------
@@ -501,13 +531,15 @@ async def main_async(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="mavi-perf-"))
     try:
         parts = set(args.only or ("start", "calls", "burst"))
-        starts = cold_start(args.runs, work, breakdown=args.breakdown) if "start" in parts else {}
+        starts = (
+            cold_start(args.runs, work, breakdown=args.breakdown, baseline=args.baseline) if "start" in parts else {}
+        )
         calls = await per_call(args.calls, work) if "calls" in parts else {}
         many = await concurrent(args.runs, args.concurrency, args.latency, work) if "burst" in parts else {}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    base, base_cpu, _ = starts.get("one-tool MCPServer", (1.0, 1.0, 0))
+    base, base_answered, base_cpu, _ = starts.get("one-tool MCPServer", (1.0, 1.0, 1.0, 0))
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()}; "
         f"mavi-mcp: {' '.join(mavi_mcp_command())}; "
@@ -516,10 +548,13 @@ async def main_async(args: argparse.Namespace) -> None:
         file=sys.stderr,
     )
     rows: list[tuple[str, str, str, str]] = []
-    for name, (seconds, cpu, tools) in starts.items():
+    for name, (seconds, to_answer, cpu, tools) in starts.items():
         rows.append(
             (f"spawn -> tools/list: {name} ({tools} tools)", f"{ms(seconds)} ms", f"{seconds / base:.2f}x", "1.10x")
         )
+        if base_answered:
+            versus = f"{to_answer / base_answered:.2f}x"
+            rows.append((f"CPU of that process until the answer: {name}", f"{ms(to_answer)} ms", versus, ""))
         rows.append((f"CPU of that process (start to exit): {name}", f"{ms(cpu)} ms", f"{cpu / base_cpu:.2f}x", ""))
     for label, (tool_s, direct_s) in calls.items():
         if direct_s:
@@ -544,7 +579,8 @@ async def main_async(args: argparse.Namespace) -> None:
         largest = max(spent, key=spent.__getitem__)
         rows.append(
             (
-                f"registering the 12 tools in a fresh interpreter (largest: {largest} {ms(spent[largest])} ms)",
+                f"registering the {len(spent)} tools in a fresh interpreter "
+                f"(largest: {largest} {ms(spent[largest])} ms)",
                 f"{ms(sum(spent.values()))} ms",
                 "",
                 "",
@@ -573,6 +609,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--breakdown", action="store_true", help="also start two patched variants that show where start-up goes"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also cold-start the mavi-mcp source tree in DIR (another commit), alternated with this one",
     )
     anyio.run(main_async, parser.parse_args())
 

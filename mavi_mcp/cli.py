@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import sys
+from collections.abc import Generator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -223,12 +225,41 @@ def check(settings: Settings) -> int:
     return anyio.run(probe)
 
 
+@contextlib.contextmanager
+def collector_paused(paused: bool = True) -> Generator[None]:
+    """Cyclic garbage collection off for the block (when `paused`), back on after it whatever happens.
+
+    Start-up builds ~100,000 objects that live as long as the process (the SDK's and our modules, pydantic models,
+    tool schemas) and leaves ~3,000 cycles of garbage: the collector, run by allocation counts, walks the young
+    ones over and over for nothing, about 60 ms of the ~1 s start-up CPU (measured with `gc.callbacks`).
+    `serve` ends the pause itself once the server is built (`started`).
+    """
+    enabled = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def started() -> None:
+    """End the start-up pause: what start-up built moves to the collector's permanent generation (`gc.freeze`:
+    never walked again, so later collections only walk what tool calls allocate), and collection resumes. The
+    start-up garbage stays (~1 MB)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def serve(settings: Settings) -> None:
     from mavi_mcp.runtime import RuntimeHolder
     from mavi_mcp.server import create_server, http_app
 
     holder = RuntimeHolder(settings)
     server = create_server(settings, holder=holder)
+    started()
     log = logging.getLogger("mavi_mcp")
     if settings.api_key is None and not settings.sandbox:
         log.warning("MAVI_API_KEY is not set: tools are listed, but calls to MAVI will explain how to set it.")
@@ -298,7 +329,12 @@ def main(argv: list[str] | None = None) -> None:
     from mavi_mcp.startup import exit_on_startup_error, preflight
 
     command = getattr(args, "command", None)
-    with contextlib.suppress(KeyboardInterrupt), exit_on_startup_error(settings):
+    serving = command is None and not getattr(args, "check", False)
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        exit_on_startup_error(settings),
+        collector_paused(serving),  # until the MCP server is built (`serve` resumes it)
+    ):
         # the commands for people check the key first, then open the store themselves; PostgreSQL is checked
         # when the runtime opens it (`runtime.open_store`: the same one message and exit status 2)
         if command not in COMMANDS and settings.database_url is None:

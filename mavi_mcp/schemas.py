@@ -22,15 +22,25 @@ where X is a plain typed schema) and objects stay open: clients validate structu
 `apply_lean_schemas(server)` rewrites every registered tool of an `MCPServer` in place. Only the published
 schemas change: the SDK validates call arguments against each tool's pydantic argument model
 (`Tool.fn_metadata.arg_model`) and structured content against its output model, never against these schemas.
+
+`add_lean_tool(server, fn, ...)` registers one tool already lean, and builds each output model's schema once for
+all the tools that return it (the SDK would build it again for every tool, only for us to cut it to its top level):
+the start-up cost that matters when a client spawns the server just to list its tools.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
-from collections.abc import Collection, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Collection, Mapping
+from functools import cache
+from typing import Annotated, Any, cast, get_args, get_origin, get_type_hints
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel
 
 NULL: dict[str, Any] = {"type": "null"}
 
@@ -105,8 +115,10 @@ def apply_lean_schemas(
     nullable: bool = False,
     brief_outputs: bool = True,
     output_fields: Mapping[str, Collection[str]] | None = None,
+    names: Collection[str] | None = None,
 ) -> None:
-    """Rewrite, in place, every tool registered on `server`: lean input and output schemas, cleaned descriptions.
+    """Rewrite, in place, every tool registered on `server` (those in `names`, when given): lean input and output
+    schemas, cleaned descriptions.
 
     Call it once, after the last `add_tool`; `nullable` as in `lean_tool_schema`. With `brief_outputs`, output
     schemas are cut to their top level (`brief_output_schema`), to the `output_fields` given for a tool's name.
@@ -115,15 +127,83 @@ def apply_lean_schemas(
     """
     manager = server._tool_manager  # pyright: ignore[reportPrivateUsage]  # the SDK has no public accessor
     for tool in manager.list_tools():
-        tool.parameters = lean_tool_schema(tool.parameters, nullable=nullable)
-        tool.description = clean_description(tool.description)
-        metadata = tool.fn_metadata
-        if metadata.output_schema is not None:
-            lean = lean_output_schema(metadata.output_schema)
-            if brief_outputs:
-                lean = brief_output_schema(lean, (output_fields or {}).get(tool.name))
-            metadata.output_schema = lean
-            vars(tool).pop("output_schema", None)  # Tool.output_schema is a cached_property of the metadata
+        if names is None or tool.name in names:
+            fields = (output_fields or {}).get(tool.name)
+            _lean_tool(tool, nullable=nullable, brief_outputs=brief_outputs, output_fields=fields)
+
+
+def add_lean_tool(
+    server: MCPServer[Any],
+    fn: Callable[..., Any],
+    *,
+    title: str,
+    annotations: ToolAnnotations,
+    nullable: bool = False,
+    output_fields: Collection[str] | None = None,
+) -> None:
+    """Register `fn` on `server` with the schemas `apply_lean_schemas(server, nullable=..., output_fields=...)`
+    would give it (brief output), without the SDK building an output schema per tool.
+
+    A tool declared `-> Annotated[CallToolResult, Model]` with a pydantic `Model` is added unstructured and then
+    given `Model` back as its output model (structured content is still validated against it, as the SDK does)
+    and the brief schema of `Model`, built once per model and fields (`published_output_schema`). Any other tool
+    takes the SDK's own path and is then rewritten as `apply_lean_schemas` does. Errors are the SDK's, raised
+    here (at registration): an argument or output type pydantic cannot describe.
+    """
+    model = declared_output_model(fn)
+    manager = server._tool_manager  # pyright: ignore[reportPrivateUsage]  # the SDK has no public accessor
+    tool = manager.add_tool(fn, title=title, annotations=annotations, structured_output=False if model else None)
+    if model is None:
+        _lean_tool(tool, nullable=nullable, brief_outputs=True, output_fields=output_fields)
+        return
+    tool.parameters = lean_tool_schema(tool.parameters, nullable=nullable)
+    tool.description = clean_description(tool.description)
+    fields = None if output_fields is None else tuple(output_fields)
+    tool.fn_metadata = FuncMetadata(
+        arg_model=tool.fn_metadata.arg_model,
+        output_model=model,
+        output_schema=copy.deepcopy(published_output_schema(model, fields)),
+    )
+    vars(tool).pop("output_schema", None)  # Tool.output_schema is a cached_property of the metadata
+
+
+def declared_output_model(fn: Callable[..., Any]) -> type[BaseModel] | None:
+    """`Model` when `fn` is declared `-> Annotated[CallToolResult, Model]` (a tool that builds its own result and
+    names the model of its structured content) and `Model` is a pydantic model, else None."""
+    returned = get_type_hints(fn, include_extras=True).get("return")
+    if get_origin(returned) is not Annotated:
+        return None
+    base, *metadata = get_args(returned)
+    if base is not CallToolResult or len(metadata) != 1:
+        return None
+    model = metadata[0]
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+@cache
+def published_output_schema(model: type[BaseModel], fields: tuple[str, ...] | None) -> dict[str, Any]:
+    """The output schema published for tools returning `model`: the SDK's schema of it (`FuncMetadata`, the same
+    derivation `add_tool` makes), lean and cut to `fields` (`brief_output_schema`). Built once per argument pair;
+    callers copy it before handing it to a tool.
+
+    Raises:
+        pydantic_core.ValidationError: the SDK cannot describe `model` (wraps pydantic's error).
+    """
+    full = FuncMetadata(arg_model=ArgModelBase, output_model=model).output_schema
+    assert full is not None  # an output model given and no schema: FuncMetadata derives it
+    return brief_output_schema(lean_output_schema(full), fields)
+
+
+def _lean_tool(tool: Tool, *, nullable: bool, brief_outputs: bool, output_fields: Collection[str] | None) -> None:
+    tool.parameters = lean_tool_schema(tool.parameters, nullable=nullable)
+    tool.description = clean_description(tool.description)
+    metadata = tool.fn_metadata
+    if metadata.output_schema is not None:
+        lean = lean_output_schema(metadata.output_schema)
+        if brief_outputs:
+            lean = brief_output_schema(lean, output_fields)
+        metadata.output_schema = lean
+        vars(tool).pop("output_schema", None)  # Tool.output_schema is a cached_property of the metadata
 
 
 class _Leaner:

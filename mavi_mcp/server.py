@@ -29,11 +29,11 @@ from mavi_mcp.render.timefmt import clock
 from mavi_mcp.render.view import View
 from mavi_mcp.replicas import ReplicaSessionIds, request_state_security
 from mavi_mcp.runtime import Runtime, RuntimeHolder
-from mavi_mcp.schemas import apply_lean_schemas
+from mavi_mcp.schemas import add_lean_tool, apply_lean_schemas
 from mavi_mcp.settings import Settings
 from mavi_mcp.tools import assets, search, tasks, transcribe, transcripts, webhook_info
 from mavi_mcp.tools._params import PAGE_HELP
-from mavi_mcp.viewer import register_viewer
+from mavi_mcp.viewer import APP_TOOL, register_viewer
 from mavi_mcp.webhook import ROUTE
 
 INSTRUCTIONS = """\
@@ -162,9 +162,10 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
         log_level=settings.log_level,
         request_state_security=request_state_security(settings),
     )
-    for fn, title, hints in _TOOLS:
+    for fn, title, hints in _TOOLS:  # lean schemas; each output model's schema built once, not once per tool
         if fn.__name__ in settings.tool_names:
-            server.add_tool(fn, title=title, annotations=hints)
+            fields = TRANSCRIPT_FIELDS if fn.__name__ in _TRANSCRIPT_TOOLS else None
+            add_lean_tool(server, fn, title=title, annotations=hints, output_fields=fields)
 
     @server.custom_route(ROUTE, methods=["POST"], name="mavi_webhook", include_in_schema=False)
     async def webhook(request: Request) -> Response:
@@ -204,7 +205,7 @@ def create_server(settings: Settings, *, holder: RuntimeHolder | None = None) ->
         return json.dumps(tasks.task_item(record).model_dump(), indent=1)
 
     register_viewer(server)
-    apply_lean_schemas(server, output_fields=dict.fromkeys(_TRANSCRIPT_TOOLS, TRANSCRIPT_FIELDS))
+    apply_lean_schemas(server, names=[APP_TOOL])  # the viewer's app-only tool, added by the SDK's own path
     return server
 
 

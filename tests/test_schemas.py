@@ -238,3 +238,43 @@ async def test_the_page_arguments_are_explained_once_in_the_instructions_with_th
     assert "(default 25 s, under the 60 s limit of common clients)" in instructions
     assert "'1:02:03'" in instructions
     assert not any("'1:02:03'" in str(t.input_schema) for t in tools)  # the details are not repeated per tool
+
+
+@pytest.mark.anyio
+async def test_the_published_tools_are_exactly_what_the_sdks_own_registration_then_apply_lean_schemas_gives(
+    tmp_path: Path,
+) -> None:
+    # create_server registers with `add_lean_tool` (each output model's schema built once, not per tool); the
+    # reference registers every tool through the SDK's `add_tool` (a schema per tool) and then rewrites them all.
+    from mcp.server.mcpserver import MCPServer
+
+    from mavi_mcp.server import _TOOLS, _TRANSCRIPT_TOOLS, TRANSCRIPT_FIELDS  # pyright: ignore[reportPrivateUsage]
+    from mavi_mcp.viewer import register_viewer
+
+    reference: MCPServer[Any] = MCPServer("reference")
+    for fn, title, hints in _TOOLS:
+        reference.add_tool(fn, title=title, annotations=hints)
+    register_viewer(reference)
+    apply_lean_schemas(reference, output_fields=dict.fromkeys(_TRANSCRIPT_TOOLS, TRANSCRIPT_FIELDS))
+    server = create_server(Settings(sandbox=True, data_dir=tmp_path))
+    with anyio.fail_after(30):
+        async with Client(reference) as client:
+            expected = (await client.list_tools()).tools
+        async with Client(server) as client:
+            published = (await client.list_tools()).tools
+
+    def wire(tools: list[Any]) -> str:
+        return json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools])
+
+    assert [t.name for t in published] == [fn.__name__ for fn, _, _ in _TOOLS]  # viewer_data: app-only, unlisted
+    assert wire(published) == wire(expected)
+    for fn, _, _ in _TOOLS:  # structured content is validated against the same model, unwrapped, as before
+        ours = server._tool_manager.get_tool(fn.__name__)  # pyright: ignore[reportPrivateUsage]
+        theirs = reference._tool_manager.get_tool(fn.__name__)  # pyright: ignore[reportPrivateUsage]
+        assert ours is not None
+        assert theirs is not None
+        assert ours.fn_metadata.output_model is theirs.fn_metadata.output_model is not None
+        assert ours.fn_metadata.wrap_output is theirs.fn_metadata.wrap_output is False
+    transcript_outputs = [t.output_schema for t in published if t.name in _TRANSCRIPT_TOOLS]
+    assert len(transcript_outputs) == 7
+    assert all(o is not None and list(o["properties"]) == list(TRANSCRIPT_FIELDS) for o in transcript_outputs)
