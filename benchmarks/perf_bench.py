@@ -39,7 +39,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -424,73 +424,129 @@ async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
 # --- 3. concurrency over streamable HTTP -----------------------------------------------------------------------
 
 
-async def burst(
-    argv: list[str], env: dict[str, str], port: int, calls: list[tuple[str, str, dict[str, Any]]], rounds: int, n: int
-) -> dict[str, tuple[float, float, float]]:
-    """Start an HTTP MCP server; per (label, tool, arguments): (median seconds of one call alone, median wall
-    seconds of `n` calls at once in one session, median server CPU seconds per call during those bursts)."""
-    figures: dict[str, tuple[float, float, float]] = {}
-    server = Child(argv, env)
+@dataclass
+class Contender:
+    """One HTTP MCP server in the burst test: how to start it, and the (label, tool, arguments) it is called with."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    calls: list[tuple[str, str, dict[str, Any]]]
+
+
+async def _started(child: Child, port: int) -> None:
+    endpoint = f"http://127.0.0.1:{port}/mcp"
+    with anyio.fail_after(30):
+        while True:
+            if child.popen.poll() is not None:
+                raise RuntimeError(f"server on port {port} exited with {child.popen.returncode}")
+            try:
+                async with httpx2.AsyncClient() as probe:
+                    await probe.get(endpoint, timeout=1)
+                return
+            except httpx2.TransportError:
+                await anyio.sleep(0.05)
+
+
+async def burst(contenders: list[Contender], rounds: int, n: int) -> dict[str, tuple[float, float, float]]:
+    """Start every contender's HTTP MCP server; per (label, tool, arguments) of each: (median seconds of one call
+    alone, median wall seconds of `n` calls at once in one session, median server CPU seconds per call during
+    those bursts). The contenders take turns round by round (A/B/A/B), so the machine's drift affects them alike."""
+    children: dict[str, Child] = {}
+    walls: dict[str, list[float]] = {}
+    singles: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     try:
-        endpoint = f"http://127.0.0.1:{port}/mcp"
-        with anyio.fail_after(30):
-            while True:
-                try:
-                    async with httpx2.AsyncClient() as probe:
-                        await probe.get(endpoint, timeout=1)
-                    break
-                except httpx2.TransportError:
-                    await anyio.sleep(0.05)
-        with anyio.fail_after(60 + 30 * rounds * len(calls)):
-            async with Client(endpoint) as client:
-                for label, tool, arguments in calls:
-                    for _ in range(3):
-                        ok(await client.call_tool(tool, arguments))
-                    walls: list[float] = []
-                    singles: list[float] = []
-                    cpus: list[float] = []
-                    for _ in range(rounds):
-                        started = time.perf_counter()
-                        ok(await client.call_tool(tool, arguments))
-                        singles.append(time.perf_counter() - started)
-                        failures: list[str] = []
+        for contender in contenders:
+            children[contender.name] = Child(contender.argv, contender.env)
+        for contender in contenders:
+            await _started(children[contender.name], contender.port)
+        with anyio.fail_after(60 + 30 * rounds * sum(len(c.calls) for c in contenders)):
+            async with AsyncExitStack() as stack:
+                clients: dict[str, Client] = {}
+                for contender in contenders:
+                    url = f"http://127.0.0.1:{contender.port}/mcp"
+                    clients[contender.name] = await stack.enter_async_context(Client(url))
+                    for label, tool, arguments in contender.calls:
+                        for _ in range(3):
+                            ok(await clients[contender.name].call_tool(tool, arguments))
+                        walls[label], singles[label], cpus[label] = [], [], []
+                for _ in range(rounds):
+                    for contender in contenders:
+                        client = clients[contender.name]
+                        pid = children[contender.name].popen.pid
+                        for label, tool, arguments in contender.calls:
+                            started = time.perf_counter()
+                            ok(await client.call_tool(tool, arguments))
+                            singles[label].append(time.perf_counter() - started)
+                            failures: list[str] = []
 
-                        async def one(tool: str = tool, arguments: dict[str, Any] = arguments) -> None:
-                            result = await client.call_tool(tool, arguments)
-                            if result.is_error:
-                                failures.append(str(result.content))  # noqa: B023 - checked in this round
+                            async def one(
+                                client: Client = client, tool: str = tool, arguments: dict[str, Any] = arguments
+                            ) -> None:
+                                result = await client.call_tool(tool, arguments)
+                                if result.is_error:
+                                    failures.append(str(result.content))  # noqa: B023 - checked in this round
 
-                        cpu_before = cpu_seconds(server.popen.pid)
-                        started = time.perf_counter()
-                        async with anyio.create_task_group() as group:
-                            for _ in range(n):
-                                group.start_soon(one)
-                        walls.append(time.perf_counter() - started)
-                        cpus.append((cpu_seconds(server.popen.pid) - cpu_before) / n)
-                        if failures:
-                            raise RuntimeError(f"{len(failures)} of {n} calls failed: {failures[0]}")
-                    figures[label] = (median(singles), median(walls), median(cpus))
+                            cpu_before = cpu_seconds(pid)
+                            started = time.perf_counter()
+                            async with anyio.create_task_group() as group:
+                                for _ in range(n):
+                                    group.start_soon(one)
+                            walls[label].append(time.perf_counter() - started)
+                            cpus[label].append((cpu_seconds(pid) - cpu_before) / n)
+                            if failures:
+                                raise RuntimeError(f"{len(failures)} of {n} calls failed: {failures[0]}")
     finally:
-        server.stop()
-    return figures
+        for child in children.values():
+            child.stop()
+    return {label: (median(singles[label]), median(walls[label]), median(cpus[label])) for label in walls}
 
 
-async def concurrent(rounds: int, n: int, latency: float, work: Path) -> dict[str, tuple[float, float, float]]:
-    """`burst` for mavi-mcp on each of `CASES`, and for a one-tool MCPServer whose tool sleeps `latency` (the SDK's
-    own cost of `n` concurrent calls over streamable HTTP, with no API call and no work)."""
+def floor_label(latency: float) -> str:
+    return f"one-tool MCPServer, async tool sleeping {latency * 1000:.0f} ms (SDK floor)"
+
+
+BASELINE = " [baseline]"
+"""Suffix of the labels of the `--baseline` tree's figures."""
+
+
+def baseline_command(tree: Path) -> tuple[list[str], dict[str, str]]:
+    """`python -m mavi_mcp` running the `mavi_mcp` package of another source tree (`--baseline`, e.g. a
+    `git archive` of an older commit), with this interpreter and its installed dependencies."""
+    return [sys.executable, "-m", "mavi_mcp"], {"PYTHONPATH": str(tree)}
+
+
+async def concurrent(
+    rounds: int, n: int, latency: float, work: Path, baseline: Path | None = None
+) -> dict[str, tuple[float, float, float]]:
+    """`burst` for mavi-mcp on each of `CASES` (and for the `baseline` tree's, when given), and for a one-tool
+    MCPServer whose tool sleeps `latency` (the SDK's own cost of `n` concurrent calls over streamable HTTP, with no
+    API call and no work), taking turns round by round."""
     script = work / "one_tool_http_server.py"
     script.write_text(ONE_TOOL_HTTP_SERVER)
     port = free_port()
-    wait = f"one-tool MCPServer, async tool sleeping {latency * 1000:.0f} ms (SDK floor)"
-    argv = [sys.executable, str(script), str(port)]
-    figures = await burst(argv, dict(os.environ), port, [(wait, "wait", {"seconds": latency})], rounds, n)
+    floor = Contender(
+        "floor",
+        [sys.executable, str(script), str(port)],
+        dict(os.environ),
+        port,
+        [(floor_label(latency), "wait", {"seconds": latency})],
+    )
     with sandbox("--latency", str(latency), "--no-rate-limit") as url:
-        port = free_port()
-        env = {**os.environ, **server_env(work / "http-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")}
-        argv = [*mavi_mcp_command(), "--transport", "streamable-http", "--port", str(port)]
-        cases = [(case.label, case.tool, case.args) for case in CASES]
-        figures.update(await burst(argv, env, port, cases, rounds, n))
-    return figures
+        contenders = [floor]
+        trees: list[tuple[str, list[str], dict[str, str]]] = [("", mavi_mcp_command(), {})]
+        if baseline is not None:
+            trees.append((BASELINE, *baseline_command(baseline)))
+        for suffix, command, extra in trees:
+            port = free_port()
+            data = work / f"http-data{len(contenders)}"
+            env = {**os.environ, **server_env(data, MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0"), **extra}
+            argv = [*command, "--transport", "streamable-http", "--port", str(port)]
+            cases = [(case.label + suffix, case.tool, case.args) for case in CASES]
+            contenders.append(Contender(f"mavi-mcp{suffix}", argv, env, port, cases))
+        return await burst(contenders, rounds, n)
 
 
 # --- report ---------------------------------------------------------------------------------------------------
@@ -503,7 +559,9 @@ async def main_async(args: argparse.Namespace) -> None:
         parts = set(args.only or ("start", "calls", "burst"))
         starts = cold_start(args.runs, work, breakdown=args.breakdown) if "start" in parts else {}
         calls = await per_call(args.calls, work) if "calls" in parts else {}
-        many = await concurrent(args.runs, args.concurrency, args.latency, work) if "burst" in parts else {}
+        many = (
+            await concurrent(args.runs, args.concurrency, args.latency, work, args.baseline) if "burst" in parts else {}
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -527,16 +585,18 @@ async def main_async(args: argparse.Namespace) -> None:
             rows.append(("direct POST of the same request to the sandbox", f"{ms(direct_s)} ms", "", ""))
         else:
             rows.append((f"stdio call: {label}", f"{ms(tool_s)} ms", "", ""))
-    goal = 1.5 * args.latency
+    floor = many.get(floor_label(args.latency))
     for label, (single, wall, cpu) in many.items():
+        is_floor = label == floor_label(args.latency)
         rows.append((f"streamable HTTP, 1 call alone: {label}", f"{ms(single)} ms", "", ""))
-        rows.append((f"server CPU per call in the burst below: {label}", f"{ms(cpu)} ms", "", ""))
+        cpu_vs = f"{cpu / floor[2]:.1f}x floor" if floor and not is_floor and floor[2] else ""
+        rows.append((f"server CPU per call in the burst below: {label}", f"{ms(cpu)} ms", cpu_vs, ""))
         rows.append(
             (
                 f"streamable HTTP, {args.concurrency} calls at once, all answered: {label}",
                 f"{ms(wall)} ms",
-                f"{wall / args.latency:.2f}x latency",
-                f"{goal * 1000:.0f} ms",
+                f"{wall / floor[1]:.2f}x floor" if floor and not is_floor else f"{wall / args.latency:.2f}x latency",
+                "" if is_floor else "2.5x floor",
             )
         )
     if args.breakdown:
@@ -568,6 +628,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100, help="calls at once over streamable HTTP")
     parser.add_argument("--latency", type=float, default=0.2, help="sandbox latency (s) in the concurrency test")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a source tree (e.g. `git archive <commit> | tar -x -C DIR`) whose mavi_mcp is measured too, in turns "
+        "with this one (burst and calls; figures marked [baseline])",
+    )
     parser.add_argument(
         "--only", action="append", choices=("start", "calls", "burst"), help="run only this part (repeatable)"
     )
