@@ -370,8 +370,9 @@ async def interleaved(runs: int, *calls: Callable[[], Awaitable[object]]) -> lis
     return [median(values) for values in samples]
 
 
-async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
-    """Per case: (median tool call, median direct call); and the two calls that reach no API."""
+async def per_call(runs: int, work: Path, baseline: Path | None = None) -> dict[str, tuple[float, float]]:
+    """Per case: (median tool call, median direct call); and the two calls that reach no API. With `baseline`,
+    the same tool calls through that tree's mavi-mcp too (labels marked `BASELINE`), in turns with the others."""
     figures: dict[str, tuple[float, float]] = {}
     with sandbox("--no-rate-limit") as url:
         env = server_env(work / "call-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")
@@ -380,12 +381,19 @@ async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
         script = work / "one_tool_server.py"
         script.write_text(ONE_TOOL_SERVER)
         floor = StdioServerParameters(command=sys.executable, args=[str(script)], env=env)
-        with anyio.fail_after(60 + 2 * runs * len(CASES)):
+        with anyio.fail_after(60 + 3 * runs * len(CASES)):
             async with (
                 Client(params) as client,
                 Client(floor) as one_tool,
                 httpx2.AsyncClient(base_url=url, timeout=30) as http,
+                AsyncExitStack() as stack,
             ):
+                old: Client | None = None
+                if baseline is not None:
+                    argv, extra = baseline_command(baseline)
+                    old_env = {**server_env(work / "call-data-baseline", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")}
+                    old_params = StdioServerParameters(command=argv[0], args=argv[1:], env={**old_env, **extra})
+                    old = await stack.enter_async_context(Client(old_params))
                 transcript_id = ""
                 for case in CASES:
 
@@ -393,15 +401,23 @@ async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
                         nonlocal transcript_id
                         transcript_id = ok(await client.call_tool(case.tool, case.args))["transcript_id"]
 
+                    async def old_tool(case: Case = case) -> None:
+                        assert old is not None
+                        ok(await old.call_tool(case.tool, case.args))
+
                     async def direct(case: Case = case) -> None:
                         response = await http.post(case.path, json=case.body, headers={"Authorization": API_KEY})
                         if response.status_code != 200 or response.json().get("success") is not True:
                             raise RuntimeError(f"sandbox refused the direct call: {response.text[:200]}")
 
+                    contenders = [tool, direct] + ([old_tool] if old is not None else [])
                     for _ in range(3):  # warm-up: connections, caches
-                        await tool()
-                        await direct()
-                    figures[case.label] = tuple(await interleaved(runs, tool, direct))  # type: ignore[assignment]
+                        for call in contenders:
+                            await call()
+                    medians = await interleaved(runs, *contenders)
+                    figures[case.label] = (medians[0], medians[1])
+                    if old is not None:
+                        figures[case.label + BASELINE] = (medians[2], medians[1])
 
                 async def read() -> None:
                     ok(await client.call_tool("get_transcript", {"transcript_id": transcript_id}))
@@ -558,7 +574,7 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         parts = set(args.only or ("start", "calls", "burst"))
         starts = cold_start(args.runs, work, breakdown=args.breakdown) if "start" in parts else {}
-        calls = await per_call(args.calls, work) if "calls" in parts else {}
+        calls = await per_call(args.calls, work, args.baseline) if "calls" in parts else {}
         many = (
             await concurrent(args.runs, args.concurrency, args.latency, work, args.baseline) if "burst" in parts else {}
         )
