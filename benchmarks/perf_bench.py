@@ -17,7 +17,12 @@ Prints figures; it asserts nothing (timings are not unit tests). Every figure is
 3. Concurrency over streamable HTTP: 100 calls at once in one MCP session, the sandbox answering after 200 ms
    (`--latency 0.2 --no-rate-limit`), `MAVI_MCP_RATE_LIMIT=0`, for each of `CASES`; the wall time until all 100
    are answered, and the server's CPU time per call (/proc). The same burst against a one-tool MCPServer whose
-   tool just sleeps 200 ms shows what the SDK itself costs. Goal: at most 1.5 x 200 ms = 300 ms.
+   tool just sleeps 200 ms shows what the SDK itself costs (the floor); the servers take turns round by round.
+   Goal (issue 10): mavi-mcp's burst at most 2.5x the floor's burst of the same run.
+
+`--baseline DIR` also measures another source tree's `mavi_mcp` (e.g. `git archive <commit> | tar -x -C DIR`), run
+as `python -m mavi_mcp` with `PYTHONPATH=DIR` and this interpreter's dependencies, in turns with this one (parts 2
+and 3; its rows are marked [baseline]): before/after figures of one run.
 """
 
 from __future__ import annotations
