@@ -512,11 +512,10 @@ class Store:
                 (mode, endpoint, tool, asset_id, json.dumps(dict(params or {})), task_id),
             )
             joined = _fill_transcript_asset(db, task_id, asset_id)
+            row = db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         if joined is not None:
             self._forget(joined)
-        record = self.get_task(task_id)
-        assert record is not None
-        return record
+        return _task(row)
 
     def finish_task(
         self,

@@ -1,5 +1,6 @@
 """Group commit in the async store (mavi_mcp/store.py `AsyncStore`, `Store.run_batch`): calls made together run in
-one thread hop and one transaction, each in its own savepoint; none returns before the commit.
+one thread hop and one transaction, each in its own savepoint; none returns before the commit. And a paid job hands
+what it stored to the tool waiting for it (mavi_mcp/jobs.py), which answers without reading it back.
 
 Real SQLite files; the batches are observed by wrapping `Store.run_batch` (what ran together), the results read
 back through a second connection (what was committed).
@@ -13,9 +14,15 @@ from pathlib import Path
 
 import anyio
 import pytest
+from mcp import Client
 
 from mavi_mcp.ledger import SqlTx, entry, open_charge
-from mavi_mcp.store import AsyncStore, Store, StoreCall
+from mavi_mcp.runtime import RuntimeHolder
+from mavi_mcp.server import create_server
+from mavi_mcp.settings import Settings
+from mavi_mcp.store import AsyncStore, Store, StoreCall, TaskRecord
+from mavi_mcp.transcript import Transcript
+from tests.helpers import AMI_ES2004A, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -126,3 +133,35 @@ async def test_a_call_cancelled_before_its_batch_starts_never_runs(tmp_path: Pat
     await create(store, "job_later")
     assert committed_tasks(sync.path) == {"job_running", "job_later"}
     store.close()
+
+
+async def test_a_paid_answer_is_rendered_from_the_transcript_its_job_stored_without_reading_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(sandbox=True, data_dir=tmp_path, rate_limit=0, log_level="WARNING")
+    holder = RuntimeHolder(settings)
+    with anyio.fail_after(60):
+        async with Client(create_server(settings, holder=holder)) as client:
+            rt = holder.current
+            assert rt is not None
+            reads: list[str] = []
+            get_transcript, get_task = rt.store.sync.get_transcript, rt.store.sync.get_task
+
+            def counted_transcript(transcript_id: str) -> Transcript | None:
+                reads.append("transcript")
+                return get_transcript(transcript_id)
+
+            def counted_task(task_id: str) -> TaskRecord | None:
+                reads.append("task")
+                return get_task(task_id)
+
+            monkeypatch.setattr(rt.store.sync, "get_transcript", counted_transcript)
+            monkeypatch.setattr(rt.store.sync, "get_task", counted_task)
+            answer = ok(await client.call_tool("identify_speakers", {"asset_id": AMI_ES2004A, "mode": "sync"}))
+            assert answer["status"] == "completed"
+            assert answer["counts"]["segments"] > 200
+            assert reads == []  # the job handed its task's end and its transcript to the waiting tool
+            again = ok(await client.call_tool("get_transcript", {"transcript_id": answer["transcript_id"]}))
+            assert reads == ["transcript"]  # later readers use the store
+            assert again["counts"] == answer["counts"]
+            assert rt.jobs.take_transcript(answer["transcript_id"]) is None  # nothing left behind
