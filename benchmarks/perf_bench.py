@@ -473,7 +473,8 @@ async def _started(child: Child, port: int) -> None:
 async def burst(contenders: list[Contender], rounds: int, n: int) -> dict[str, tuple[float, float, float]]:
     """Start every contender's HTTP MCP server; per (label, tool, arguments) of each: (median seconds of one call
     alone, median wall seconds of `n` calls at once in one session, median server CPU seconds per call during
-    those bursts). The contenders take turns round by round (A/B/A/B), so the machine's drift affects them alike."""
+    those bursts). The contenders take turns round by round (A/B/A/B, the order rotated each round), so the
+    machine's drift affects them alike."""
     children: dict[str, Child] = {}
     walls: dict[str, list[float]] = {}
     singles: dict[str, list[float]] = {}
@@ -493,8 +494,9 @@ async def burst(contenders: list[Contender], rounds: int, n: int) -> dict[str, t
                         for _ in range(3):
                             ok(await clients[contender.name].call_tool(tool, arguments))
                         walls[label], singles[label], cpus[label] = [], [], []
-                for _ in range(rounds):
-                    for contender in contenders:
+                for round_no in range(rounds):
+                    shift = round_no % len(contenders)  # each takes every place in the order in turn
+                    for contender in contenders[shift:] + contenders[:shift]:
                         client = clients[contender.name]
                         pid = children[contender.name].popen.pid
                         for label, tool, arguments in contender.calls:

@@ -241,11 +241,13 @@ class StoreCall:
     or exception is read by the coroutine that queued it once `done`. `write`: the call may write (a pure read
     needs no transaction of a batch)."""
 
-    __slots__ = ("done", "error", "fn", "result", "write")
+    __slots__ = ("done", "error", "fn", "lead", "result", "wake", "write")
 
     def __init__(self, fn: Callable[[], Any], *, write: bool) -> None:
         self.fn = fn
         self.write = write
+        self.wake: anyio.Event | None = None  # set when done, or when made the leader of the next batch (`lead`)
+        self.lead = False
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
@@ -895,41 +897,54 @@ def _task(row: sqlite3.Row) -> TaskRecord:
 class AsyncStore:
     """The store as async code sees it: every operation of `Store`, awaitable, with the same names, arguments and
     typed results. Each call runs in a worker thread (one batch at a time, like the SQLite connection), so the event
-    loop never blocks on the disk. Calls made while a batch runs wait for it, then run together as the next batch
-    (`Store.run_batch`: one thread hop, one commit). This is the one face tools, jobs and the webhook receiver use."""
+    loop never blocks on the disk. Calls made while a batch runs are queued and run together as the next batch
+    (`Store.run_batch`: one thread hop, one commit), led by the first of them; each caller is woken once. This is
+    the one face tools, jobs and the webhook receiver use."""
 
     def __init__(self, store: Store) -> None:
         self.sync = store
         self.path = store.path
         self._queue: list[StoreCall] = []
-        self._busy = False
-        self._idle: anyio.Event | None = None  # set when the running batch ends (made in the event loop)
+        self._busy = False  # a batch runs, or its leader is about to start it
 
     async def _submit(self, call: StoreCall) -> Any:
-        """Queue `call`; run the queued calls as one batch when no batch runs, else wait for the running one.
+        """Queue `call`. With no batch running, run the queue as one batch (this call leads it); else wait to be
+        woken: done by the running batch's leader, or made the leader of the next batch (the first one queued).
         A call cancelled before its batch started never runs."""
         self._queue.append(call)
+        if self._busy:
+            call.wake = anyio.Event()
+            try:
+                await call.wake.wait()
+            except BaseException:
+                if call in self._queue:
+                    self._queue.remove(call)
+                    if call.lead:  # made the leader, but cancelled before it led: the next one leads
+                        self._pass_on()
+                raise
+            if call.done:
+                return call.outcome()
+        else:
+            self._busy = True
+        batch, self._queue = self._queue, []
         try:
-            while not call.done:
-                if self._busy:
-                    if self._idle is None:
-                        self._idle = anyio.Event()
-                    await self._idle.wait()
-                    continue
-                self._busy = True
-                batch, self._queue = self._queue, []
-                try:
-                    await anyio.to_thread.run_sync(self.sync.run_batch, batch)
-                finally:
-                    self._busy = False
-                    idle, self._idle = self._idle, None
-                    if idle is not None:
-                        idle.set()
-        except BaseException:
-            if call in self._queue:
-                self._queue.remove(call)
-            raise
+            await anyio.to_thread.run_sync(self.sync.run_batch, batch)
+        finally:
+            for done in batch:
+                if done.wake is not None:
+                    done.wake.set()
+            self._pass_on()
         return call.outcome()
+
+    def _pass_on(self) -> None:
+        """Wake the first queued call to lead the next batch, or mark the store idle."""
+        if self._queue:
+            first = self._queue[0]
+            first.lead = True
+            assert first.wake is not None  # queued while a batch ran
+            first.wake.set()
+        else:
+            self._busy = False
 
     async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """`fn(*args, **kwargs)` in the store's thread, in a batch (see the class); `fn` may write."""
