@@ -36,6 +36,7 @@ import re
 import resource
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -524,6 +525,11 @@ async def burst(contenders: list[Contender], rounds: int, n: int) -> dict[str, t
     finally:
         for child in children.values():
             child.stop()
+    for label in walls:  # every round's figure, to judge the spread of the medians
+        print(
+            f"server CPU per call, ms, round by round: {label}: {[round(c * 1000, 1) for c in cpus[label]]}",
+            file=sys.stderr,
+        )
     return {label: (median(singles[label]), median(walls[label]), median(cpus[label])) for label in walls}
 
 
@@ -541,12 +547,44 @@ def baseline_command(tree: Path) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "mavi_mcp"], {"PYTHONPATH": str(tree)}
 
 
+def seed_ledger(data_dir: Path, rows: int, *, baseline: bool) -> None:
+    """A store in `data_dir` that has already served `rows` paid calls (billed ledger rows, their completed tasks):
+    what a store looks like after months of use. Created with this tree's schema; for a `--baseline` tree, without
+    the indexes this tree added to the ledger since (`ledger_pending`), which that tree would not have."""
+    from mavi_mcp.store import Store  # only with --ledger-rows
+
+    Store.in_dir(data_dir).close()
+    db = sqlite3.connect(data_dir / "mavi-mcp.sqlite3", isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        for n in range(rows):
+            task_id = f"job_{n:016x}"
+            db.execute(
+                "INSERT INTO ledger (task_id, tool, request_key, status, estimated_usd, billed_seconds, cost_usd,"
+                " created_at, settled_at) VALUES (?, 'transcribe_whisper_speaker', ?, 'billed', 0.01, 60, 0.01,"
+                " '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:01+00:00')",
+                (task_id, f"seed-{n}"),
+            )
+            db.execute(
+                "INSERT INTO tasks (task_id, mode, endpoint, status, created_at, updated_at, completed_at)"
+                " VALUES (?, 'sync', 'sync-generate-speaker', 'completed', '2026-01-01T00:00:00+00:00',"
+                " '2026-01-01T00:00:01+00:00', '2026-01-01T00:00:01+00:00')",
+                (task_id,),
+            )
+        if baseline:
+            db.execute("DROP INDEX IF EXISTS ledger_pending")
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
 async def concurrent(
-    rounds: int, n: int, latency: float, work: Path, baseline: Path | None = None
+    rounds: int, n: int, latency: float, work: Path, baseline: Path | None = None, ledger_rows: int = 0
 ) -> dict[str, tuple[float, float, float]]:
     """`burst` for mavi-mcp on each of `CASES` (and for the `baseline` tree's, when given), and for a one-tool
     MCPServer whose tool sleeps `latency` (the SDK's own cost of `n` concurrent calls over streamable HTTP, with no
-    API call and no work), taking turns round by round."""
+    API call and no work), taking turns round by round. `ledger_rows`: each mavi-mcp store starts with that many
+    paid calls already in it (`seed_ledger`)."""
     script = work / "one_tool_http_server.py"
     script.write_text(ONE_TOOL_HTTP_SERVER)
     port = free_port()
@@ -565,6 +603,9 @@ async def concurrent(
         for suffix, command, extra in trees:
             port = free_port()
             data = work / f"http-data{len(contenders)}"
+            if ledger_rows:
+                data.mkdir(parents=True, exist_ok=True)
+                seed_ledger(data, ledger_rows, baseline=bool(suffix))
             env = {**os.environ, **server_env(data, MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0"), **extra}
             argv = [*command, "--transport", "streamable-http", "--port", str(port)]
             cases = [(case.label + suffix, case.tool, case.args) for case in CASES]
@@ -583,7 +624,9 @@ async def main_async(args: argparse.Namespace) -> None:
         starts = cold_start(args.runs, work, breakdown=args.breakdown) if "start" in parts else {}
         calls = await per_call(args.calls, work, args.baseline) if "calls" in parts else {}
         many = (
-            await concurrent(args.runs, args.concurrency, args.latency, work, args.baseline) if "burst" in parts else {}
+            await concurrent(args.runs, args.concurrency, args.latency, work, args.baseline, args.ledger_rows)
+            if "burst" in parts
+            else {}
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -651,6 +694,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100, help="calls at once over streamable HTTP")
     parser.add_argument("--latency", type=float, default=0.2, help="sandbox latency (s) in the concurrency test")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
+    parser.add_argument(
+        "--ledger-rows",
+        type=int,
+        default=0,
+        help="burst: each mavi-mcp store starts with this many paid calls in its ledger (a store in long use)",
+    )
     parser.add_argument(
         "--baseline",
         type=Path,
