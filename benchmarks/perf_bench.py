@@ -21,7 +21,7 @@ Prints figures; it asserts nothing (timings are not unit tests). Every figure is
    Goal (issue 10): mavi-mcp's burst at most 2.5x the floor's burst of the same run.
 
 `--baseline DIR` also measures another source tree's `mavi_mcp` (e.g. `git archive <commit> | tar -x -C DIR`), run
-as `python -m mavi_mcp` with `PYTHONPATH=DIR` and this interpreter's dependencies, in turns with this one (parts 2
+as `python -P -m mavi_mcp` with `PYTHONPATH=DIR` and this interpreter's dependencies, in turns with this one (parts 2
 and 3; its rows are marked [baseline]): before/after figures of one run.
 """
 
@@ -544,7 +544,8 @@ BASELINE = " [baseline]"
 def baseline_command(tree: Path) -> tuple[list[str], dict[str, str]]:
     """`python -m mavi_mcp` running the `mavi_mcp` package of another source tree (`--baseline`, e.g. a
     `git archive` of an older commit), with this interpreter and its installed dependencies."""
-    return [sys.executable, "-m", "mavi_mcp"], {"PYTHONPATH": str(tree)}
+    # -P: not the working directory first on sys.path (run from a checkout, it would import that checkout's code)
+    return [sys.executable, "-P", "-m", "mavi_mcp"], {"PYTHONPATH": str(tree)}
 
 
 def seed_ledger(data_dir: Path, rows: int, *, baseline: bool) -> None:
