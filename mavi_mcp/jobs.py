@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -93,6 +93,7 @@ class Jobs:
         self._tg = task_group
         self._done: dict[str, anyio.Event] = {}
         self._running: set[str] = set()
+        self._waiters: Counter[str] = Counter()  # task id -> callers in `wait` for it now
         self._ended: OrderedDict[str, TaskRecord] = OrderedDict()
         self._fresh: OrderedDict[str, Transcript] = OrderedDict()
         self._idle: anyio.Event | None = None
@@ -216,10 +217,10 @@ class Jobs:
             fault = _fault(exc)
             logger.error("The store could not record the end of job %s: %s", task_id, fault)
         else:
-            if task_id in self._done:  # someone waits: hand them the task and transcript, no reload from the store
-                _keep(self._ended, task_id, ended)
+            if self._waiters[task_id]:  # someone waits: hand them the task and transcript, no reload from the store
+                _keep(self._ended, task_id, ended, KEPT_ENDS)
                 if transcript is not None:
-                    _keep(self._fresh, transcript.id, transcript)
+                    _keep(self._fresh, transcript.id, transcript, KEPT_TRANSCRIPTS)
             if kept is not None:
                 await anyio.to_thread.run_sync(partial(kept.unlink, missing_ok=True))
             return
@@ -272,6 +273,15 @@ class Jobs:
         Polls the store every second so completions written by another process are seen too; a job running in
         this process is not polled (only it ends its task): its end is handed over when it wakes the waiter.
         """
+        self._waiters[task_id] += 1
+        try:
+            return await self._wait(task_id, bound, on_tick, tick)
+        finally:
+            self._waiters[task_id] -= 1
+            if not self._waiters[task_id]:
+                del self._waiters[task_id]
+
+    async def _wait(self, task_id: str, bound: float, on_tick: Tick | None, tick: float) -> TaskRecord:
         started = time.monotonic()
         next_tick = tick
         while True:
@@ -300,13 +310,16 @@ class Jobs:
             await self._idle.wait()
 
 
-KEPT_FOR_WAITERS = 128
-"""Most task ends and transcripts kept for waiters not yet woken (`Jobs.wait`); older ones are read from the store."""
+KEPT_ENDS = 256
+"""Most task ends kept for waiters not yet woken (`Jobs.wait`); older ones are read from the store."""
+KEPT_TRANSCRIPTS = 16
+"""Most just-stored transcripts kept for their waiters (`Jobs.take_transcript`); a waiter cancelled between its wake
+and its answer leaves one behind until newer ones push it out (they may be large), then readers use the store."""
 
 
-def _keep(kept: OrderedDict[str, Any], key: str, value: Any) -> None:
+def _keep(kept: OrderedDict[str, Any], key: str, value: Any, most: int) -> None:
     kept[key] = value
-    while len(kept) > KEPT_FOR_WAITERS:
+    while len(kept) > most:
         kept.popitem(last=False)
 
 

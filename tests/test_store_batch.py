@@ -165,3 +165,23 @@ async def test_a_paid_answer_is_rendered_from_the_transcript_its_job_stored_with
             assert reads == ["transcript"]  # later readers use the store
             assert again["counts"] == answer["counts"]
             assert rt.jobs.take_transcript(answer["transcript_id"]) is None  # nothing left behind
+
+
+async def test_a_job_whose_caller_stopped_waiting_keeps_nothing_for_it_in_memory(tmp_path: Path) -> None:
+    settings = Settings(sandbox=True, data_dir=tmp_path, rate_limit=0, log_level="WARNING")
+    holder = RuntimeHolder(settings)
+    with anyio.fail_after(60):
+        async with Client(create_server(settings, holder=holder)) as client:
+            rt = holder.current
+            assert rt is not None
+            args = {"asset_id": AMI_ES2004A, "mode": "sync", "wait_seconds": 0}
+            answer = ok(await client.call_tool("identify_speakers", args))
+            assert answer["status"] == "pending"
+            await rt.jobs.drain()  # the job ends with nobody waiting for it
+            record = await rt.store.get_task(answer["task_id"])
+            assert record is not None
+            assert record.status == "completed"
+            assert record.transcript_id is not None
+            assert rt.jobs.take_transcript(record.transcript_id) is None
+            done = ok(await client.call_tool("get_task", {"task_id": answer["task_id"]}))
+            assert done["transcript_id"] == record.transcript_id
