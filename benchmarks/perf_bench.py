@@ -18,7 +18,13 @@ Prints figures; it asserts nothing (timings are not unit tests). Every figure is
 3. Concurrency over streamable HTTP: 100 calls at once in one MCP session, the sandbox answering after 200 ms
    (`--latency 0.2 --no-rate-limit`), `MAVI_MCP_RATE_LIMIT=0`, for each of `CASES`; the wall time until all 100
    are answered, and the server's CPU time per call (/proc). The same burst against a one-tool MCPServer whose
-   tool just sleeps 200 ms shows what the SDK itself costs. Goal: at most 1.5 x 200 ms = 300 ms.
+   tool just sleeps 200 ms shows what the SDK itself costs (the floor); the servers take turns round by round.
+   Goal (issue 10): mavi-mcp's burst at most 2.5x the floor's burst of the same run.
+
+`--baseline DIR` also measures another source tree's `mavi_mcp` (e.g. `git archive <commit> | tar -x -C DIR`), run
+as `python -P -m mavi_mcp` with `PYTHONPATH=DIR` and this interpreter's dependencies, in turns with this one (parts 2
+and 3; its rows are marked [baseline]; part 1 alternates it in the cold-start rounds): before/after figures of one
+run.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import re
 import resource
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -40,7 +47,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AsyncExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -400,8 +407,9 @@ async def interleaved(runs: int, *calls: Callable[[], Awaitable[object]]) -> lis
     return [median(values) for values in samples]
 
 
-async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
-    """Per case: (median tool call, median direct call); and the two calls that reach no API."""
+async def per_call(runs: int, work: Path, baseline: Path | None = None) -> dict[str, tuple[float, float]]:
+    """Per case: (median tool call, median direct call); and the two calls that reach no API. With `baseline`,
+    the same tool calls through that tree's mavi-mcp too (labels marked `BASELINE`), in turns with the others."""
     figures: dict[str, tuple[float, float]] = {}
     with sandbox("--no-rate-limit") as url:
         env = server_env(work / "call-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")
@@ -410,12 +418,19 @@ async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
         script = work / "one_tool_server.py"
         script.write_text(ONE_TOOL_SERVER)
         floor = StdioServerParameters(command=sys.executable, args=[str(script)], env=env)
-        with anyio.fail_after(60 + 2 * runs * len(CASES)):
+        with anyio.fail_after(60 + 3 * runs * len(CASES)):
             async with (
                 Client(params) as client,
                 Client(floor) as one_tool,
                 httpx2.AsyncClient(base_url=url, timeout=30) as http,
+                AsyncExitStack() as stack,
             ):
+                old: Client | None = None
+                if baseline is not None:
+                    argv, extra = baseline_command(baseline)
+                    old_env = {**server_env(work / "call-data-baseline", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")}
+                    old_params = StdioServerParameters(command=argv[0], args=argv[1:], env={**old_env, **extra})
+                    old = await stack.enter_async_context(Client(old_params))
                 transcript_id = ""
                 for case in CASES:
 
@@ -423,15 +438,23 @@ async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
                         nonlocal transcript_id
                         transcript_id = ok(await client.call_tool(case.tool, case.args))["transcript_id"]
 
+                    async def old_tool(case: Case = case) -> None:
+                        assert old is not None
+                        ok(await old.call_tool(case.tool, case.args))
+
                     async def direct(case: Case = case) -> None:
                         response = await http.post(case.path, json=case.body, headers={"Authorization": API_KEY})
                         if response.status_code != 200 or response.json().get("success") is not True:
                             raise RuntimeError(f"sandbox refused the direct call: {response.text[:200]}")
 
+                    contenders = [tool, direct] + ([old_tool] if old is not None else [])
                     for _ in range(3):  # warm-up: connections, caches
-                        await tool()
-                        await direct()
-                    figures[case.label] = tuple(await interleaved(runs, tool, direct))  # type: ignore[assignment]
+                        for call in contenders:
+                            await call()
+                    medians = await interleaved(runs, *contenders)
+                    figures[case.label] = (medians[0], medians[1])
+                    if old is not None:
+                        figures[case.label + BASELINE] = (medians[2], medians[1])
 
                 async def read() -> None:
                     ok(await client.call_tool("get_transcript", {"transcript_id": transcript_id}))
@@ -454,73 +477,172 @@ async def per_call(runs: int, work: Path) -> dict[str, tuple[float, float]]:
 # --- 3. concurrency over streamable HTTP -----------------------------------------------------------------------
 
 
-async def burst(
-    argv: list[str], env: dict[str, str], port: int, calls: list[tuple[str, str, dict[str, Any]]], rounds: int, n: int
-) -> dict[str, tuple[float, float, float]]:
-    """Start an HTTP MCP server; per (label, tool, arguments): (median seconds of one call alone, median wall
-    seconds of `n` calls at once in one session, median server CPU seconds per call during those bursts)."""
-    figures: dict[str, tuple[float, float, float]] = {}
-    server = Child(argv, env)
+@dataclass
+class Contender:
+    """One HTTP MCP server in the burst test: how to start it, and the (label, tool, arguments) it is called with."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    calls: list[tuple[str, str, dict[str, Any]]]
+
+
+async def _started(child: Child, port: int) -> None:
+    endpoint = f"http://127.0.0.1:{port}/mcp"
+    with anyio.fail_after(30):
+        while True:
+            if child.popen.poll() is not None:
+                raise RuntimeError(f"server on port {port} exited with {child.popen.returncode}")
+            try:
+                async with httpx2.AsyncClient() as probe:
+                    await probe.get(endpoint, timeout=1)
+                return
+            except httpx2.TransportError:
+                await anyio.sleep(0.05)
+
+
+async def burst(contenders: list[Contender], rounds: int, n: int) -> dict[str, tuple[float, float, float]]:
+    """Start every contender's HTTP MCP server; per (label, tool, arguments) of each: (median seconds of one call
+    alone, median wall seconds of `n` calls at once in one session, median server CPU seconds per call during
+    those bursts). The contenders take turns round by round (A/B/A/B, the order rotated each round), so the
+    machine's drift affects them alike."""
+    children: dict[str, Child] = {}
+    walls: dict[str, list[float]] = {}
+    singles: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     try:
-        endpoint = f"http://127.0.0.1:{port}/mcp"
-        with anyio.fail_after(30):
-            while True:
-                try:
-                    async with httpx2.AsyncClient() as probe:
-                        await probe.get(endpoint, timeout=1)
-                    break
-                except httpx2.TransportError:
-                    await anyio.sleep(0.05)
-        with anyio.fail_after(60 + 30 * rounds * len(calls)):
-            async with Client(endpoint) as client:
-                for label, tool, arguments in calls:
-                    for _ in range(3):
-                        ok(await client.call_tool(tool, arguments))
-                    walls: list[float] = []
-                    singles: list[float] = []
-                    cpus: list[float] = []
-                    for _ in range(rounds):
-                        started = time.perf_counter()
-                        ok(await client.call_tool(tool, arguments))
-                        singles.append(time.perf_counter() - started)
-                        failures: list[str] = []
+        for contender in contenders:
+            children[contender.name] = Child(contender.argv, contender.env)
+        for contender in contenders:
+            await _started(children[contender.name], contender.port)
+        with anyio.fail_after(60 + 30 * rounds * sum(len(c.calls) for c in contenders)):
+            async with AsyncExitStack() as stack:
+                clients: dict[str, Client] = {}
+                for contender in contenders:
+                    url = f"http://127.0.0.1:{contender.port}/mcp"
+                    clients[contender.name] = await stack.enter_async_context(Client(url))
+                    for label, tool, arguments in contender.calls:
+                        for _ in range(3):
+                            ok(await clients[contender.name].call_tool(tool, arguments))
+                        walls[label], singles[label], cpus[label] = [], [], []
+                for round_no in range(rounds):
+                    shift = round_no % len(contenders)  # each takes every place in the order in turn
+                    for contender in contenders[shift:] + contenders[:shift]:
+                        client = clients[contender.name]
+                        pid = children[contender.name].popen.pid
+                        for label, tool, arguments in contender.calls:
+                            started = time.perf_counter()
+                            ok(await client.call_tool(tool, arguments))
+                            singles[label].append(time.perf_counter() - started)
+                            failures: list[str] = []
 
-                        async def one(tool: str = tool, arguments: dict[str, Any] = arguments) -> None:
-                            result = await client.call_tool(tool, arguments)
-                            if result.is_error:
-                                failures.append(str(result.content))  # noqa: B023 - checked in this round
+                            async def one(
+                                client: Client = client, tool: str = tool, arguments: dict[str, Any] = arguments
+                            ) -> None:
+                                result = await client.call_tool(tool, arguments)
+                                if result.is_error:
+                                    failures.append(str(result.content))  # noqa: B023 - checked in this round
 
-                        cpu_before = cpu_seconds(server.popen.pid)
-                        started = time.perf_counter()
-                        async with anyio.create_task_group() as group:
-                            for _ in range(n):
-                                group.start_soon(one)
-                        walls.append(time.perf_counter() - started)
-                        cpus.append((cpu_seconds(server.popen.pid) - cpu_before) / n)
-                        if failures:
-                            raise RuntimeError(f"{len(failures)} of {n} calls failed: {failures[0]}")
-                    figures[label] = (median(singles), median(walls), median(cpus))
+                            cpu_before = cpu_seconds(pid)
+                            started = time.perf_counter()
+                            async with anyio.create_task_group() as group:
+                                for _ in range(n):
+                                    group.start_soon(one)
+                            walls[label].append(time.perf_counter() - started)
+                            cpus[label].append((cpu_seconds(pid) - cpu_before) / n)
+                            if failures:
+                                raise RuntimeError(f"{len(failures)} of {n} calls failed: {failures[0]}")
     finally:
-        server.stop()
-    return figures
+        for child in children.values():
+            child.stop()
+    for label in walls:  # every round's figure, to judge the spread of the medians
+        print(
+            f"server CPU per call, ms, round by round: {label}: {[round(c * 1000, 1) for c in cpus[label]]}",
+            file=sys.stderr,
+        )
+    return {label: (median(singles[label]), median(walls[label]), median(cpus[label])) for label in walls}
 
 
-async def concurrent(rounds: int, n: int, latency: float, work: Path) -> dict[str, tuple[float, float, float]]:
-    """`burst` for mavi-mcp on each of `CASES`, and for a one-tool MCPServer whose tool sleeps `latency` (the SDK's
-    own cost of `n` concurrent calls over streamable HTTP, with no API call and no work)."""
+def floor_label(latency: float) -> str:
+    return f"one-tool MCPServer, async tool sleeping {latency * 1000:.0f} ms (SDK floor)"
+
+
+BASELINE = " [baseline]"
+"""Suffix of the labels of the `--baseline` tree's figures."""
+
+
+def baseline_command(tree: Path) -> tuple[list[str], dict[str, str]]:
+    """`python -m mavi_mcp` running the `mavi_mcp` package of another source tree (`--baseline`, e.g. a
+    `git archive` of an older commit), with this interpreter and its installed dependencies."""
+    # -P: not the working directory first on sys.path (run from a checkout, it would import that checkout's code)
+    return [sys.executable, "-P", "-m", "mavi_mcp"], {"PYTHONPATH": str(tree)}
+
+
+def seed_ledger(data_dir: Path, rows: int, *, baseline: bool) -> None:
+    """A store in `data_dir` that has already served `rows` paid calls (billed ledger rows, their completed tasks):
+    what a store looks like after months of use. Created with this tree's schema; for a `--baseline` tree, without
+    the indexes this tree added to the ledger since (`ledger_pending`), which that tree would not have."""
+    from mavi_mcp.store import Store  # only with --ledger-rows
+
+    Store.in_dir(data_dir).close()
+    db = sqlite3.connect(data_dir / "mavi-mcp.sqlite3", isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        for n in range(rows):
+            task_id = f"job_{n:016x}"
+            db.execute(
+                "INSERT INTO ledger (task_id, tool, request_key, status, estimated_usd, billed_seconds, cost_usd,"
+                " created_at, settled_at) VALUES (?, 'transcribe_whisper_speaker', ?, 'billed', 0.01, 60, 0.01,"
+                " '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:01+00:00')",
+                (task_id, f"seed-{n}"),
+            )
+            db.execute(
+                "INSERT INTO tasks (task_id, mode, endpoint, status, created_at, updated_at, completed_at)"
+                " VALUES (?, 'sync', 'sync-generate-speaker', 'completed', '2026-01-01T00:00:00+00:00',"
+                " '2026-01-01T00:00:01+00:00', '2026-01-01T00:00:01+00:00')",
+                (task_id,),
+            )
+        if baseline:
+            db.execute("DROP INDEX IF EXISTS ledger_pending")
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+async def concurrent(
+    rounds: int, n: int, latency: float, work: Path, baseline: Path | None = None, ledger_rows: int = 0
+) -> dict[str, tuple[float, float, float]]:
+    """`burst` for mavi-mcp on each of `CASES` (and for the `baseline` tree's, when given), and for a one-tool
+    MCPServer whose tool sleeps `latency` (the SDK's own cost of `n` concurrent calls over streamable HTTP, with no
+    API call and no work), taking turns round by round. `ledger_rows`: each mavi-mcp store starts with that many
+    paid calls already in it (`seed_ledger`)."""
     script = work / "one_tool_http_server.py"
     script.write_text(ONE_TOOL_HTTP_SERVER)
     port = free_port()
-    wait = f"one-tool MCPServer, async tool sleeping {latency * 1000:.0f} ms (SDK floor)"
-    argv = [sys.executable, str(script), str(port)]
-    figures = await burst(argv, dict(os.environ), port, [(wait, "wait", {"seconds": latency})], rounds, n)
+    floor = Contender(
+        "floor",
+        [sys.executable, str(script), str(port)],
+        dict(os.environ),
+        port,
+        [(floor_label(latency), "wait", {"seconds": latency})],
+    )
     with sandbox("--latency", str(latency), "--no-rate-limit") as url:
-        port = free_port()
-        env = {**os.environ, **server_env(work / "http-data", MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0")}
-        argv = [*mavi_mcp_command(), "--transport", "streamable-http", "--port", str(port)]
-        cases = [(case.label, case.tool, case.args) for case in CASES]
-        figures.update(await burst(argv, env, port, cases, rounds, n))
-    return figures
+        contenders = [floor]
+        trees: list[tuple[str, list[str], dict[str, str]]] = [("", mavi_mcp_command(), {})]
+        if baseline is not None:
+            trees.append((BASELINE, *baseline_command(baseline)))
+        for suffix, command, extra in trees:
+            port = free_port()
+            data = work / f"http-data{len(contenders)}"
+            if ledger_rows:
+                data.mkdir(parents=True, exist_ok=True)
+                seed_ledger(data, ledger_rows, baseline=bool(suffix))
+            env = {**os.environ, **server_env(data, MAVI_BASE_URL=url, MAVI_MCP_RATE_LIMIT="0"), **extra}
+            argv = [*command, "--transport", "streamable-http", "--port", str(port)]
+            cases = [(case.label + suffix, case.tool, case.args) for case in CASES]
+            contenders.append(Contender(f"mavi-mcp{suffix}", argv, env, port, cases))
+        return await burst(contenders, rounds, n)
 
 
 # --- report ---------------------------------------------------------------------------------------------------
@@ -534,8 +656,12 @@ async def main_async(args: argparse.Namespace) -> None:
         starts = (
             cold_start(args.runs, work, breakdown=args.breakdown, baseline=args.baseline) if "start" in parts else {}
         )
-        calls = await per_call(args.calls, work) if "calls" in parts else {}
-        many = await concurrent(args.runs, args.concurrency, args.latency, work) if "burst" in parts else {}
+        calls = await per_call(args.calls, work, args.baseline) if "calls" in parts else {}
+        many = (
+            await concurrent(args.runs, args.concurrency, args.latency, work, args.baseline, args.ledger_rows)
+            if "burst" in parts
+            else {}
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -562,16 +688,18 @@ async def main_async(args: argparse.Namespace) -> None:
             rows.append(("direct POST of the same request to the sandbox", f"{ms(direct_s)} ms", "", ""))
         else:
             rows.append((f"stdio call: {label}", f"{ms(tool_s)} ms", "", ""))
-    goal = 1.5 * args.latency
+    floor = many.get(floor_label(args.latency))
     for label, (single, wall, cpu) in many.items():
+        is_floor = label == floor_label(args.latency)
         rows.append((f"streamable HTTP, 1 call alone: {label}", f"{ms(single)} ms", "", ""))
-        rows.append((f"server CPU per call in the burst below: {label}", f"{ms(cpu)} ms", "", ""))
+        cpu_vs = f"{cpu / floor[2]:.1f}x floor" if floor and not is_floor and floor[2] else ""
+        rows.append((f"server CPU per call in the burst below: {label}", f"{ms(cpu)} ms", cpu_vs, ""))
         rows.append(
             (
                 f"streamable HTTP, {args.concurrency} calls at once, all answered: {label}",
                 f"{ms(wall)} ms",
-                f"{wall / args.latency:.2f}x latency",
-                f"{goal * 1000:.0f} ms",
+                f"{wall / floor[1]:.2f}x floor" if floor and not is_floor else f"{wall / args.latency:.2f}x latency",
+                "" if is_floor else "2.5x floor",
             )
         )
     if args.breakdown:
@@ -605,16 +733,23 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="sandbox latency (s) in the concurrency test")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
     parser.add_argument(
-        "--only", action="append", choices=("start", "calls", "burst"), help="run only this part (repeatable)"
-    )
-    parser.add_argument(
-        "--breakdown", action="store_true", help="also start two patched variants that show where start-up goes"
+        "--ledger-rows",
+        type=int,
+        default=0,
+        help="burst: each mavi-mcp store starts with this many paid calls in its ledger (a store in long use)",
     )
     parser.add_argument(
         "--baseline",
         type=Path,
         metavar="DIR",
-        help="also cold-start the mavi-mcp source tree in DIR (another commit), alternated with this one",
+        help="a source tree (e.g. `git archive <commit> | tar -x -C DIR`) whose mavi_mcp is measured too, in turns "
+        "with this one (every part; figures marked [baseline])",
+    )
+    parser.add_argument(
+        "--only", action="append", choices=("start", "calls", "burst"), help="run only this part (repeatable)"
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also start two patched variants that show where start-up goes"
     )
     anyio.run(main_async, parser.parse_args())
 

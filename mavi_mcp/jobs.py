@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -92,6 +93,9 @@ class Jobs:
         self._tg = task_group
         self._done: dict[str, anyio.Event] = {}
         self._running: set[str] = set()
+        self._waiters: Counter[str] = Counter()  # task id -> callers in `wait` for it now
+        self._ended: OrderedDict[str, TaskRecord] = OrderedDict()
+        self._fresh: OrderedDict[str, Transcript] = OrderedDict()
         self._idle: anyio.Event | None = None
         self.grace_seconds = grace_seconds
 
@@ -204,7 +208,7 @@ class Jobs:
                 spool_fault = exc
                 logger.warning("The answer of job %s could not be written ahead to the spool: %s", task_id, exc)
         try:
-            await self.store.finish_job(
+            ended = await self.store.finish_job(
                 task_id, transcript=transcript, raw=raw, result=result, error=error, asset_id=asset_id
             )
         except anyio.get_cancelled_exc_class():
@@ -213,6 +217,10 @@ class Jobs:
             fault = _fault(exc)
             logger.error("The store could not record the end of job %s: %s", task_id, fault)
         else:
+            if self._waiters[task_id]:  # someone waits: hand them the task and transcript, no reload from the store
+                _keep(self._ended, task_id, ended, KEPT_ENDS)
+                if transcript is not None:
+                    _keep(self._fresh, transcript.id, transcript, KEPT_TRANSCRIPTS)
             if kept is not None:
                 await anyio.to_thread.run_sync(partial(kept.unlink, missing_ok=True))
             return
@@ -253,22 +261,37 @@ class Jobs:
         if event is not None:
             event.set()
 
+    def take_transcript(self, transcript_id: str) -> Transcript | None:
+        """The transcript a job of this process has just stored, for the first one who waited for that job to
+        answer with (then forgotten: later readers use the store), else None."""
+        return self._fresh.pop(transcript_id, None)
+
     async def wait(self, task_id: str, bound: float, *, on_tick: Tick | None = None, tick: float = 5.0) -> TaskRecord:
         """The task's record once it is no longer pending, or as it is after `bound` seconds.
 
         Calls `on_tick(elapsed_seconds)` about every `tick` seconds while waiting (progress notifications).
-        Polls the store every second so completions written by another process are seen too.
+        Polls the store every second so completions written by another process are seen too; a job running in
+        this process is not polled (only it ends its task): its end is handed over when it wakes the waiter.
         """
+        self._waiters[task_id] += 1
+        try:
+            return await self._wait(task_id, bound, on_tick, tick)
+        finally:
+            self._waiters[task_id] -= 1
+            if not self._waiters[task_id]:
+                del self._waiters[task_id]
+
+    async def _wait(self, task_id: str, bound: float, on_tick: Tick | None, tick: float) -> TaskRecord:
         started = time.monotonic()
         next_tick = tick
         while True:
-            record = await self.store.get_task(task_id)
-            if record is None or record.status != "pending":
-                assert record is not None, f"unknown task {task_id}"
-                return record
             elapsed = time.monotonic() - started
             remaining = bound - elapsed
-            if remaining <= 0:
+            record = self._ended.pop(task_id, None)
+            if record is None and (task_id not in self._running or remaining <= 0):
+                record = await self.store.get_task(task_id)
+                assert record is not None, f"unknown task {task_id}"
+            if record is not None and (record.status != "pending" or remaining <= 0):
                 return record
             if on_tick is not None and elapsed >= next_tick:
                 next_tick += tick
@@ -285,6 +308,19 @@ class Jobs:
         self._idle = anyio.Event()
         with anyio.move_on_after(self.grace_seconds):
             await self._idle.wait()
+
+
+KEPT_ENDS = 256
+"""Most task ends kept for waiters not yet woken (`Jobs.wait`); older ones are read from the store."""
+KEPT_TRANSCRIPTS = 16
+"""Most just-stored transcripts kept for their waiters (`Jobs.take_transcript`); a waiter cancelled between its wake
+and its answer leaves one behind until newer ones push it out (they may be large), then readers use the store."""
+
+
+def _keep(kept: OrderedDict[str, Any], key: str, value: Any, most: int) -> None:
+    kept[key] = value
+    while len(kept) > most:
+        kept.popitem(last=False)
 
 
 def _fault(exc: BaseException) -> str:

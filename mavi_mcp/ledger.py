@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 CREATE INDEX IF NOT EXISTS ledger_request ON ledger(request_key, created_at);
 CREATE INDEX IF NOT EXISTS ledger_created ON ledger(created_at);
+CREATE INDEX IF NOT EXISTS ledger_pending ON ledger(task_id) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS media_files (
     asset_id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,

@@ -16,7 +16,9 @@ acknowledges only after its commit. Several processes (stdio servers, a `mavi-mc
 the same file; `busy_timeout` makes them wait for each other instead of failing.
 
 The `Store` methods are synchronous and fast; async code calls them through `AsyncStore`, which runs them in
-a worker thread so the event loop never blocks on the disk.
+a worker thread so the event loop never blocks on the disk. Calls made while another is running are run together
+in one thread hop and, when one of them writes, in ONE transaction (group commit, `Store.run_batch`): each call
+in its own savepoint, so a call that fails undoes only its own writes, and none returns before the commit.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -234,6 +236,39 @@ def migrate(db: sqlite3.Connection) -> int:
     return found
 
 
+class StoreCall:
+    """One `Store` method call queued by `AsyncStore`: run by `Store.run_batch` in the store's thread; its result
+    or exception is read by the coroutine that queued it once `done`. `write`: the call may write (a pure read
+    needs no transaction of a batch)."""
+
+    __slots__ = ("done", "error", "fn", "lead", "result", "wake", "write")
+
+    def __init__(self, fn: Callable[[], Any], *, write: bool) -> None:
+        self.fn = fn
+        self.write = write
+        self.wake: anyio.Event | None = None  # set when done, or when made the leader of the next batch (`lead`)
+        self.lead = False
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn()
+        except BaseException as exc:  # handed to the coroutine that queued the call, raised there
+            self.error = exc
+        self.done = True
+
+    def fail(self, exc: BaseException) -> None:
+        self.result = None
+        self.error = exc
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
 class Store:
     """Synchronous access to the SQLite store at `path` (created with its parents if missing)."""
 
@@ -247,6 +282,8 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._batch = False  # inside `run_batch`'s transaction: `_tx` opens a savepoint instead
+        self._savepoints = 0
         with self._tx() as db:
             migrate(db)
         self._cache: OrderedDict[str, Transcript] = OrderedDict()
@@ -262,8 +299,21 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Generator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: committed (durably, synchronous=FULL) when the block exits."""
+        """One IMMEDIATE transaction: committed (durably, synchronous=FULL) when the block exits. Inside
+        `run_batch`, a savepoint of the batch's transaction instead (committed with the batch)."""
         with self._lock:
+            if self._batch:
+                self._savepoints += 1
+                name = f"call_{self._savepoints}"
+                self._db.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute(f"ROLLBACK TO {name}")
+                    self._db.execute(f"RELEASE {name}")
+                    raise
+                self._db.execute(f"RELEASE {name}")
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -271,6 +321,37 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def run_batch(self, calls: Sequence[StoreCall]) -> None:
+        """Run `calls` one after the other, each outcome kept in its `StoreCall` (never raises). When more than one
+        call is given and one of them writes, all run in ONE IMMEDIATE transaction, each of its own transactions a
+        savepoint of it: a call that raises undoes only its own writes; if the commit fails, every call fails with
+        that error (nothing of the batch was stored). One commit (one fsync) for the batch instead of one each."""
+        with self._lock:
+            if len(calls) < 2 or not any(call.write for call in calls):
+                for call in calls:
+                    call.run()
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error:  # the lock cannot be had: each call meets the fault on its own
+                for call in calls:
+                    call.run()
+                return
+            self._batch = True
+            try:
+                for call in calls:
+                    call.run()
+            finally:
+                self._batch = False
+            try:
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._cache.clear()  # it may hold transcripts of the batch, which were not stored
+                for call in calls:
+                    call.fail(exc)
 
     def in_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
         """`fn(db)` inside one IMMEDIATE transaction: how the ledger's functions (`mavi_mcp.ledger`, issue 15)
@@ -433,11 +514,10 @@ class Store:
                 (mode, endpoint, tool, asset_id, json.dumps(dict(params or {})), task_id),
             )
             joined = _fill_transcript_asset(db, task_id, asset_id)
+            row = db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         if joined is not None:
             self._forget(joined)
-        record = self.get_task(task_id)
-        assert record is not None
-        return record
+        return _task(row)
 
     def finish_task(
         self,
@@ -816,16 +896,63 @@ def _task(row: sqlite3.Row) -> TaskRecord:
 
 class AsyncStore:
     """The store as async code sees it: every operation of `Store`, awaitable, with the same names, arguments and
-    typed results. Each call runs in a worker thread (one at a time, like the SQLite connection), so the event
-    loop never blocks on the disk. This is the one face tools, jobs and the webhook receiver use."""
+    typed results. Each call runs in a worker thread (one batch at a time, like the SQLite connection), so the event
+    loop never blocks on the disk. Calls made while a batch runs are queued and run together as the next batch
+    (`Store.run_batch`: one thread hop, one commit), led by the first of them; each caller is woken once. This is
+    the one face tools, jobs and the webhook receiver use."""
 
     def __init__(self, store: Store) -> None:
         self.sync = store
         self.path = store.path
-        self._limiter = anyio.CapacityLimiter(1)
+        self._queue: list[StoreCall] = []
+        self._busy = False  # a batch runs, or its leader is about to start it
+
+    async def _submit(self, call: StoreCall) -> Any:
+        """Queue `call`. With no batch running, run the queue as one batch (this call leads it); else wait to be
+        woken: done by the running batch's leader, or made the leader of the next batch (the first one queued).
+        A call cancelled before its batch started never runs."""
+        self._queue.append(call)
+        if self._busy:
+            call.wake = anyio.Event()
+            try:
+                await call.wake.wait()
+            except BaseException:
+                if call in self._queue:
+                    self._queue.remove(call)
+                    if call.lead:  # made the leader, but cancelled before it led: the next one leads
+                        self._pass_on()
+                raise
+            if call.done:
+                return call.outcome()
+        else:
+            self._busy = True
+        batch, self._queue = self._queue, []
+        try:
+            await anyio.to_thread.run_sync(self.sync.run_batch, batch)
+        finally:
+            for done in batch:
+                if done.wake is not None:
+                    done.wake.set()
+            self._pass_on()
+        return call.outcome()
+
+    def _pass_on(self) -> None:
+        """Wake the first queued call to lead the next batch, or mark the store idle."""
+        if self._queue:
+            first = self._queue[0]
+            first.lead = True
+            assert first.wake is not None  # queued while a batch ran
+            first.wake.set()
+        else:
+            self._busy = False
 
     async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter)
+        """`fn(*args, **kwargs)` in the store's thread, in a batch (see the class); `fn` may write."""
+        return await self._submit(StoreCall(lambda: fn(*args, **kwargs), write=True))
+
+    async def _read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """`_run` for a method that only reads (a batch of reads alone needs no transaction)."""
+        return await self._submit(StoreCall(lambda: fn(*args, **kwargs), write=False))
 
     def close(self) -> None:
         self.sync.close()
@@ -856,13 +983,13 @@ class AsyncStore:
         await self._run(self.sync.save_raw_result, endpoint, raw, task_id=task_id)
 
     async def get_transcript(self, transcript_id: str) -> Transcript | None:
-        return await self._run(self.sync.get_transcript, transcript_id)
+        return await self._read(self.sync.get_transcript, transcript_id)
 
     async def list_transcripts(self, limit: int = 20) -> list[TranscriptSummary]:
-        return await self._run(self.sync.list_transcripts, limit)
+        return await self._read(self.sync.list_transcripts, limit)
 
     async def speaker_names(self, transcript_id: str) -> dict[str, str]:
-        return await self._run(self.sync.speaker_names, transcript_id)
+        return await self._read(self.sync.speaker_names, transcript_id)
 
     async def set_speaker_names(self, transcript_id: str, mapping: Mapping[str, str]) -> dict[str, str]:
         return await self._run(self.sync.set_speaker_names, transcript_id, mapping)
@@ -961,10 +1088,10 @@ class AsyncStore:
         return await self._run(self.sync.fail_stale_jobs, reason)
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
-        return await self._run(self.sync.get_task, task_id)
+        return await self._read(self.sync.get_task, task_id)
 
     async def list_tasks(self, status: TaskStatus | None = None, limit: int = 20) -> list[TaskRecord]:
-        return await self._run(self.sync.list_tasks, status, limit)
+        return await self._read(self.sync.list_tasks, status, limit)
 
     # webhook deliveries and receivers
     async def record_delivery(self, body: bytes, *, task_id: str | None, status: str, note: str | None = None) -> int:
@@ -974,10 +1101,10 @@ class AsyncStore:
         await self._run(self.sync.mark_delivery, delivery_id, status, note)
 
     async def deliveries(self, task_id: str | None = None, limit: int = 100) -> list[Delivery]:
-        return await self._run(self.sync.deliveries, task_id, limit)
+        return await self._read(self.sync.deliveries, task_id, limit)
 
     async def delivery_stats(self) -> DeliveryStats:
-        return await self._run(self.sync.delivery_stats)
+        return await self._read(self.sync.delivery_stats)
 
     async def complete_from_callback(
         self, task_id: str, endpoint: str, transcript: Transcript | None, error: str | None
@@ -991,4 +1118,4 @@ class AsyncStore:
         await self._run(self.sync.forget_receiver, receiver_id)
 
     async def live_receivers(self, within_seconds: float = 30.0) -> list[ReceiverRecord]:
-        return await self._run(self.sync.live_receivers, within_seconds)
+        return await self._read(self.sync.live_receivers, within_seconds)

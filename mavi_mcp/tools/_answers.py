@@ -461,7 +461,7 @@ async def answer_for_task(
         return failed_result(record)
     if record.transcript_id is None:
         raise ToolError(f"Task {record.task_id} completed without a transcript: {record.result or {}}")
-    transcript = await rt.store.get_transcript(record.transcript_id)
+    transcript = rt.jobs.take_transcript(record.transcript_id) or await rt.store.get_transcript(record.transcript_id)
     if transcript is None:
         raise ToolError(f"Transcript {record.transcript_id} of task {record.task_id} is not in this server's store.")
     names = await rt.store.speaker_names(transcript.id)

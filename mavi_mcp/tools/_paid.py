@@ -74,8 +74,9 @@ def paid_gate(tool: str, names: Sequence[str], build: Build) -> Resolve:
         )
         if reused:
             return CostCheck(tool, None)  # served from the store, free
-        seconds = await rt.store.in_transaction(lambda db: billing.media_seconds(db, request), exclusive=False)
-        spent = await rt.store.in_transaction(billing.spend_now, exclusive=False)
+        seconds, spent = await rt.store.in_transaction(
+            lambda db: (billing.media_seconds(db, request), billing.spend_now(db)), exclusive=False
+        )
         return check_call(
             ctx,
             rt.settings,
