@@ -27,7 +27,7 @@ import math
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Protocol, Self
+from typing import Annotated, Any, Literal, Protocol, Self, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -217,11 +217,12 @@ def summarize_speakers(
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     previous: str | None = None
-    for item in segments:
-        if isinstance(item, Mapping):
-            label, start, end = item["speaker"], item["start"], item["end"]
-        else:
-            label, start, end = item.speaker, item.start, item.end
+    rows: list[tuple[str | None, float, float]]
+    if segments and isinstance(segments[0], Mapping):  # one kind per call: checked once, not per item
+        rows = [(m["speaker"], m["start"], m["end"]) for m in cast("Sequence[Mapping[str, Any]]", segments)]
+    else:
+        rows = [(t.speaker, t.start, t.end) for t in cast("Sequence[_Timed]", segments)]
+    for label, start, end in rows:
         if label is None:
             previous = None
             continue
