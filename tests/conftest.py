@@ -35,6 +35,17 @@ API_KEY = "sk-mavi-e2e-test-key-0123456789"
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
 
 
+SPAWNING_FIXTURES = frozenset({"postgres", "pg_url", "browser"})
+"""Fixtures that start a real process (a PostgreSQL cluster, Chromium): a test that uses one is `e2e` like the
+tests that start the sandbox or mavi-mcp, so the quick loop (`-m "not e2e and not fuzz"`) leaves it out."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SPAWNING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     """The one anyio backend of every async test and fixture (session-scoped, so module-scoped fixtures may use it)."""
