@@ -4,8 +4,8 @@ Units are the wire's: seconds everywhere except AssemblyAI, whose `start`/`end` 
 Sources: ../shared/mavi-api/README.md and the vendor pages beside it (file names given per model).
 Normalizers (`mavi_mcp.normalize`) turn these into the canonical `Transcript`; nothing else reads them.
 
-Two kinds of model, read through the same three functions (`decode_envelope`, `decode`, `validate`, which raise
-`WireError` with the place a body differs):
+Two kinds of model, read through the same functions (`decode_envelope`, `validate`; `decode` for a whole pydantic
+body), which raise `WireError` with the place a body differs:
 - pydantic models (`WireModel`, `extra="allow"`) for the envelopes, assets, tasks, turns and callbacks;
 - msgspec Structs (`WordLevel`) for the two word-level answers, AssemblyAI and ElevenLabs: a 66-minute answer
   holds 24,000 items, which msgspec decodes from the bytes 2.5x faster than pydantic into objects the cyclic
@@ -15,7 +15,7 @@ Both coerce like pydantic's lax mode ("1.5" is read as 1.5 where a number is exp
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import msgspec
 import pydantic
@@ -28,13 +28,32 @@ SUCCESS_CODES: frozenset[object] = frozenset({200, "200", "0000"})
 """Envelope `code` values that mean success: 200 (newer pages), "200", "0000" (older pages)."""
 
 
-def envelope_ok(code: object, success: bool | None, failed: bool | None) -> bool:
-    """True when an envelope reports success: a success `code`, or no code and `success: true`."""
-    if failed is True or success is False:
-        return False
-    if code is None:
-        return success is True
-    return code in SUCCESS_CODES
+class _EnvelopeFields(Protocol):
+    code: int | str | None
+    msg: str | None
+    message: str | None
+    success: bool | None
+    failed: bool | None
+
+
+class EnvelopeReading:
+    """What both envelope models (`Envelope`, pydantic; `StructEnvelope`, msgspec) read from their fields."""
+
+    __slots__ = ()
+
+    @property
+    def ok(self: _EnvelopeFields) -> bool:
+        """True when the envelope reports success: a success `code`, or no code and `success: true`."""
+        if self.failed is True or self.success is False:
+            return False
+        if self.code is None:
+            return self.success is True
+        return self.code in SUCCESS_CODES
+
+    @property
+    def text(self: _EnvelopeFields) -> str | None:
+        """The envelope's message, whichever key carried it (`msg` on responses, `message` on callbacks)."""
+        return self.msg if self.msg is not None else self.message
 
 
 class WireError(ValueError):
@@ -53,7 +72,7 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-class Envelope(WireModel, Generic[T]):
+class Envelope(WireModel, EnvelopeReading, Generic[T]):
     """`{"code", "msg" | "message", "data", "success", "failed"}` (README "Base, auth, envelope")."""
 
     code: int | str | None = None
@@ -63,23 +82,13 @@ class Envelope(WireModel, Generic[T]):
     success: bool | None = None
     failed: bool | None = None
 
-    @property
-    def ok(self) -> bool:
-        """True when the envelope reports success (`envelope_ok`)."""
-        return envelope_ok(self.code, self.success, self.failed)
-
-    @property
-    def text(self) -> str | None:
-        """The envelope's message, whichever key carried it (`msg` on responses, `message` on callbacks)."""
-        return self.msg if self.msg is not None else self.message
-
 
 class WordLevel(msgspec.Struct):
     """Base of the msgspec wire models (the word-level answers): unknown keys are skipped."""
 
 
-class StructEnvelope(msgspec.Struct, Generic[T]):
-    """`Envelope` for a `WordLevel` model: the same fields and `ok` / `text`."""
+class StructEnvelope(msgspec.Struct, EnvelopeReading, Generic[T]):
+    """`Envelope` for a `WordLevel` model: the same fields, read the same way."""
 
     code: int | str | None = None
     msg: str | None = None
@@ -87,16 +96,6 @@ class StructEnvelope(msgspec.Struct, Generic[T]):
     data: T | None = None
     success: bool | None = None
     failed: bool | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the envelope reports success (`envelope_ok`)."""
-        return envelope_ok(self.code, self.success, self.failed)
-
-    @property
-    def text(self) -> str | None:
-        """The envelope's message, whichever key carried it."""
-        return self.msg if self.msg is not None else self.message
 
 
 _ENVELOPES: dict[type[Any], type[Envelope[Any]]] = {}
@@ -144,16 +143,12 @@ def decode_envelope(model: type[W], raw: bytes) -> Envelope[W] | StructEnvelope[
 
 
 def decode(model: type[W], raw: bytes) -> W:
-    """A whole body that is `model` itself (a webhook delivery: `CallbackEnvelope`), in one pass over `raw`.
+    """A whole body that is the pydantic wire `model` itself (a webhook delivery: `CallbackEnvelope`), in one pass
+    over `raw`.
 
     Raises:
         WireError: `raw` is not JSON, or not `model`.
     """
-    if issubclass(model, WordLevel):
-        try:
-            return msgspec.json.decode(raw, type=model, strict=False)
-        except msgspec.MsgspecError as exc:
-            raise _msgspec_error(exc) from None
     try:
         return cast("W", cast("type[BaseModel]", model).model_validate_json(raw))
     except pydantic.ValidationError as exc:
