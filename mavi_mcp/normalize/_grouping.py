@@ -7,9 +7,10 @@ least `MIN_SENTENCE_WORDS` words or `MIN_SENTENCE_SECONDS`, at a pause of `PAUSE
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 
-from mavi_mcp.normalize._assemble import RawWord
+from mavi_mcp.normalize._assemble import RawSegment, RawWord
 
 PAUSE_SECONDS = 1.5
 MIN_SENTENCE_WORDS = 8
@@ -17,6 +18,28 @@ MIN_SENTENCE_SECONDS = 2.0
 MAX_WORDS = 60
 MAX_SECONDS = 30.0
 _SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"', ".'", "?'", "!'", ".)", "。", "？", "！")
+_END = itemgetter(2)
+
+
+def grouped_segments(
+    words: list[RawWord], speakers: Sequence[str | None], text: Callable[[int, int], str]
+) -> list[RawSegment]:
+    """`words` (in time order; `speakers[i]` is word i's speaker) as segments by the rules in the module docstring:
+    each with its words, its first word's start, its latest end, its first word's speaker, and `text(first, stop)`
+    (the provider's text of `words[first:stop]`)."""
+    segments: list[RawSegment] = []
+    for first, stop in segment_spans(words, speakers):
+        group = words[first:stop]
+        segments.append(
+            RawSegment(
+                start=group[0][1],
+                end=max(map(_END, group)),
+                speaker=speakers[first],
+                text=text(first, stop),
+                words=group,
+            )
+        )
+    return segments
 
 
 def segment_spans(words: Sequence[RawWord], speakers: Sequence[str | None]) -> list[tuple[int, int]]:

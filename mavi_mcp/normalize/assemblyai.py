@@ -11,12 +11,12 @@ from operator import itemgetter
 
 from mavi_mcp.errors import ResultError
 from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
-from mavi_mcp.normalize._grouping import segment_spans
+from mavi_mcp.normalize._grouping import grouped_segments
 from mavi_mcp.transcript import Extras, Transcript
 from mavi_mcp.wire import AssemblyAITranscript, AssemblyAIUtterance, AssemblyAIWord
 
 MS = 1000.0
-_TEXT, _END = itemgetter(0), itemgetter(2)
+_TEXT = itemgetter(0)
 
 
 def _word(w: AssemblyAIWord) -> RawWord:
@@ -85,18 +85,7 @@ def normalize_assemblyai(data: AssemblyAITranscript, context: Context) -> Transc
     else:
         flat: list[RawWord] = [(w.text, w.start / MS, w.end / MS, w.confidence) for w in words]
         speakers = [_label(w.speaker) for w in words]
-        raw = []
-        for first, stop in segment_spans(flat, speakers):
-            group = flat[first:stop]
-            raw.append(
-                RawSegment(
-                    start=group[0][1],
-                    end=max(map(_END, group)),
-                    speaker=speakers[first],
-                    text=" ".join(map(_TEXT, group)),
-                    words=group,
-                )
-            )
+        raw = grouped_segments(flat, speakers, lambda first, stop: " ".join(map(_TEXT, flat[first:stop])))
         if not raw and data.text and data.text.strip():
             raw = [RawSegment(start=0.0, end=data.audio_duration or 0.0, speaker=None, text=data.text)]
     return assemble(

@@ -9,15 +9,12 @@ kept. Audio events ("(laughter)") stay in the text and in the words. `confidence
 from __future__ import annotations
 
 import math
-from operator import itemgetter
 from typing import Any
 
 from mavi_mcp.normalize._assemble import Context, RawSegment, RawWord, assemble
-from mavi_mcp.normalize._grouping import segment_spans
+from mavi_mcp.normalize._grouping import grouped_segments
 from mavi_mcp.transcript import Extras, Transcript
 from mavi_mcp.wire import ElevenLabsTranscript, ElevenLabsWord
-
-_END = itemgetter(2)
 
 
 def _untimed_turns(data: ElevenLabsTranscript) -> tuple[list[RawSegment], list[str]]:
@@ -107,23 +104,13 @@ def normalize_elevenlabs(data: ElevenLabsTranscript, context: Context) -> Transc
         # a segment's text is every item from its first word to the next segment's first word (the spacing after
         # its last word included); leading blank spacing is dropped, other leading items kept
         texts = [item.text for item in items]
-        spans = segment_spans(words, speakers)
-        bounds = [positions[first] for first, _ in spans]
-        if bounds:
-            bounds[0] = next((i for i in range(bounds[0]) if texts[i].strip()), bounds[0])
-        bounds.append(len(texts))
-        raw = []
-        for k, (first, stop) in enumerate(spans):
-            group = words[first:stop]
-            raw.append(
-                RawSegment(
-                    start=group[0][1],
-                    end=max(map(_END, group)),
-                    speaker=speakers[first],
-                    text="".join(texts[bounds[k] : bounds[k + 1]]),
-                    words=group,
-                )
-            )
+        positions.append(len(texts))  # where the text after the last word ends
+        lead = next((i for i in range(positions[0]) if texts[i].strip()), positions[0]) if words else 0
+
+        def text_of(first: int, stop: int) -> str:
+            return "".join(texts[lead if first == 0 else positions[first] : positions[stop]])
+
+        raw = grouped_segments(words, speakers, text_of)
     transcript = assemble(
         raw,
         provider="elevenlabs",
