@@ -9,7 +9,8 @@ back through a second connection (what was committed).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -17,7 +18,7 @@ import pytest
 from mcp import Client
 
 from mavi_mcp.ledger import SqlTx, entry, open_charge
-from mavi_mcp.runtime import RuntimeHolder
+from mavi_mcp.runtime import Runtime, RuntimeHolder
 from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from mavi_mcp.store import AsyncStore, Store, StoreCall, TaskRecord
@@ -135,15 +136,21 @@ async def test_a_call_cancelled_before_its_batch_starts_never_runs(tmp_path: Pat
     store.close()
 
 
+@asynccontextmanager
+async def sandbox_server(data_dir: Path) -> AsyncIterator[tuple[Client, Runtime]]:
+    """A `--sandbox` server in process, its MCP client and its runtime (rate limit off)."""
+    settings = Settings(sandbox=True, data_dir=data_dir, rate_limit=0, log_level="WARNING")
+    holder = RuntimeHolder(settings)
+    async with Client(create_server(settings, holder=holder)) as client:
+        assert holder.current is not None
+        yield client, holder.current
+
+
 async def test_a_paid_answer_is_rendered_from_the_transcript_its_job_stored_without_reading_it_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(sandbox=True, data_dir=tmp_path, rate_limit=0, log_level="WARNING")
-    holder = RuntimeHolder(settings)
     with anyio.fail_after(60):
-        async with Client(create_server(settings, holder=holder)) as client:
-            rt = holder.current
-            assert rt is not None
+        async with sandbox_server(tmp_path) as (client, rt):
             reads: list[str] = []
             get_transcript, get_task = rt.store.sync.get_transcript, rt.store.sync.get_task
 
@@ -168,12 +175,8 @@ async def test_a_paid_answer_is_rendered_from_the_transcript_its_job_stored_with
 
 
 async def test_a_job_whose_caller_stopped_waiting_keeps_nothing_for_it_in_memory(tmp_path: Path) -> None:
-    settings = Settings(sandbox=True, data_dir=tmp_path, rate_limit=0, log_level="WARNING")
-    holder = RuntimeHolder(settings)
     with anyio.fail_after(60):
-        async with Client(create_server(settings, holder=holder)) as client:
-            rt = holder.current
-            assert rt is not None
+        async with sandbox_server(tmp_path) as (client, rt):
             args = {"asset_id": AMI_ES2004A, "mode": "sync", "wait_seconds": 0}
             answer = ok(await client.call_tool("identify_speakers", args))
             assert answer["status"] == "pending"
