@@ -38,9 +38,10 @@ class CustomSpelling(BaseModel):
 
 class Bundle(BaseModel):
     """Base of parameter bundles (options a tool takes as flat parameters): strict and frozen; `label` names the
-    bundle in error messages ("Invalid AssemblyAI request: ...")."""
+    bundle in error messages ("Invalid AssemblyAI request: ..."). Its validator is built on the first call that
+    uses it (the tools' published parameters come from the flattened fields, not from the bundle)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
     label: ClassVar[str] = "arguments"
 
 

@@ -41,7 +41,9 @@ Kind = Literal["transcript", "diarization"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict, frozen; validators built on first use, not at start-up (listing the tools needs none)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _check_times(start: float, end: float, what: str) -> None:

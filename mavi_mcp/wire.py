@@ -67,9 +67,12 @@ class WireError(ValueError):
 
 
 class WireModel(BaseModel):
-    """Base of all wire models: unknown keys are kept, so a richer answer never fails to parse."""
+    """Base of all wire models: unknown keys are kept, so a richer answer never fails to parse.
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    Validators are built on first use, not at import: listing the tools needs none of them (start-up).
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class Envelope(WireModel, EnvelopeReading, Generic[T]):

@@ -88,3 +88,31 @@ def test_a_bundle_fields_none_check_agrees_with_pydantic_for_every_field_and_the
     corner += [list[int] | None, Annotated[int, pydantic.Field(ge=0)] | None, dict[str, int], str | int]
     for annotation in fields + corner:
         assert _allows_none(annotation) == pydantic_accepts_none(annotation), annotation
+
+
+def test_building_the_server_leaves_the_wire_transcript_and_option_models_unbuilt(tmp_path: Path) -> None:
+    """Their validators are built on first use (`defer_build`): a fresh process that builds the server and lists
+    its tools has built none of them, and validating one afterwards builds it."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import anyio
+        from mavi_mcp import options, transcript, wire
+        from mavi_mcp.server import create_server
+        from mavi_mcp.settings import Settings
+
+        server = create_server(Settings(data_dir=DATA))
+        assert len(anyio.run(server.list_tools)) >= 13
+        models = [wire.SpeakerData, wire.CallbackEnvelope, transcript.Segment, transcript.Transcript,
+                  options.AssemblyAIOptions, options.ElevenLabsOptions]
+        print(sorted(m.__name__ for m in models if m.__pydantic_complete__))
+        wire.SpeakerData.model_validate({"items": []})
+        print(wire.SpeakerData.__pydantic_complete__)
+        """
+    ).replace("DATA", repr(str(tmp_path)))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[:2] == ["[]", "True"]
