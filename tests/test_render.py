@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 import srt
 import webvtt
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mavi_mcp.errors import InputError
 from mavi_mcp.normalize import Context
 from mavi_mcp.render.cursor import Cursor, Position, decode_cursor, encode_cursor
 from mavi_mcp.render.page import display_names, render_page
-from mavi_mcp.render.timefmt import clock, parse_time
+from mavi_mcp.render.timefmt import clock, clock_tenths, parse_time
 from mavi_mcp.render.tokens import estimate_tokens
 from mavi_mcp.render.view import FORMATS, Format, View, alias, resolve_speakers
 from mavi_mcp.shapes import normalize_body
@@ -259,3 +261,17 @@ def test_timestamps_show_hours_only_from_the_first_hour_on() -> None:
     for bad in ["", "1:60", "-3", "nan", "1::2", "inf"]:
         with pytest.raises(ValueError, match="time"):
             parse_time(bad)
+
+
+@given(st.floats(min_value=-10, max_value=400_000, allow_nan=False))
+@settings(max_examples=500, deadline=None)
+def test_tenths_are_the_clock_of_the_whole_seconds_then_the_tenth(seconds: float) -> None:
+    tenths = max(0, round(seconds * 10))
+    assert clock_tenths(seconds) == f"{clock(tenths // 10)}.{tenths % 10}"
+
+
+def test_tenths_round_across_the_minute_and_the_hour() -> None:
+    assert clock_tenths(59.96) == "1:00.0"
+    assert clock_tenths(3599.94) == "59:59.9"
+    assert clock_tenths(3599.96) == "1:00:00.0"
+    assert clock_tenths(-0.3) == "0:00.0"

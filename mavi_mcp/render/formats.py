@@ -113,8 +113,7 @@ def units(
     for n, span in enumerate(spans[i:]):
         start_k = first if n == 0 else span.first
         if fmt == "rttm":
-            line = _rttm_line(span, file_id, display)
-            yield Unit(Position(span.index, 0), [Piece(line, Position(span.index + 1, 0))], rendered=line)
+            yield Unit(Position(span.index, 0), rendered=_rttm_line(span, file_id, display))
             continue
         render = _RENDERERS[fmt]
         whole = render(span, start_k, span.last, display)

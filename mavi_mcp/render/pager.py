@@ -27,11 +27,13 @@ class Piece(NamedTuple):
     after: Position
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     """A renderable unit starting at `start`.
 
     By default its text is its pieces joined, and a cut after `n` pieces is the first `n` pieces joined.
+    A unit with `rendered` and no pieces is never cut: it goes whole on a page, or on the next one (a diarization or
+    RTTM line; one piece would change nothing, it is all or none).
     A unit may instead give `rendered` (its whole text) and make its pieces only when the pager must cut it
     (`make_pieces`, an iterable the pager reads only as far as the page has room), which keeps whole-turn rendering
     free of per-word objects and a long turn's cut proportional to the page, not to the turn. Formats whose cut text

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from itertools import accumulate, islice
 
 from mavi_mcp.render.cursor import Position
-from mavi_mcp.render.pager import Piece, Unit
+from mavi_mcp.render.pager import Unit
 from mavi_mcp.render.timefmt import clock, clock_tenths
 from mavi_mcp.render.view import Span, Timestamps
 
@@ -149,5 +149,4 @@ def diarization_units(spans: list[Span], position: Position, *, display: dict[st
         segment = span.segment
         speaker = display.get(segment.speaker, segment.speaker) if segment.speaker is not None else "?"
         length = segment.end - segment.start
-        line = f"{clock_tenths(segment.start)}+{length:.1f} {speaker}"
-        yield Unit(Position(span.index, 0), [Piece(line, Position(span.index + 1, 0))], rendered=line)
+        yield Unit(Position(span.index, 0), rendered=f"{clock_tenths(segment.start)}+{length:.1f} {speaker}")

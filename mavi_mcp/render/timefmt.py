@@ -22,10 +22,14 @@ def clock(seconds: float) -> str:
 
 
 def clock_tenths(seconds: float) -> str:
-    """`seconds` rounded to 0.1 s: `m:ss.s` or `h:mm:ss.s`."""
-    tenths = max(0, round(seconds * 10))
-    whole, frac = divmod(tenths, 10)
-    return f"{clock(whole)}.{frac}"
+    """`seconds` rounded to 0.1 s: `m:ss.s` or `h:mm:ss.s` (`clock` of the whole seconds, then the tenth; written
+    out here because a diarization page formats one per turn)."""
+    whole, frac = divmod(max(0, round(seconds * 10)), 10)
+    m, s = divmod(whole, 60)
+    if m >= 60:
+        h, m = divmod(m, 60)
+        return f"{h}:{m:02d}:{s:02d}.{frac}"
+    return f"{m}:{s:02d}.{frac}"
 
 
 def parse_time(value: str | float | int) -> float:
