@@ -59,7 +59,7 @@ RawWord = tuple[str, float, float, float | None]
 """A word as a normalizer read it, `(text, start, end, confidence)` in SECONDS; a `transcript.Word` once checked."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RawSegment:
     start: float
     end: float
