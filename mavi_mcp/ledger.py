@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE INDEX IF NOT EXISTS ledger_request ON ledger(request_key, created_at);
 CREATE INDEX IF NOT EXISTS ledger_created ON ledger(created_at);
 CREATE INDEX IF NOT EXISTS ledger_pending ON ledger(task_id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS ledger_spend ON ledger(created_at, status, billed_from, cost_usd, estimated_usd);
 CREATE TABLE IF NOT EXISTS media_files (
     asset_id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,
@@ -266,15 +267,23 @@ def fail_charge(db: SqlTx, task_id: str, *, maybe_billed: bool = False, now: dat
     )
 
 
+SPEND_QUERY = (
+    "SELECT COALESCE(SUM(COALESCE(cost_usd, estimated_usd, 0)), 0) FROM ledger"
+    " WHERE (status != 'failed' OR billed_from = ?) AND created_at >= ?"
+)
+"""`spend_since`'s sum (parameters: `MAYBE_BILLED`, the start as ISO 8601 UTC text)."""
+
+
 def spend_since(db: SqlTx, since: datetime) -> float:
     """US dollars spent on requests made at or after `since` (timezone-aware): billed costs, pending requests at
     their estimate, failed ones not at all unless they may have been billed (`MAYBE_BILLED`: at their estimate).
-    With `confirm.start_of_day()` / `start_of_month()`."""
-    row = db.execute(
-        "SELECT COALESCE(SUM(COALESCE(cost_usd, estimated_usd, 0)), 0) FROM ledger"
-        " WHERE (status != 'failed' OR billed_from = ?) AND created_at >= ?",
-        (MAYBE_BILLED, _stamp(since)),
-    ).fetchone()
+    With `confirm.start_of_day()` / `start_of_month()`.
+
+    Read from the `ledger_spend` index alone (it holds every column the sum needs), not row by row from the table:
+    every paid call sums the month so far (3.1 ms -> 1.5 ms with 20,000 rows in the month,
+    `benchmarks/ledger_bench.py`).
+    """
+    row = db.execute(SPEND_QUERY, (MAYBE_BILLED, _stamp(since))).fetchone()
     return round(float(row[0]), 6)
 
 

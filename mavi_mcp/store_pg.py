@@ -223,6 +223,13 @@ ALTER TABLE pacing ADD COLUMN sent_at TIMESTAMPTZ
         ),
     ),
     Migration(4, "the full-text search index (mavi_mcp.search.pg_index)", pg_index.SCHEMA),
+    Migration(
+        5,
+        "the month's spend read from one index (ledger.spend_since, on every paid call)",
+        statements(
+            "CREATE INDEX ledger_spend ON ledger (created_at, status, billed_from) INCLUDE (cost_usd, estimated_usd)"
+        ),
+    ),
 )
 """The PostgreSQL schema, step by step (append a step to change it; never edit a released one)."""
 

@@ -15,6 +15,8 @@ from mavi_mcp.confirm import start_of_day, start_of_month
 from mavi_mcp.cost import Billed, estimate, request_key
 from mavi_mcp.duration import MediaDuration
 from mavi_mcp.ledger import (
+    MAYBE_BILLED,
+    SPEND_QUERY,
     Claim,
     claim,
     create_ledger,
@@ -134,6 +136,17 @@ def test_spend_counts_billed_costs_and_pending_estimates_by_utc_day_and_month(db
     costs = entries(db, ["a", "c", "d", "free"])
     assert {task: found.cost_usd for task, found in costs.items()} == {"a": 5.0, "c": 0.156958, "d": None}
     assert entries(db, []) == {}
+
+
+def test_the_spend_is_summed_from_one_index_without_reading_the_table(tmp_path: Path) -> None:
+    """Every paid call sums the month so far: SQLite reads it from `ledger_spend` alone (a covering index)."""
+    path = tmp_path / "store.sqlite3"
+    db = connect(path)
+    create_ledger(db)
+    db.execute("ANALYZE")
+    plan = db.execute(f"EXPLAIN QUERY PLAN {SPEND_QUERY}", (MAYBE_BILLED, "2026-11-01")).fetchall()
+    db.close()
+    assert [row[-1] for row in plan] == ["SEARCH ledger USING COVERING INDEX ledger_spend (created_at>?)"]
 
 
 def test_naive_times_are_refused(db: sqlite3.Connection) -> None:
