@@ -15,6 +15,7 @@ Both coerce like pydantic's lax mode ("1.5" is read as 1.5 where a number is exp
 
 from __future__ import annotations
 
+import json
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 import msgspec
@@ -134,8 +135,10 @@ def decode_envelope(model: type[W], raw: bytes) -> Envelope[W] | StructEnvelope[
     if issubclass(model, WordLevel):
         try:
             return cast("StructEnvelope[W]", _decoder(model).decode(raw))
-        except msgspec.MsgspecError as exc:
+        except msgspec.ValidationError as exc:
             raise _msgspec_error(exc) from None
+        except msgspec.DecodeError as exc:
+            return _decode_nonstandard(model, raw, exc)
     cached = _ENVELOPES.get(model)
     if cached is None:  # parametrizing a generic model is not free: once per model
         cached = _ENVELOPES[model] = Envelope[model]  # pyright: ignore[reportInvalidTypeForm]
@@ -143,6 +146,21 @@ def decode_envelope(model: type[W], raw: bytes) -> Envelope[W] | StructEnvelope[
         return cast("Envelope[W]", cached.model_validate_json(raw))
     except pydantic.ValidationError as exc:
         raise _pydantic_error(exc) from None
+
+
+def _decode_nonstandard(model: type[W], raw: bytes, exc: msgspec.DecodeError) -> StructEnvelope[W]:
+    """`raw` that msgspec's JSON reader refuses, read by the standard `json` module, which also takes the `NaN`,
+    `Infinity` and `-Infinity` literals Python's own `json.dumps` writes (pydantic reads them too); then validated
+    as msgspec would. A NaN confidence is then dropped and a NaN time refused by the normalizer, as for any other
+    model. Raises WireError: not JSON even so (msgspec's reason), or not an envelope holding `model`."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise _msgspec_error(exc) from None
+    try:
+        return msgspec.convert(value, StructEnvelope[model], strict=False)  # pyright: ignore[reportInvalidTypeForm]
+    except msgspec.MsgspecError as invalid:
+        raise _msgspec_error(invalid) from None
 
 
 def decode(model: type[W], raw: bytes) -> W:

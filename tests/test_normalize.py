@@ -742,6 +742,28 @@ def test_word_level_answers_read_numbers_sent_as_text_and_skip_unknown_keys_like
 
 
 @pytest.mark.parametrize(
+    ("shape", "word", "start"),
+    [
+        (shapes.ELEVENLABS, '{"text": "hi", "start": 0.5, "end": 0.9, "type": "word", "logprob": NaN}', '"start": 0.5'),
+        (shapes.ASSEMBLYAI, '{"text": "hi", "start": 500, "end": 900, "confidence": NaN}', '"start": 500'),
+    ],
+)
+def test_a_word_level_answer_with_the_nan_literals_python_json_writes_is_read_as_pydantic_read_it(
+    shape: shapes.Shape, word: str, start: str
+) -> None:
+    """msgspec refuses `NaN` / `Infinity` literals; Python's `json.dumps` writes them. A NaN confidence is dropped
+    and the words kept, a NaN time is refused by the normalizer with its reason (not "not an answer it knows")."""
+    body = '{"code": 200, "msg": "success", "data": {"status": "completed", "text": "hi", "words": [WORD]}}'
+    transcript = shape.normalize_body(body.replace("WORD", word).encode(), CONTEXT)
+    assert transcript.segments[0].words == [("hi", 0.5, 0.9, None)]
+    nan_time = body.replace("WORD", word.replace(start, start.split(":")[0] + ": Infinity"))
+    with pytest.raises(ResultError, match="not a finite number"):
+        shape.normalize_body(nan_time.encode(), CONTEXT)
+    with pytest.raises(ResultError, match="JSON is malformed"):  # not JSON even to the json module: msgspec's reason
+        shape.normalize_body(body.replace("WORD", word[:-1]).encode(), CONTEXT)
+
+
+@pytest.mark.parametrize(
     ("model", "body", "where"),
     [
         (wire.ElevenLabsTranscript, {"words": [{"text": "a"}, {"text": "b", "start": "soon"}]}, "data.words.1.start"),
