@@ -6,9 +6,11 @@ Prints figures; it asserts nothing (timings are not unit tests). Every figure is
 1. Cold start: spawn -> `initialize` -> `tools/list` answered (raw JSON-RPC lines on the pipes, the handshake
    Claude Desktop uses), for the installed `mavi-mcp` console script (real-API mode with a key set and an existing
    store: what a client spawns) and `mavi-mcp --sandbox`, against a one-tool `MCPServer` script on the same SDK
-   and interpreter (`--baseline DIR`: also another version's source tree, for an A/B of a change). Runs alternate,
-   after one warm-up each. Wall time to the answer, and the CPU time of the process until that answer (/proc) and
-   until its exit on stdin EOF, which the machine's other load disturbs less. Goal: at most 1.10x.
+   and interpreter (`--baseline DIR`: also another version's source tree, for an A/B of a change). Every tree's
+   `.pyc` files are written first, as an installed wheel has them (`compiled_packages`). Runs alternate, after one
+   warm-up each. Wall time to the answer, and the CPU time of the process until that answer (/proc) and until its
+   exit on stdin EOF. The "vs" of the first two is the median of the per-round ratios to the one-tool server (each
+   round starts every server once, one after the other). Goal: at most 1.10x.
 2. Per-call overhead over stdio, for each of `CASES` (a 260-turn diarization, a 6-word transcript): the tool
    call through mavi-mcp (validate, job, API call, normalize, store, render the first page) vs the same request
    POSTed straight to the same sandbox with `response.json()`; interleaved, the vendor rate limit off on both
@@ -30,6 +32,8 @@ run.
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import json
 import os
 import platform
@@ -319,11 +323,41 @@ def registration(runs: int) -> dict[str, float]:
     return {name: median(values) for name, values in samples.items()}
 
 
-def cold_start(
-    runs: int, work: Path, *, breakdown: bool, baseline: Path | None = None
-) -> dict[str, tuple[float, float, float, int]]:
-    """Per server: median wall seconds spawn -> tools/list, median CPU seconds of the process until that answer and
-    over its whole life, tool count.
+def compiled_packages(baseline: Path | None) -> list[Path]:
+    """Write the `.pyc` files of the `mavi_mcp` package this interpreter imports, and of the `baseline` tree's, as
+    `pip install` does for a wheel; returns the package folders.
+
+    A warm-up start does not write them when `PYTHONDONTWRITEBYTECODE` is set (as on some CI and sandbox machines),
+    and then every cold start compiles each module without one: up to ~150 ms that no installed package pays, and
+    unequal between two trees (an edited module's `.pyc` is stale).
+    """
+    spec = importlib.util.find_spec("mavi_mcp")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("mavi_mcp is not importable by this interpreter")
+    packages = [Path(spec.origin).parent]
+    if baseline is not None:
+        packages.append(baseline / "mavi_mcp")
+    for package in packages:
+        compileall.compile_dir(package, quiet=1)
+    return packages
+
+
+@dataclass(frozen=True)
+class Start:
+    """One server's cold starts: medians of wall seconds spawn -> tools/list, of the process's CPU seconds until that
+    answer and over its whole life; its tool count; and the medians of the per-round ratios of the first two to the
+    one-tool server's of the same round (the pairs started one after the other, so the machine's drift cancels)."""
+
+    wall: float
+    to_answer: float
+    cpu: float
+    tools: int
+    wall_ratio: float
+    answer_ratio: float
+
+
+def cold_start(runs: int, work: Path, *, breakdown: bool, baseline: Path | None = None) -> dict[str, Start]:
+    """Per server: its `Start` figures (the first contender, the one-tool MCPServer, is the reference).
 
     `baseline`: a source tree of another mavi-mcp version (e.g. `git archive <commit> | tar -x -C DIR`), started
     with DIR first on PYTHONPATH in the same alternated rounds, so a change is measured A/B in one run.
@@ -351,7 +385,9 @@ def cold_start(
     answered: dict[str, list[float]] = {name: [] for name in contenders}
     cpus: dict[str, list[float]] = {name: [] for name in contenders}
     counts: dict[str, int] = {}
-    for argv, argv_env in contenders.values():  # warm-up: page cache, .pyc files, the store's first creation
+    for package in compiled_packages(baseline):
+        print(f"compiled {package}", file=sys.stderr)
+    for argv, argv_env in contenders.values():  # warm-up: page cache, the store's first creation
         spawn_to_tools_list(argv, argv_env)
     for _ in range(runs):
         for name, (argv, argv_env) in contenders.items():
@@ -359,8 +395,21 @@ def cold_start(
             walls[name].append(wall)
             answered[name].append(to_answer)
             cpus[name].append(cpu)
+    reference = next(iter(contenders))
+
+    def paired(samples: dict[str, list[float]], name: str) -> float:
+        return median([mine / theirs for mine, theirs in zip(samples[name], samples[reference], strict=True)])
+
     return {
-        name: (median(walls[name]), median(answered[name]), median(cpus[name]), counts[name]) for name in contenders
+        name: Start(
+            median(walls[name]),
+            median(answered[name]),
+            median(cpus[name]),
+            counts[name],
+            paired(walls, name),
+            paired(answered, name),
+        )
+        for name in contenders
     }
 
 
@@ -665,7 +714,7 @@ async def main_async(args: argparse.Namespace) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    base, base_answered, base_cpu, _ = starts.get("one-tool MCPServer", (1.0, 1.0, 1.0, 0))
+    base_cpu = starts["one-tool MCPServer"].cpu if "one-tool MCPServer" in starts else 1.0
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()}; "
         f"mavi-mcp: {' '.join(mavi_mcp_command())}; "
@@ -674,13 +723,24 @@ async def main_async(args: argparse.Namespace) -> None:
         file=sys.stderr,
     )
     rows: list[tuple[str, str, str, str]] = []
-    for name, (seconds, to_answer, cpu, tools) in starts.items():
+    for name, start in starts.items():
         rows.append(
-            (f"spawn -> tools/list: {name} ({tools} tools)", f"{ms(seconds)} ms", f"{seconds / base:.2f}x", "1.10x")
+            (
+                f"spawn -> tools/list: {name} ({start.tools} tools)",
+                f"{ms(start.wall)} ms",
+                f"{start.wall_ratio:.2f}x",
+                "1.10x",
+            )
         )
-        if base_answered:
-            versus = f"{to_answer / base_answered:.2f}x"
-            rows.append((f"CPU of that process until the answer: {name}", f"{ms(to_answer)} ms", versus, ""))
+        rows.append(
+            (
+                f"CPU of that process until the answer: {name}",
+                f"{ms(start.to_answer)} ms",
+                f"{start.answer_ratio:.2f}x",
+                "",
+            )
+        )
+        cpu = start.cpu
         rows.append((f"CPU of that process (start to exit): {name}", f"{ms(cpu)} ms", f"{cpu / base_cpu:.2f}x", ""))
     for label, (tool_s, direct_s) in calls.items():
         if direct_s:
