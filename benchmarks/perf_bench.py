@@ -21,7 +21,8 @@ Prints figures; it asserts nothing (timings are not unit tests). Every figure is
    (`--latency 0.2 --no-rate-limit`), `MAVI_MCP_RATE_LIMIT=0`, for each of `CASES`; the wall time until all 100
    are answered, and the server's CPU time per call (/proc). The same burst against a one-tool MCPServer whose
    tool just sleeps 200 ms shows what the SDK itself costs (the floor); the servers take turns round by round.
-   Goal (issue 10): mavi-mcp's burst at most 2.5x the floor's burst of the same run.
+   Goal (issue 10): mavi-mcp's burst at most 2.5x the floor's burst of the same run (the median of the per-round
+   ratios: each round bursts every server once, one after the other).
 
 `--baseline DIR` also measures another source tree's `mavi_mcp` (e.g. `git archive <commit> | tar -x -C DIR`), run
 as `python -P -m mavi_mcp` with `PYTHONPATH=DIR` and this interpreter's dependencies, in turns with this one (parts 2
@@ -551,11 +552,15 @@ async def _started(child: Child, port: int) -> None:
                 await anyio.sleep(0.05)
 
 
-async def burst(contenders: list[Contender], rounds: int, n: int) -> dict[str, tuple[float, float, float]]:
-    """Start every contender's HTTP MCP server; per (label, tool, arguments) of each: (median seconds of one call
-    alone, median wall seconds of `n` calls at once in one session, median server CPU seconds per call during
-    those bursts). The contenders take turns round by round (A/B/A/B, the order rotated each round), so the
-    machine's drift affects them alike."""
+Burst = tuple[float, float, float, list[float]]
+"""One label's burst figures: median seconds of one call alone, median wall seconds of the bursts, median server
+CPU seconds per call in them, and every round's burst wall seconds (for ratios paired round by round)."""
+
+
+async def burst(contenders: list[Contender], rounds: int, n: int) -> dict[str, Burst]:
+    """Start every contender's HTTP MCP server; per (label, tool, arguments) of each: its `Burst` figures for `n`
+    calls at once in one session. The contenders take turns round by round (A/B/A/B, the order rotated each round),
+    so the machine's drift affects them alike."""
     children: dict[str, Child] = {}
     walls: dict[str, list[float]] = {}
     singles: dict[str, list[float]] = {}
@@ -610,7 +615,7 @@ async def burst(contenders: list[Contender], rounds: int, n: int) -> dict[str, t
             f"server CPU per call, ms, round by round: {label}: {[round(c * 1000, 1) for c in cpus[label]]}",
             file=sys.stderr,
         )
-    return {label: (median(singles[label]), median(walls[label]), median(cpus[label])) for label in walls}
+    return {label: (median(singles[label]), median(walls[label]), median(cpus[label]), walls[label]) for label in walls}
 
 
 def floor_label(latency: float) -> str:
@@ -661,7 +666,7 @@ def seed_ledger(data_dir: Path, rows: int, *, baseline: bool) -> None:
 
 async def concurrent(
     rounds: int, n: int, latency: float, work: Path, baseline: Path | None = None, ledger_rows: int = 0
-) -> dict[str, tuple[float, float, float]]:
+) -> dict[str, Burst]:
     """`burst` for mavi-mcp on each of `CASES` (and for the `baseline` tree's, when given), and for a one-tool
     MCPServer whose tool sleeps `latency` (the SDK's own cost of `n` concurrent calls over streamable HTTP, with no
     API call and no work), taking turns round by round. `ledger_rows`: each mavi-mcp store starts with that many
@@ -749,8 +754,9 @@ async def main_async(args: argparse.Namespace) -> None:
         else:
             rows.append((f"stdio call: {label}", f"{ms(tool_s)} ms", "", ""))
     floor = many.get(floor_label(args.latency))
-    for label, (single, wall, cpu) in many.items():
+    for label, (single, wall, cpu, rounds) in many.items():
         is_floor = label == floor_label(args.latency)
+        paired = median([w / f for w, f in zip(rounds, floor[3], strict=True)]) if floor else 0.0
         rows.append((f"streamable HTTP, 1 call alone: {label}", f"{ms(single)} ms", "", ""))
         cpu_vs = f"{cpu / floor[2]:.1f}x floor" if floor and not is_floor and floor[2] else ""
         rows.append((f"server CPU per call in the burst below: {label}", f"{ms(cpu)} ms", cpu_vs, ""))
@@ -758,7 +764,7 @@ async def main_async(args: argparse.Namespace) -> None:
             (
                 f"streamable HTTP, {args.concurrency} calls at once, all answered: {label}",
                 f"{ms(wall)} ms",
-                f"{wall / floor[1]:.2f}x floor" if floor and not is_floor else f"{wall / args.latency:.2f}x latency",
+                f"{paired:.2f}x floor" if floor and not is_floor else f"{wall / args.latency:.2f}x latency",
                 "" if is_floor else "2.5x floor",
             )
         )
