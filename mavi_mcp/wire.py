@@ -152,9 +152,12 @@ def _decode_nonstandard(model: type[W], raw: bytes, exc: msgspec.DecodeError) ->
     """`raw` that msgspec's JSON reader refuses, read by the standard `json` module, which also takes the `NaN`,
     `Infinity` and `-Infinity` literals Python's own `json.dumps` writes (pydantic reads them too); then validated
     as msgspec would. A NaN confidence is then dropped and a NaN time refused by the normalizer, as for any other
-    model. Raises WireError: not JSON even so (msgspec's reason), or not an envelope holding `model`."""
+    model. What both msgspec and pydantic refuse stays refused: `json` also reads a lone UTF-16 surrogate escape
+    (`"\ud800"`), which no text can be stored with. Raises WireError: not JSON to msgspec and pydantic (msgspec's
+    reason), or not an envelope holding `model`."""
     try:
         value = json.loads(raw)
+        json.dumps(value, ensure_ascii=False).encode()  # a lone surrogate cannot be encoded: UnicodeEncodeError
     except (ValueError, RecursionError):
         raise _msgspec_error(exc) from None
     try:

@@ -761,6 +761,9 @@ def test_a_word_level_answer_with_the_nan_literals_python_json_writes_is_read_as
         shape.normalize_body(nan_time.encode(), CONTEXT)
     with pytest.raises(ResultError, match="JSON is malformed"):  # not JSON even to the json module: msgspec's reason
         shape.normalize_body(body.replace("WORD", word[:-1]).encode(), CONTEXT)
+    lone_surrogate = body.replace("WORD", word.replace('"hi"', '"h\\ud800i"'))  # pydantic refused it too
+    with pytest.raises(ResultError, match="JSON is malformed"):
+        shape.normalize_body(lone_surrogate.encode(), CONTEXT)
 
 
 @pytest.mark.parametrize(
