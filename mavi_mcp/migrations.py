@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
+
 from mavi_mcp.errors import ConfigurationError
 from mavi_mcp.transcript import utcnow
 
@@ -39,6 +41,28 @@ _CREATE_VERSION_TABLE: Final = (
 
 PG_MIGRATION_LOCK = 0x6D6176696D6967
 """Advisory lock key held (per transaction) while PostgreSQL migrations run: 'mavimig' as a 64-bit int."""
+
+
+def enable_wal(db: sqlite3.Connection, *, timeout: float) -> None:
+    """Put the SQLite file `db` is open on in WAL mode (kept in the file: later connections find it set).
+
+    Several connections opening a new file at once race for the switch: SQLite refuses it with "database is locked"
+    at once, without waiting its busy timeout (the switch needs the file to itself), or leaves the old mode. The
+    switch is retried every 2-10 ms for up to `timeout` SECONDS (tenacity).
+
+    Raises:
+        sqlite3.OperationalError: still locked after `timeout`, or any other fault of the file.
+    """
+    for attempt in Retrying(
+        retry=retry_if_exception(lambda exc: isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)),
+        stop=stop_after_delay(timeout),
+        wait=wait_random(0.002, 0.01),
+        reraise=True,
+    ):
+        with attempt:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"database is locked (journal mode still {mode}, not wal)")
 
 
 @dataclass(frozen=True)

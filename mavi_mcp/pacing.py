@@ -39,6 +39,8 @@ from typing import Protocol
 import anyio
 import anyio.to_thread
 
+from mavi_mcp.migrations import enable_wal
+
 logger = logging.getLogger(__name__)
 
 PACING_FILE = "pacing.sqlite3"
@@ -116,7 +118,7 @@ class SqlitePacing:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
             try:
-                db.execute("PRAGMA journal_mode=WAL")
+                enable_wal(db, timeout=self.busy_timeout)  # processes opening a new file at once race for it
                 db.execute("PRAGMA synchronous=NORMAL")  # a booking lost to a power cut costs nothing
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS slots (key TEXT PRIMARY KEY, slot REAL NOT NULL, sent REAL NOT NULL)"

@@ -39,6 +39,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import anyio.to_thread
 
 from mavi_mcp.ledger import LEDGER_SCHEMA
+from mavi_mcp.migrations import enable_wal
 from mavi_mcp.processes import process_alive
 from mavi_mcp.render.search import DEFAULT_TOKENS, SearchPage, SearchRequest
 from mavi_mcp.search import sqlite_index as si
@@ -278,7 +279,7 @@ class Store:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._db, timeout=30)  # replicas opening a new file at once race for the switch
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA foreign_keys=ON")
