@@ -249,12 +249,13 @@ def cost_gate(decide: Callable[..., Any]) -> Resolve:
     only reads the estimate).
     """
 
-    def ask(check: Annotated[CostCheck, Resolve(decide)]) -> CostCheck | Elicit[CostConsent]:
+    # async although they never wait: the SDK runs a sync resolver in a worker thread, a hop per paid call each
+    async def ask(check: Annotated[CostCheck, Resolve(decide)]) -> CostCheck | Elicit[CostConsent]:
         if check.refusal is None and check.ask is not None:
             return Elicit(check.ask, CostConsent)
         return check
 
-    def approve(
+    async def approve(
         check: Annotated[CostCheck, Resolve(decide)],
         answer: Annotated[ElicitationResult[CostConsent], Resolve(ask)],
     ) -> Approved:

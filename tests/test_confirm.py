@@ -300,3 +300,18 @@ def test_the_sdks_accepted_outcome_class_stays_built_between_paid_calls() -> Non
     gc.collect()
     assert built() is not None
     assert built() is AcceptedElicitation[Any]
+
+
+def test_the_gate_s_own_resolvers_are_async_so_the_sdk_runs_them_without_a_worker_thread() -> None:
+    """The SDK runs a sync resolver in a worker thread: two hops on every paid call for two functions that never
+    wait. `decide` is the tool's own (async in every mavi-mcp tool)."""
+    import inspect
+    from typing import get_type_hints
+
+    async def decide() -> CostCheck:
+        raise AssertionError("not called")
+
+    approve = cost_gate(decide).fn
+    ask = get_type_hints(approve, include_extras=True)["answer"].__metadata__[0].fn
+    assert inspect.iscoroutinefunction(approve)
+    assert inspect.iscoroutinefunction(ask)
