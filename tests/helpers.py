@@ -7,21 +7,24 @@ import io
 import re
 import sqlite3
 import wave
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
+from mcp import Client
 from mcp_types import CallToolResult
 from pydantic.fields import FieldInfo
 
 from mavi_mcp.render.cursor import Position, decode_cursor
 from mavi_mcp.render.page import Page, render_page
 from mavi_mcp.render.view import View
+from mavi_mcp.runtime import Runtime, RuntimeHolder
 from mavi_mcp.sandbox import SandboxConfig, create_app
 from mavi_mcp.sandbox.app import Sandbox
+from mavi_mcp.server import create_server
 from mavi_mcp.settings import Settings
 from mavi_mcp.transcript import Transcript
 from tests.conftest import API_KEY
@@ -269,3 +272,13 @@ def store_rows(database: Path) -> list[tuple[str, str]]:
                     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
                     rows.append((f"table {table}", text))
     return rows
+
+
+@asynccontextmanager
+async def sandbox_server(data_dir: Path) -> AsyncIterator[tuple[Client, Runtime]]:
+    """A `--sandbox` server in process, its MCP client and its runtime (rate limit off)."""
+    settings = Settings(sandbox=True, data_dir=data_dir, rate_limit=0, log_level="WARNING")
+    holder = RuntimeHolder(settings)
+    async with Client(create_server(settings, holder=holder)) as client:
+        assert holder.current is not None
+        yield client, holder.current

@@ -9,21 +9,16 @@ back through a second connection (what was committed).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
 import pytest
-from mcp import Client
 
 from mavi_mcp.ledger import SqlTx, entry, open_charge
-from mavi_mcp.runtime import Runtime, RuntimeHolder
-from mavi_mcp.server import create_server
-from mavi_mcp.settings import Settings
 from mavi_mcp.store import AsyncStore, Store, StoreCall, TaskRecord
 from mavi_mcp.transcript import Transcript
-from tests.helpers import AMI_ES2004A, ok
+from tests.helpers import AMI_ES2004A, ok, sandbox_server
 
 pytestmark = pytest.mark.anyio
 
@@ -134,16 +129,6 @@ async def test_a_call_cancelled_before_its_batch_starts_never_runs(tmp_path: Pat
     await create(store, "job_later")
     assert committed_tasks(sync.path) == {"job_running", "job_later"}
     store.close()
-
-
-@asynccontextmanager
-async def sandbox_server(data_dir: Path) -> AsyncIterator[tuple[Client, Runtime]]:
-    """A `--sandbox` server in process, its MCP client and its runtime (rate limit off)."""
-    settings = Settings(sandbox=True, data_dir=data_dir, rate_limit=0, log_level="WARNING")
-    holder = RuntimeHolder(settings)
-    async with Client(create_server(settings, holder=holder)) as client:
-        assert holder.current is not None
-        yield client, holder.current
 
 
 async def test_a_paid_answer_is_rendered_from_the_transcript_its_job_stored_without_reading_it_back(

@@ -10,35 +10,21 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
 from mavi_mcp.recovery import drain_spool
-from mavi_mcp.runtime import Runtime, RuntimeHolder
-from mavi_mcp.server import create_server
-from mavi_mcp.settings import Settings
+from mavi_mcp.runtime import Runtime
 from mavi_mcp.spool import SPOOL, pending, spool
 from mavi_mcp.store import DB_NAME, Store
-from tests.helpers import AMI_ES2004A, error, ok
+from tests.helpers import AMI_ES2004A, error, ok, sandbox_server
 
 pytestmark = pytest.mark.anyio
 
 DATA = Path(__file__).resolve().parent.parent / "mavi_mcp/sandbox/data"
-
-
-@asynccontextmanager
-async def sandbox_server(data_dir: Path) -> AsyncIterator[tuple[Client, Runtime]]:
-    settings = Settings(sandbox=True, data_dir=data_dir, rate_limit=0, log_level="WARNING")
-    holder = RuntimeHolder(settings)
-    async with Client(create_server(settings, holder=holder)) as client:
-        assert holder.current is not None
-        yield client, holder.current
 
 
 class WriteLock:
