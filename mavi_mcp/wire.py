@@ -92,7 +92,8 @@ class WordLevel(msgspec.Struct):
 
 
 class StructEnvelope(msgspec.Struct, EnvelopeReading, Generic[T]):
-    """`Envelope` for a `WordLevel` model: the same fields, read the same way."""
+    """`Envelope` for a `WordLevel` model: the same fields, read the same way (tests/test_normalize.py keeps the two
+    declarations equal)."""
 
     code: int | str | None = None
     msg: str | None = None

@@ -730,6 +730,15 @@ def test_context_fills_source_and_identity() -> None:
     assert transcript.source.model == "whisper-1"  # the registry's default when the body names none
 
 
+def test_both_envelope_models_declare_the_same_fields_with_the_same_defaults() -> None:
+    """`Envelope` (pydantic) and `StructEnvelope` (msgspec) are one envelope written for two libraries."""
+    pydantic_fields = {name: info.default for name, info in wire.Envelope.model_fields.items()}
+    struct_fields = dict(
+        zip(wire.StructEnvelope.__struct_fields__, wire.StructEnvelope.__struct_defaults__, strict=True)
+    )
+    assert pydantic_fields == struct_fields
+
+
 def test_word_level_answers_read_numbers_sent_as_text_and_skip_unknown_keys_like_the_other_wire_models() -> None:
     body = {"code": 200, "data": {"words": [{"text": "a", "start": "1.5", "end": 2, "new_field": {"x": 1}}]}}
     envelope = wire.decode_envelope(wire.ElevenLabsTranscript, json.dumps(body).encode())
