@@ -124,6 +124,12 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def paired_ratio(mine: list[float], theirs: list[float]) -> float:
+    """The median of round-by-round ratios `mine[i] / theirs[i]` (two servers measured one after the other in each
+    round, so the machine's drift cancels)."""
+    return median([a / b for a, b in zip(mine, theirs, strict=True)])
+
+
 # --- processes ------------------------------------------------------------------------------------------------
 
 
@@ -397,18 +403,14 @@ def cold_start(runs: int, work: Path, *, breakdown: bool, baseline: Path | None 
             answered[name].append(to_answer)
             cpus[name].append(cpu)
     reference = next(iter(contenders))
-
-    def paired(samples: dict[str, list[float]], name: str) -> float:
-        return median([mine / theirs for mine, theirs in zip(samples[name], samples[reference], strict=True)])
-
     return {
         name: Start(
             median(walls[name]),
             median(answered[name]),
             median(cpus[name]),
             counts[name],
-            paired(walls, name),
-            paired(answered, name),
+            paired_ratio(walls[name], walls[reference]),
+            paired_ratio(answered[name], answered[reference]),
         )
         for name in contenders
     }
@@ -756,7 +758,7 @@ async def main_async(args: argparse.Namespace) -> None:
     floor = many.get(floor_label(args.latency))
     for label, (single, wall, cpu, rounds) in many.items():
         is_floor = label == floor_label(args.latency)
-        paired = median([w / f for w, f in zip(rounds, floor[3], strict=True)]) if floor else 0.0
+        paired = paired_ratio(rounds, floor[3]) if floor else 0.0
         rows.append((f"streamable HTTP, 1 call alone: {label}", f"{ms(single)} ms", "", ""))
         cpu_vs = f"{cpu / floor[2]:.1f}x floor" if floor and not is_floor and floor[2] else ""
         rows.append((f"server CPU per call in the burst below: {label}", f"{ms(cpu)} ms", cpu_vs, ""))
