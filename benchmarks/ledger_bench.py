@@ -4,8 +4,9 @@ paid call by the cost gate) over a SQLite ledger holding N paid calls made this 
 Run: `python benchmarks/ledger_bench.py` (`--rows N`, `--repeat N`). Prints figures; asserts nothing.
 
 The store is made by `Store.in_dir` (this tree's schema, its indexes included), then filled with N billed rows spread
-over the month so far. The same sum is then timed with the `ledger_spend` index dropped (the query reads each row
-from the table through `ledger_created`, as before that index existed), in the same run. Median of `--repeat` reads.
+over the month so far. The same sum is then timed with the index the store had before, `ledger_created` on
+`created_at` alone, in place of `ledger_spend` (the query then reads each row from the table), in the same run.
+Median of `--repeat` reads.
 """
 
 from __future__ import annotations
@@ -72,14 +73,15 @@ def main() -> None:
             with_index = median_ms(db, args.repeat)
             with_plan = plan(Path(work) / DB_NAME)
             db.execute("DROP INDEX ledger_spend")
+            db.execute("CREATE INDEX ledger_created ON ledger(created_at)")
             median_ms(db, 5)
             without = median_ms(db, args.repeat)
             without_plan = plan(Path(work) / DB_NAME)
         finally:
             db.close()
     print(f"ledger.spend (today and this month) with {args.rows:,} paid calls this month, median of {args.repeat}:")
-    print(f"  with the ledger_spend index:    {with_index:.2f} ms  ({with_plan})")
-    print(f"  without it (rows from the table): {without:.2f} ms  ({without_plan})")
+    print(f"  with the ledger_spend index:                        {with_index:.2f} ms  ({with_plan})")
+    print(f"  with ledger_created instead (rows from the table): {without:.2f} ms  ({without_plan})")
     print(f"  ratio: {without / with_index:.1f}x")
 
 

@@ -69,9 +69,9 @@ CREATE TABLE IF NOT EXISTS ledger (
     settled_at TEXT
 );
 CREATE INDEX IF NOT EXISTS ledger_request ON ledger(request_key, created_at);
-CREATE INDEX IF NOT EXISTS ledger_created ON ledger(created_at);
 CREATE INDEX IF NOT EXISTS ledger_pending ON ledger(task_id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS ledger_spend ON ledger(created_at, status, billed_from, cost_usd, estimated_usd);
+DROP INDEX IF EXISTS ledger_created; -- replaced by ledger_spend (same leading column), in stores made before it
 CREATE TABLE IF NOT EXISTS media_files (
     asset_id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,

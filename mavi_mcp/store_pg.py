@@ -227,7 +227,8 @@ ALTER TABLE pacing ADD COLUMN sent_at TIMESTAMPTZ
         5,
         "the month's spend read from one index (ledger.spend_since, on every paid call)",
         statements(
-            "CREATE INDEX ledger_spend ON ledger (created_at, status, billed_from) INCLUDE (cost_usd, estimated_usd)"
+            "CREATE INDEX ledger_spend ON ledger (created_at, status, billed_from) INCLUDE (cost_usd, estimated_usd);"
+            " DROP INDEX ledger_created"  # same leading column: the spend index serves what it served
         ),
     ),
 )
